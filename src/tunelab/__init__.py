@@ -1,0 +1,34 @@
+"""Tunelab: a self-hosted experiment manager for machine-learning work.
+
+Two lines in a training script record the whole run::
+
+    from tunelab import Task
+    task = Task.init(project_name="vision/resnet", task_name="baseline")
+
+``import tunelab`` stays cheap: it loads the SDK (httpx and the domain), never the server.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["Logger", "Task", "__version__"]
+
+if TYPE_CHECKING:
+    from tunelab.sdk.logger import Logger
+    from tunelab.sdk.task import Task
+
+
+def __getattr__(name: str) -> Any:
+    # Load the SDK on first use, so `tunelab --help` and `import tunelab` stay instant.
+    if name == "Task":
+        from tunelab.sdk.task import Task
+
+        return Task
+    if name == "Logger":
+        from tunelab.sdk.logger import Logger
+
+        return Logger
+    raise AttributeError(f"module 'tunelab' has no attribute {name!r}")

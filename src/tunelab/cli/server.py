@@ -1,0 +1,40 @@
+"""``tunelab server``: the API (and pages) on uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8080).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the embedded database and artifacts live (default ~/.tunelab).",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="postgresql+psycopg://USER:PASS@HOST:PORT/DB (default: SQLite in the data dir).",
+)
+def server(
+    host: str | None, port: int | None, data_dir: Path | None, database_url: str | None
+) -> None:
+    """Run the Tunelab server."""
+    import uvicorn
+
+    from tunelab.server.app import create_app
+    from tunelab.server.settings import ServerSettings
+
+    settings = ServerSettings.from_env(
+        data_dir=data_dir, database_url=database_url, host=host, port=port
+    )
+    app = create_app(settings)
+    click.echo(
+        f"Tunelab server on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -1,0 +1,88 @@
+"""Tunelab's exceptions: one small tree shared by the server, the SDK and the CLI.
+
+    TunelabError                      status 500, code "internal"
+     ├── InvalidInput                 400, "invalid_input"   (malformed or out-of-range input)
+     │    └── PayloadTooLarge         413, "payload_too_large"
+     ├── NotFound                     404, "not_found"
+     ├── Conflict                     409, "conflict"        (refused by the task's state)
+     ├── Unauthorized                 401, "unauthorized"
+     ├── ServerUnavailable            503, "server_unavailable" (SDK/CLI side: no answer)
+     └── ConfigError                  400, "config_error"    (a bad setting or config file)
+
+The server maps any of these to HTTP in one handler, with the body
+``{"error": {"code": ..., "message": ..., "detail": ...}}``; the SDK rebuilds the
+exception from ``code``; the CLI prints ``message`` and exits non-zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TunelabError(Exception):
+    status: int = 500
+    code: str = "internal"
+
+    def __init__(self, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def to_body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.detail)
+
+
+class InvalidInput(TunelabError):
+    status = 400
+    code = "invalid_input"
+
+
+class PayloadTooLarge(InvalidInput):
+    status = 413
+    code = "payload_too_large"
+
+
+class NotFound(TunelabError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(TunelabError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(TunelabError):
+    status = 401
+    code = "unauthorized"
+
+
+class ServerUnavailable(TunelabError):
+    status = 503
+    code = "server_unavailable"
+
+
+class ConfigError(TunelabError):
+    status = 400
+    code = "config_error"
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    """The one JSON error envelope, used for every error the API returns."""
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
+def _all_subclasses(cls: type[TunelabError]) -> list[type[TunelabError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def from_code(code: str, message: str, detail: Any = None) -> TunelabError:
+    """Rebuild the exception a server reported, for the SDK to raise."""
+    for cls in [TunelabError, *_all_subclasses(TunelabError)]:
+        if cls.code == code:
+            return cls(message, detail)
+    return TunelabError(message, detail)

@@ -1,0 +1,1 @@
+"""The Tunelab server: JSON API under /api/v1 (and, later, web pages) over the store."""

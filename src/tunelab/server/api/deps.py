@@ -1,0 +1,26 @@
+"""What route functions receive: the store's connection, inside one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+
+from tunelab.server.settings import ServerSettings
+
+
+def _connection(request: Request) -> Iterator[sa.Connection]:
+    engine: sa.Engine = request.app.state.engine
+    with engine.begin() as conn:
+        yield conn
+
+
+def _settings(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+Conn = Annotated[sa.Connection, Depends(_connection)]
+Settings = Annotated[ServerSettings, Depends(_settings)]

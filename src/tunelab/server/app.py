@@ -1,0 +1,35 @@
+"""The application factory: ``create_app(settings)`` builds one ASGI app, no globals."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tunelab import __version__
+from tunelab.server import error_handlers
+from tunelab.server.api import api_router
+from tunelab.server.body_limit import BodyLimitMiddleware
+from tunelab.server.settings import ServerSettings
+from tunelab.store import migrations
+from tunelab.store.engine import create_engine
+
+
+def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
+    """Build the server for ``settings``; applies pending migrations unless ``migrate=False``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url)
+    if migrate:
+        migrations.upgrade(engine)
+    app = FastAPI(
+        title="Tunelab",
+        version=__version__,
+        description="Self-hosted experiment manager: the JSON API.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    error_handlers.install(app)
+    app.include_router(api_router, prefix="/api/v1")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,65 @@
+"""Server settings: a frozen dataclass read from arguments, ``TUNELAB_*`` variables and defaults.
+
+Example::
+
+    settings = ServerSettings.from_env(data_dir=Path("/srv/tunelab"))
+    app = create_app(settings)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from tunelab.errors import ConfigError
+
+DEFAULT_DATA_DIR = Path("~/.tunelab")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    data_dir: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Largest request body accepted (a scalar batch, a diff); larger gets a 413.
+    max_body_bytes: int = 64 * 1024 * 1024
+    # Most points one scalar batch may carry.
+    max_batch_points: int = 2_000_000
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        data_dir: Path | str | None = None,
+        database_url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> ServerSettings:
+        env = os.environ
+        directory = Path(data_dir or env.get("TUNELAB_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
+        url = database_url or env.get("TUNELAB_DATABASE_URL") or ""
+        if not url:
+            url = f"sqlite:///{directory / 'tunelab.db'}"
+        return cls(
+            data_dir=directory,
+            database_url=url,
+            host=host or env.get("TUNELAB_HOST", "127.0.0.1"),
+            port=port if port is not None else _int_env("TUNELAB_PORT", 8080),
+            max_body_bytes=_int_env("TUNELAB_MAX_BODY_BYTES", 64 * 1024 * 1024),
+            max_batch_points=_int_env("TUNELAB_MAX_BATCH_POINTS", 2_000_000),
+        )
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy Core tables and small functions ``(conn, ...) -> domain object``."""

@@ -1,0 +1,158 @@
+"""Every table Tunelab keeps, as SQLAlchemy Core. Alembic migrations follow this file.
+
+Times are float seconds since the epoch (UTC). Ids are 32-character hex strings.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = sa.String(32)
+Time = sa.Float(precision=53)
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    # The full path: "vision/resnet" nests under "vision".
+    sa.Column("name", sa.String(512), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("last_update", Time, nullable=False),
+)
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("project_id", Id, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("parent_id", Id, nullable=True),
+    sa.Column("user", sa.String(256), nullable=False, server_default=""),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("started", Time, nullable=True),
+    sa.Column("completed", Time, nullable=True),
+    sa.Column("last_update", Time, nullable=False),
+    sa.Column("last_iteration", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Execution (repository, commit, diff, requirements, docker, output_uri...) and the
+    # machine's runtime are read and written whole, never searched: JSON columns.
+    sa.Column("execution", sa.JSON, nullable=False),
+    sa.Column("runtime", sa.JSON, nullable=False),
+    sa.Index(None, "project_id", "last_update"),
+    sa.Index(None, "status"),
+    sa.Index(None, "last_update"),
+    sa.Index(None, "name"),
+    sa.Index(None, "parent_id"),
+)
+
+task_tags = sa.Table(
+    "task_tags",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(256), primary_key=True),
+    sa.Index(None, "tag"),
+)
+
+task_params = sa.Table(
+    "task_params",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("section", sa.String(256), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("type", sa.String(64), nullable=False, server_default="str"),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Index(None, "section", "name"),
+)
+
+task_configuration = sa.Table(
+    "task_configuration",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False, server_default="dictionary"),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+)
+
+task_properties = sa.Table(
+    "task_properties",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(512), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("type", sa.String(64), nullable=False, server_default="str"),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+)
+
+# One row per ingested batch per (task, metric, variant): packed little-endian arrays.
+scalar_chunks = sa.Table(
+    "scalar_chunks",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("metric", sa.String(512), nullable=False),
+    sa.Column("variant", sa.String(512), nullable=False),
+    sa.Column("first_iter", sa.BigInteger, nullable=False),
+    sa.Column("last_iter", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("iterations", sa.LargeBinary, nullable=False),
+    sa.Column("values", sa.LargeBinary, nullable=False),
+    sa.Column("timestamps", sa.LargeBinary, nullable=False),
+    sa.Index(None, "task_id", "metric", "variant", "first_iter"),
+)
+
+# Per task, per metric/variant: kept current on ingest; tables, sorting and leaderboards
+# read only this.
+task_metrics = sa.Table(
+    "task_metrics",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("metric", sa.String(512), primary_key=True),
+    sa.Column("variant", sa.String(512), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("last", sa.Float(precision=53), nullable=True),
+    sa.Column("last_iter", sa.BigInteger, nullable=True),
+    sa.Column("min", sa.Float(precision=53), nullable=True),
+    sa.Column("min_iter", sa.BigInteger, nullable=True),
+    sa.Column("max", sa.Float(precision=53), nullable=True),
+    sa.Column("max_iter", sa.BigInteger, nullable=True),
+    sa.Column("last_time", Time, nullable=True),
+    sa.Index(None, "metric", "variant", "last"),
+    sa.Index(None, "metric", "variant", "min"),
+    sa.Index(None, "metric", "variant", "max"),
+)
+
+# Batch ids already stored, so a batch the SDK retries is stored once.
+ingested_batches = sa.Table(
+    "ingested_batches",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("batch_id", sa.String(64), primary_key=True),
+    sa.Column("created", Time, nullable=False),
+)
+
+console_lines = sa.Table(
+    "console_lines",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("ts", Time, nullable=False),
+    sa.Column("stream", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index(None, "task_id", "id"),
+)
