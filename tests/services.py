@@ -63,7 +63,10 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = f"-h 127.0.0.1 -p {port} -k {sock} -c fsync=off -c full_page_writes=off -c max_connections=300"
+    options = (
+        f"-h 127.0.0.1 -p {port} -k {sock} "
+        "-c fsync=off -c full_page_writes=off -c max_connections=300"
+    )
     subprocess.run(
         _as_postgres(
             [

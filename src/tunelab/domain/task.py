@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class TaskStatus(str, enum.Enum):
+class TaskStatus(enum.StrEnum):
     DRAFT = "draft"
     QUEUED = "queued"
     RUNNING = "running"
@@ -26,7 +26,7 @@ FINAL_STATUSES = frozenset(
 )
 
 
-class TaskType(str, enum.Enum):
+class TaskType(enum.StrEnum):
     TRAINING = "training"
     TESTING = "testing"
     INFERENCE = "inference"
