@@ -1,0 +1,75 @@
+"""Copying stdout and stderr to the task's console while still printing them locally."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TextIO
+
+LineSink = Callable[[str, str], None]  # (stream, text)
+
+
+class TeeStream:
+    """Wraps a text stream: every complete line written also goes to ``sink``."""
+
+    def __init__(self, original: TextIO, stream: str, sink: LineSink) -> None:
+        self._original = original
+        self._stream = stream
+        self._sink = sink
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        written = self._original.write(text)
+        if text:
+            with self._lock:
+                data = self._partial + text
+                *lines, self._partial = data.split("\n")
+            for line in lines:
+                self._sink(self._stream, line)
+        return written
+
+    def flush(self) -> None:
+        self._original.flush()
+
+    def drain(self) -> None:
+        """Send a last unterminated line (at exit)."""
+        with self._lock:
+            rest, self._partial = self._partial, ""
+        if rest:
+            self._sink(self._stream, rest)
+
+    def __getattr__(self, name: str) -> Any:
+        # isatty, fileno, encoding... behave as the wrapped stream does.
+        return getattr(self._original, name)
+
+
+class ConsoleCapture:
+    """Installs tees on sys.stdout / sys.stderr; ``uninstall`` puts the originals back."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self._sink = sink
+        self._tees: list[tuple[str, TeeStream]] = []
+
+    def install(self) -> None:
+        if self._tees:
+            return
+        out = TeeStream(sys.stdout, "stdout", self._sink)
+        err = TeeStream(sys.stderr, "stderr", self._sink)
+        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        self._tees = [("stdout", out), ("stderr", err)]
+
+    def uninstall(self) -> None:
+        for name, tee in self._tees:
+            tee.drain()
+            if getattr(sys, name) is tee:
+                setattr(sys, name, tee._original)
+        self._tees = []
+
+    @property
+    def original_stdout(self) -> TextIO:
+        for name, tee in self._tees:
+            if name == "stdout":
+                return tee._original
+        return sys.stdout

@@ -1,0 +1,67 @@
+"""How a run ends: ``completed`` on a normal exit, ``failed`` on an uncaught exception,
+``stopped`` on Ctrl-C or SIGTERM. Installs the hooks once, for the current task."""
+
+from __future__ import annotations
+
+import atexit
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any
+
+from tunelab.domain.task import TaskStatus
+
+OnExit = Callable[[TaskStatus, str], None]  # (final status, reason)
+
+
+class RunExit:
+    def __init__(self, on_exit: OnExit) -> None:
+        self._on_exit = on_exit
+        self._status = TaskStatus.COMPLETED
+        self._reason = ""
+        self._done = False
+        self._previous_excepthook = sys.excepthook
+        self._previous_sigterm: Any = None
+        self._original_exit = sys.exit
+
+    def install(self) -> None:
+        sys.excepthook = self._excepthook
+        sys.exit = self._exit
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+        atexit.register(self.finish)
+
+    def mark(self, status: TaskStatus, reason: str = "") -> None:
+        self._status, self._reason = status, reason
+
+    def finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._on_exit(self._status, self._reason)
+
+    def _exit(self, code: Any = None) -> None:
+        # A script that ends with sys.exit(N != 0) failed, even without a traceback.
+        if code not in (None, 0) and self._status is TaskStatus.COMPLETED:
+            self.mark(TaskStatus.FAILED, f"exit code {code}")
+        self._original_exit(code)
+
+    def _excepthook(
+        self, kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            self.mark(TaskStatus.STOPPED, "interrupted (Ctrl-C)")
+        else:
+            self.mark(TaskStatus.FAILED, f"{kind.__name__}: {exc}")
+        # The default hook prints the traceback to stderr, which the console capture copies.
+        self._previous_excepthook(kind, exc, tb)
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        self.mark(TaskStatus.STOPPED, "terminated (SIGTERM)")
+        previous = self._previous_sigterm
+        if callable(previous):
+            previous(signum, frame)
+        # SystemExit unwinds the script's finally blocks, then atexit closes the task.
+        raise SystemExit(128 + signum)

@@ -1,0 +1,405 @@
+"""``Task``: the one object a training script talks to.
+
+Example::
+
+    from tunelab import Task
+
+    task = Task.init(project_name="vision/resnet", task_name="baseline")
+    params = task.connect({"epochs": 10, "opt": {"lr": 0.1}})
+    logger = task.get_logger()
+    for epoch in range(params["epochs"]):
+        logger.report_scalar("loss", "train", value=1 / (epoch + 1), iteration=epoch)
+
+The run is recorded from ``Task.init`` on: source code, packages, argparse/click arguments,
+environment variables named in the config, console output; it ends ``completed``,
+``failed`` or ``stopped`` on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tunelab.domain.task import SECTION_GENERAL, TaskStatus, TaskType
+from tunelab.errors import InvalidInput, NotFound, TunelabError
+from tunelab.sdk import parameters as P
+from tunelab.sdk import task_start
+from tunelab.sdk.config import SdkConfig, load_config
+from tunelab.sdk.logger import Logger
+from tunelab.sdk.run_session import RunSession
+from tunelab.sdk.transport import ApiClient
+
+
+class Task:
+    _current: ClassVar[Task | None] = None
+    _offline_override: ClassVar[bool | None] = None
+
+    def __init__(self, client: Any, data: dict[str, Any], session: RunSession | None = None) -> None:
+        self._client = client
+        self._data = data
+        self._session = session
+        self._logger: Logger | None = None
+        self._connected: list[tuple[str, Any, dict[str, Any]]] = []
+
+    # ----- starting and finding tasks -------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        project_name: str | None = None,
+        task_name: str | None = None,
+        task_type: str | TaskType = TaskType.TRAINING,
+        tags: list[str] | None = None,
+        output_uri: str | None = None,
+        auto_connect_arg_parser: bool = True,
+        auto_connect_streams: bool = True,
+    ) -> Task:
+        """Create the task for this run (status ``running``) and start recording.
+
+        Called again in the same process, returns the task already started.
+        """
+        if cls._current is not None:
+            return cls._current
+        config = load_config()
+        offline = config.offline if cls._offline_override is None else cls._offline_override
+        project = project_name or "Default"
+        name = task_name or task_start.default_task_name()
+        kind = TaskType(task_type).value if not isinstance(task_type, TaskType) else task_type.value
+        client, data, session = task_start.start(
+            config,
+            offline=offline,
+            project=project,
+            name=name,
+            task_type=kind,
+            tags=list(tags or []),
+            output_uri=output_uri or "",
+            capture_console=auto_connect_streams,
+        )
+        task = cls(client, data, session)
+        session.before_close.append(task._sync_connected)
+        cls._current = task
+        if auto_connect_arg_parser:
+            task_start.connect_arguments(session, data)
+        session.start()
+        task_start.capture_source_later(session, data)
+        return task
+
+    @classmethod
+    def current_task(cls) -> Task | None:
+        """The task this process started with ``Task.init``, if any."""
+        return cls._current
+
+    @classmethod
+    def set_offline(cls, offline_mode: bool = False) -> None:
+        """Record the next ``Task.init`` into a local folder instead of sending it."""
+        cls._offline_override = bool(offline_mode)
+
+    @classmethod
+    def is_offline(cls) -> bool:
+        if cls._offline_override is not None:
+            return cls._offline_override
+        return load_config().offline
+
+    @classmethod
+    def get_task(
+        cls,
+        task_id: str | None = None,
+        project_name: str | None = None,
+        task_name: str | None = None,
+    ) -> Task:
+        """A task by id, or the newest task with this name in the project."""
+        client = _client(load_config())
+        if task_id:
+            return cls(client, client.get_task(task_id))
+        if not (project_name and task_name):
+            raise InvalidInput("give task_id, or both project_name and task_name")
+        found = client.list_tasks(
+            project=project_name, include_subprojects=False, search=task_name,
+            order_by="-created", page_size=100,
+        )
+        for item in found["items"]:
+            if item["name"] == task_name:
+                return cls(client, client.get_task(item["id"]))
+        raise NotFound(f"no task named {task_name!r} in project {project_name!r}")
+
+    @classmethod
+    def get_tasks(
+        cls,
+        project_name: str | None = None,
+        task_name: str | None = None,
+        tags: list[str] | None = None,
+    ) -> list[Task]:
+        """Tasks in a project (and its sub-projects), newest first, optionally by name/tags."""
+        client = _client(load_config())
+        query: dict[str, Any] = {"order_by": "-created", "page_size": 500}
+        if project_name:
+            query["project"] = project_name
+        if tags:
+            query["tag"] = list(tags)
+        if task_name:
+            query["search"] = task_name
+        tasks: list[Task] = []
+        page = 1
+        while True:
+            found = client.list_tasks(page=page, **query)
+            for item in found["items"]:
+                if task_name is None or item["name"] == task_name:
+                    tasks.append(cls(client, client.get_task(item["id"])))
+            if page * found["page_size"] >= found["total"]:
+                return tasks
+            page += 1
+
+    # ----- identity -----------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return str(self._data["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self._data["name"])
+
+    @property
+    def project(self) -> str:
+        return str(self._data["project"]["name"])
+
+    @property
+    def status(self) -> str:
+        """The task's status as the server has it now."""
+        if self._is_local_only():
+            return str(self._data["status"])
+        self._data["status"] = self._client.get_task(self.id)["status"]
+        return str(self._data["status"])
+
+    def __repr__(self) -> str:
+        return f"<Task {self.id} {self.name!r}>"
+
+    # ----- hyperparameters ----------------------------------------------------------------
+
+    def connect(self, mutable: Any, name: str | None = None) -> Any:
+        """Record a dict's (or a plain object's) values as hyperparameters in section ``name``.
+
+        Nested dicts flatten with ``/``; each value keeps its type. Later changes to a
+        connected dict are sent too. Returns the same object.
+        """
+        section = name or SECTION_GENERAL
+        values = _current_values(mutable)
+        self._write_params({section: P.section_bodies(values)}, replace=False)
+        self._connected.append((section, mutable, P.flatten(values)))
+        if self._session is not None:
+            self._session.watch(self._sync_connected)
+        return mutable
+
+    def _sync_connected(self) -> None:
+        for index, (section, obj, before) in enumerate(self._connected):
+            now = P.flatten(_current_values(obj))
+            if now != before:
+                changed = {k: P.param_body(v) for k, v in now.items() if before.get(k, _MISSING) != v}
+                self._write_params({section: changed}, replace=False)
+                self._connected[index] = (section, obj, now)
+
+    def set_parameters(self, *args: Mapping[str, Any], **kwargs: Any) -> None:
+        """Replace all hyperparameters: ``set_parameters({"Args/lr": 0.1}, batch=32)``."""
+        self._write_params(P.group_by_section(_merge_args(args, kwargs)), replace=True)
+
+    def set_parameters_as_dict(self, dictionary: Mapping[str, Any]) -> None:
+        """Merge hyperparameters given as ``{"Args": {"lr": 0.1}}`` or ``{"Args/lr": 0.1}``."""
+        self._write_params(P.group_by_section(dictionary), replace=False)
+
+    def get_parameters(self) -> dict[str, str]:
+        """Every hyperparameter as ``{"Section/name": "value"}``."""
+        return {
+            f"{section}/{key}": body["value"]
+            for section, params in self._inputs("hyperparameters").items()
+            for key, body in params.items()
+        }
+
+    def get_parameters_as_dict(self) -> dict[str, dict[str, str]]:
+        """Hyperparameters as ``{"Section": {"name": "value"}}``."""
+        return {
+            section: {key: body["value"] for key, body in params.items()}
+            for section, params in self._inputs("hyperparameters").items()
+        }
+
+    def _write_params(self, sections: dict[str, dict[str, P.ParamBody]], *, replace: bool) -> None:
+        current = self._data.setdefault("hyperparameters", {})
+        if replace:
+            current.clear()
+        for section, params in sections.items():
+            current.setdefault(section, {}).update(params)
+        self._write("set_hyperparameters", sections, replace=replace)
+
+    # ----- configuration objects ----------------------------------------------------------
+
+    def connect_configuration(
+        self, configuration: Any, name: str = SECTION_GENERAL, description: str | None = None
+    ) -> Any:
+        """Store a dict or a configuration file whole, as text. Returns ``configuration``."""
+        if isinstance(configuration, Mapping):
+            text, kind = json.dumps(configuration, indent=2, default=str), "dictionary"
+        elif isinstance(configuration, (str, Path)):
+            path = Path(configuration)
+            if not path.is_file():
+                raise InvalidInput(f"configuration file {str(path)!r} does not exist")
+            text, kind = path.read_text(), path.suffix.lstrip(".") or "text"
+        else:
+            raise InvalidInput("connect_configuration takes a dict or a file path")
+        self._set_configuration(name, text, kind, description or "")
+        return configuration
+
+    def set_configuration_object(
+        self,
+        name: str,
+        config_text: str | None = None,
+        config_dict: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> None:
+        if config_dict is not None:
+            text, kind = json.dumps(config_dict, indent=2, default=str), "dictionary"
+        else:
+            text, kind = config_text or "", "text"
+        self._set_configuration(name, text, kind, description or "")
+
+    def get_configuration_object(self, name: str) -> str | None:
+        """The stored text of configuration ``name``, or None."""
+        obj = self._inputs("configuration").get(name)
+        return None if obj is None else str(obj["text"])
+
+    def _set_configuration(self, name: str, text: str, kind: str, description: str) -> None:
+        body = {"type": kind, "text": text, "description": description}
+        self._data.setdefault("configuration", {})[name] = body
+        self._write("set_configuration", {name: body}, replace=False)
+
+    # ----- user properties ----------------------------------------------------------------
+
+    def set_user_properties(self, *iterables: Mapping[str, Any], **properties: Any) -> None:
+        """Set descriptive key/value properties (editable in any status but published)."""
+        merged = _merge_args(iterables, properties)
+        bodies = {key: P._as_body(value) for key, value in merged.items()}
+        self._data.setdefault("user_properties", {}).update(bodies)
+        self._write("set_user_properties", bodies, replace=False)
+
+    def get_user_properties(self, value_only: bool = False) -> dict[str, Any]:
+        props = self._inputs("user_properties")
+        if value_only:
+            return {key: body["value"] for key, body in props.items()}
+        return {key: {"name": key, **body} for key, body in props.items()}
+
+    # ----- the whole record ---------------------------------------------------------------
+
+    def export_task(self) -> dict[str, Any]:
+        """The task's whole record as a dict (execution, parameters, configuration, ...)."""
+        if not self._is_local_only():
+            self.flush()
+            self._data = self._client.get_task(self.id)
+        return json.loads(json.dumps(self._data))
+
+    # ----- outputs ------------------------------------------------------------------------
+
+    def get_logger(self) -> Logger:
+        if self._session is None:
+            raise InvalidInput("only the task started by Task.init in this process can report")
+        if self._logger is None:
+            reporter = self._session.reporter
+            self._logger = Logger(
+                reporter.add_scalar, reporter.add_console, lambda: self._session.console.original_stdout  # type: ignore[union-attr]
+            )
+        return self._logger
+
+    def flush(self, wait_for_uploads: bool = True) -> bool:
+        """Send everything reported so far; returns True when all of it arrived."""
+        if self._session is None:
+            return True
+        self._sync_connected()
+        return bool(self._session.reporter.flush(timeout=None if wait_for_uploads else 0))
+
+    def close(self) -> None:
+        """End the run now (``completed``), as if the script had exited."""
+        if self._session is not None:
+            self._session.exit.finish()
+            if Task._current is self:
+                Task._current = None
+
+    def mark_failed(self, status_reason: str = "") -> None:
+        if self._session is not None:
+            self._session.exit.mark(TaskStatus.FAILED, status_reason)
+
+    def get_reported_scalars(self, max_samples: int = 0) -> dict[str, dict[str, dict[str, list[Any]]]]:
+        """``{title: {series: {"x": [...], "y": [...]}}}`` at full resolution by default."""
+        self._require_server("read reported scalars")
+        self.flush()
+        data = self._client.get_scalars(self.id, max_points=max_samples)
+        return {
+            title: {series: {"x": s["x"], "y": s["y"]} for series, s in variants.items()}
+            for title, variants in data["metrics"].items()
+        }
+
+    def get_last_scalar_metrics(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{title: {series: {"last", "min", "max"}}}`` from the server's summary."""
+        self._require_server("read scalar metrics")
+        self.flush()
+        data = self._client.get_metrics(self.id)
+        return {
+            title: {s: {k: v[k] for k in ("last", "min", "max")} for s, v in variants.items()}
+            for title, variants in data["metrics"].items()
+        }
+
+    def get_console_output(self) -> str:
+        """Everything the run printed, as one text."""
+        self._require_server("read the console")
+        self.flush()
+        lines: list[str] = []
+        after = 0
+        while True:
+            page = self._client.get_console(self.id, after=after, limit=5000)
+            lines.extend(line["text"] for line in page["lines"])
+            if not page["lines"]:
+                return "\n".join(lines)
+            after = page["next"]
+
+    # ----- plumbing -----------------------------------------------------------------------
+
+    def _write(self, method: str, payload: Any, *, replace: bool) -> None:
+        if self._session is not None:
+            self._session.call(method, self.id, payload, replace=replace)
+        else:
+            getattr(self._client, method)(self.id, payload, replace=replace)
+
+    def _inputs(self, field: str) -> dict[str, Any]:
+        if self._session is None and not self._is_local_only():
+            self._data = self._client.get_task(self.id)
+        value: dict[str, Any] = self._data.get(field) or {}
+        return value
+
+    def _is_local_only(self) -> bool:
+        return not isinstance(self._client, ApiClient)
+
+    def _require_server(self, what: str) -> None:
+        if self._is_local_only():
+            raise TunelabError(f"cannot {what} of an offline task; sync it first")
+
+
+_MISSING = object()
+
+
+def _current_values(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    return P.object_fields(obj)
+
+
+def _merge_args(args: tuple[Mapping[str, Any], ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for item in args:
+        merged.update(dict(item))
+    merged.update(kwargs)
+    return merged
+
+
+def _client(config: SdkConfig) -> ApiClient:
+    return ApiClient(config.api_url, token=config.api_token)
+

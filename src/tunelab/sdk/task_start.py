@@ -1,0 +1,150 @@
+"""Starting a run: creating the task with what can be known at once, then capturing the
+rest (arguments as they are parsed, source code and packages) without delaying the script."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from tunelab.domain.task import SECTION_ARGS, Parameter
+from tunelab.sdk.capture import (
+    argparse_parameters,
+    capture_environment,
+    capture_requirements,
+    capture_runtime,
+    capture_source,
+    click_parameters,
+    environment_patterns,
+    hook_argparse,
+    hook_click,
+)
+from tunelab.sdk.config import SdkConfig
+from tunelab.sdk.offline import OfflineClient
+from tunelab.sdk.run_session import RunSession, script_path
+from tunelab.sdk.transport import ApiClient
+
+# Arguments parsed before Task.init are kept here and sent once the task exists.
+_parsed: list[list[Parameter]] = []
+_on_args: list[Any] = []
+
+
+def _record(params: list[Parameter]) -> None:
+    if _on_args:
+        _on_args[0](params)
+    else:
+        _parsed.append(params)
+
+
+hook_argparse(lambda parser, namespace: _record(argparse_parameters(parser, namespace)))
+hook_click(lambda command, params: _record(click_parameters(command, params)))
+
+
+def default_task_name() -> str:
+    path = script_path()
+    return path.stem if path else "interactive"
+
+
+def start(
+    config: SdkConfig,
+    *,
+    offline: bool,
+    project: str,
+    name: str,
+    task_type: str,
+    tags: list[str],
+    output_uri: str,
+    capture_console: bool,
+) -> tuple[Any, dict[str, Any], RunSession]:
+    """Create the task (status ``running``) and the session that records the run."""
+    client: Any
+    if offline:
+        folder = config.offline_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        client = OfflineClient(folder)
+    else:
+        client = ApiClient(config.api_url, token=config.api_token)
+    patterns = environment_patterns(config.log_os_environments, os.environ)
+    env_params = capture_environment(patterns, os.environ) if patterns else []
+    body: dict[str, Any] = {
+        "name": name,
+        "project": project,
+        "type": task_type,
+        "tags": tags,
+        "status": "running",
+        "execution": {"output_uri": output_uri or config.default_output_uri, "binary": _binary()},
+        "hyperparameters": _sections(env_params),
+        "runtime": capture_runtime().to_dict(),
+    }
+    data = client.create_task(body)
+    session = RunSession(client, data["id"], config, capture_console=capture_console)
+    if offline:
+        session.offline_folder = client.folder
+    return client, data, session
+
+
+def connect_arguments(session: RunSession, data: dict[str, Any]) -> None:
+    """Send arguments parsed so far, and any parsed later, into ``Args``."""
+
+    def send(params: list[Parameter]) -> None:
+        sections = _sections(params)
+        data.setdefault("hyperparameters", {}).setdefault(SECTION_ARGS, {}).update(
+            sections.get(SECTION_ARGS, {})
+        )
+        session.call("set_hyperparameters", session.task_id, sections, replace=False)
+
+    for params in _parsed:
+        send(params)
+    _parsed.clear()
+    _on_args[:] = [send]
+
+
+def capture_source_later(session: RunSession, data: dict[str, Any]) -> None:
+    """Record repository, commit, diff, entry point and packages from a background thread."""
+    path = script_path()
+    cwd = Path.cwd()
+
+    def work() -> None:
+        execution: dict[str, str] = {}
+        try:
+            if path is not None:
+                source = capture_source(path, cwd)
+                execution.update(
+                    {k: v for k, v in asdict(source).items() if k in _SOURCE_FIELDS}
+                )
+                root = Path(source.root) if getattr(source, "root", "") else path.parent
+                requirements = capture_requirements(
+                    path, root, full_freeze=session.config.full_pip_freeze
+                )
+                execution["requirements"] = requirements
+                execution["original_requirements"] = requirements
+            else:
+                execution["working_dir"] = str(cwd)
+        except Exception as exc:  # capture is best effort; the run goes on
+            print(f"tunelab: could not capture the source code: {exc}", file=sys.stderr)
+        data.setdefault("execution", {}).update(execution)
+        session.call("update_task", session.task_id, execution=execution)
+
+    thread = threading.Thread(target=work, name="tunelab-capture", daemon=True)
+    session.before_close.insert(0, lambda: thread.join(timeout=30))
+    thread.start()
+
+
+_SOURCE_FIELDS = {"repository", "branch", "commit", "entry_point", "working_dir", "diff"}
+
+
+def _binary() -> str:
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _sections(params: list[Parameter]) -> dict[str, dict[str, dict[str, str]]]:
+    sections: dict[str, dict[str, dict[str, str]]] = {}
+    for p in params:
+        sections.setdefault(p.section, {})[p.name] = {
+            "value": p.value, "type": p.type, "description": p.description,
+        }
+    return sections
+
