@@ -1,0 +1,155 @@
+"""The third-party packages a script needs, as ``name==version`` lines for the agent to install.
+
+The script and the other Python files of its repository are scanned for imports (their
+``ast``, never executed); each top-level module name maps to the installed distributions that
+provide it. The standard library, the repository's own modules and ``tunelab`` itself (the
+agent brings its own) are left out.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata as metadata
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+MAX_FILES = 2000
+MAX_FOLDERS = 5000
+MAX_FILE_BYTES = 1024 * 1024
+# Folders that hold someone else's code or none at all.
+SKIPPED_DIRS = frozenset(
+    {"site-packages", "dist-packages", "node_modules", "__pycache__", "venv", "env", "build"}
+)
+EXCLUDED_DISTRIBUTIONS = frozenset({"tunelab"})
+
+
+def capture_requirements(
+    script_path: Path, repo_root: Path | None, full_freeze: bool = False
+) -> str:
+    """Requirements text, one ``name==version`` per line, sorted by name.
+
+    >>> print(capture_requirements(Path("train.py"), Path(".")))  # doctest: +SKIP
+    httpx==0.28.1
+    PyYAML==6.0.3
+    """
+    if full_freeze:
+        return _as_text(_installed_versions())
+    script = Path(script_path).resolve()
+    root = Path(repo_root).resolve() if repo_root is not None else script.parent
+    files = [script, *(f for f in _python_files(root) if f != script)]
+    imports: set[str] = set()
+    for file in files:
+        imports |= imported_modules(file)
+    local = _local_module_names(files, root)
+    wanted = {
+        name.partition(".")[0]
+        for name in imports
+        if name.partition(".")[0] not in local and not _is_stdlib(name)
+    }
+    providers = metadata.packages_distributions()
+    versions: dict[str, str] = {}
+    for top in sorted(wanted):
+        for dist in _narrowed(providers.get(top, []), top, imports):
+            version = _version(dist)
+            if version and _normalized(dist) not in EXCLUDED_DISTRIBUTIONS:
+                versions.setdefault(_normalized(dist), f"{dist}=={version}")
+    return _as_text(versions)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The absolute module names a file imports anywhere (in functions and ``try`` blocks too)."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def _python_files(root: Path) -> Iterator[Path]:
+    count = 0
+    for visited, (folder, dirs, files) in enumerate(os.walk(root)):
+        if visited >= MAX_FOLDERS:
+            return
+        dirs[:] = sorted(d for d in dirs if not _skipped(Path(folder, d)))
+        for name in sorted(files):
+            path = Path(folder, name)
+            if name.endswith(".py") and _small(path):
+                yield path
+                count += 1
+                if count >= MAX_FILES:
+                    return
+
+
+def _skipped(folder: Path) -> bool:
+    name = folder.name
+    return name.startswith(".") or name in SKIPPED_DIRS or (folder / "pyvenv.cfg").exists()
+
+
+def _small(path: Path) -> bool:
+    try:
+        return path.stat().st_size <= MAX_FILE_BYTES
+    except OSError:
+        return False
+
+
+def _local_module_names(files: Iterable[Path], root: Path) -> set[str]:
+    """Names a file of the repository could be imported under: its stem and its folders."""
+    local: set[str] = set()
+    for file in files:
+        local.add(file.stem)
+        if file.is_relative_to(root):
+            local.update(file.relative_to(root).parent.parts)
+    return local
+
+
+def _is_stdlib(module: str) -> bool:
+    return module.partition(".")[0] in sys.stdlib_module_names
+
+
+def _narrowed(dists: list[str], top: str, imports: set[str]) -> list[str]:
+    """Several distributions share a namespace (``google``): keep those holding what is used."""
+    unique = sorted(set(dists))
+    if len(unique) < 2:
+        return unique
+    # "google.protobuf.message" -> "google/protobuf", a folder or a module of one distribution
+    used = {"/".join(name.split(".")[:2]) for name in imports if name.startswith(top + ".")}
+    holders = [d for d in unique if used and _ships_any(d, used)]
+    return holders or unique
+
+
+def _ships_any(dist: str, modules: set[str]) -> bool:
+    prefixes = tuple(f"{module}{end}" for module in modules for end in ("/", "."))
+    return any(f.as_posix().startswith(prefixes) for f in metadata.files(dist) or [])
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def _installed_versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and _normalized(name) not in EXCLUDED_DISTRIBUTIONS:
+            # The first one found on sys.path is the one Python imports.
+            versions.setdefault(_normalized(name), f"{name}=={dist.version}")
+    return versions
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _as_text(lines_by_name: Mapping[str, str]) -> str:
+    return "".join(f"{lines_by_name[key]}\n" for key in sorted(lines_by_name))
