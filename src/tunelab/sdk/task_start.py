@@ -41,7 +41,7 @@ def _record(params: list[Parameter]) -> None:
 
 
 hook_argparse(lambda parser, namespace: _record(argparse_parameters(parser, namespace)))
-hook_click(lambda command, params: _record(click_parameters(command, params)))
+hook_click(lambda ctx: _record(click_parameters(ctx)))
 
 
 def default_task_name() -> str:

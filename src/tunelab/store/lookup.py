@@ -21,9 +21,7 @@ def new_id() -> str:
 
 def require_task(conn: sa.Connection, task_id: str) -> sa.Row[tuple[str, str]]:
     """The task's ``(id, status)``, or NotFound naming the id."""
-    row = conn.execute(
-        sa.select(tasks.c.id, tasks.c.status).where(tasks.c.id == task_id)
-    ).first()
+    row = conn.execute(sa.select(tasks.c.id, tasks.c.status).where(tasks.c.id == task_id)).first()
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
     return row
