@@ -22,5 +22,7 @@ def _settings(request: Request) -> ServerSettings:
     return settings
 
 
-Conn = Annotated[sa.Connection, Depends(_connection)]
+# scope="function": commit before the response is sent, so a client never sees success for
+# a write whose commit then failed (a PostgreSQL serialization error, a full disk).
+Conn = Annotated[sa.Connection, Depends(_connection, scope="function")]
 Settings = Annotated[ServerSettings, Depends(_settings)]

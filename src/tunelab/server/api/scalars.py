@@ -1,5 +1,132 @@
-"""Placeholder: filled in by the scalars work."""
+"""Scalar routes: ingest a batch, read series (downsampled) for one or many tasks, summaries.
 
-from fastapi import APIRouter
+Reads build their JSON directly (``ndarray.tolist()`` into a JSONResponse) rather than through
+a response model: validating 100k-point arrays with pydantic would cost more than the read.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+import sqlalchemy as sa
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from numpy.typing import NDArray
+
+from tunelab.errors import NotFound
+from tunelab.server.api.deps import Conn, Settings
+from tunelab.server.api.scalar_models import ScalarBatchIn, decode_batch
+from tunelab.store import scalars
+from tunelab.store.lookup import require_task
+from tunelab.store.schema import tasks
+
+router = APIRouter(tags=["scalars"])
+
+MAX_POINTS_CAP = 10_000_000
+MAX_TASKS_PER_READ = 100
+
+MaxPoints = Annotated[
+    int,
+    Query(ge=0, le=MAX_POINTS_CAP, description="points per series; 0 = full resolution"),
+]
+Metrics = Annotated[list[str] | None, Query(alias="metric")]
+Variants = Annotated[list[str] | None, Query(alias="variant")]
+
+
+@router.post("/tasks/{task_id}/scalars")
+def post_scalars(
+    task_id: str, body: ScalarBatchIn, conn: Conn, settings: Settings
+) -> dict[str, Any]:
+    require_task(conn, task_id)
+    batch = decode_batch(body, settings.max_batch_points)
+    result = scalars.ingest_batch(conn, task_id, batch)
+    return {"stored": result.stored, "duplicate": result.duplicate}
+
+
+@router.get("/tasks/{task_id}/scalars", response_class=JSONResponse)
+def get_task_scalars(
+    task_id: str,
+    conn: Conn,
+    max_points: MaxPoints = 2000,
+    metric: Metrics = None,
+    variant: Variants = None,
+) -> JSONResponse:
+    require_task(conn, task_id)
+    found = scalars.read_series(conn, [task_id], metric, variant, max_points)
+    return JSONResponse(_scalar_data(found[task_id]))
+
+
+@router.get("/scalars", response_class=JSONResponse)
+def get_scalars(
+    conn: Conn,
+    task: Annotated[list[str], Query(min_length=1, max_length=MAX_TASKS_PER_READ)],
+    max_points: MaxPoints = 2000,
+    metric: Metrics = None,
+    variant: Variants = None,
+) -> JSONResponse:
+    task_ids = list(dict.fromkeys(task))  # a repeated id is read once
+    _require_tasks(conn, task_ids)
+    found = scalars.read_series(conn, task_ids, metric, variant, max_points)
+    return JSONResponse({"tasks": {tid: _scalar_data(found[tid]) for tid in task_ids}})
+
+
+@router.get("/tasks/{task_id}/metrics")
+def get_metrics(task_id: str, conn: Conn) -> dict[str, Any]:
+    require_task(conn, task_id)
+    summaries = scalars.read_summaries(conn, [task_id])[task_id]
+    return {
+        "metrics": {
+            metric: {variant: _summary(s) for variant, s in variants.items()}
+            for metric, variants in summaries.items()
+        }
+    }
+
+
+def _require_tasks(conn: sa.Connection, task_ids: list[str]) -> None:
+    query = sa.select(tasks.c.id).where(tasks.c.id.in_(task_ids))
+    known = set(conn.execute(query).scalars())
+    missing = [tid for tid in task_ids if tid not in known]
+    if missing:
+        raise NotFound(f"no task with id {missing[0]!r}", {"missing": missing})
+
+
+def _scalar_data(series: scalars.Series) -> dict[str, Any]:
+    return {
+        "metrics": {
+            metric: {variant: _series(data) for variant, data in variants.items()}
+            for metric, variants in series.items()
+        }
+    }
+
+
+def _series(data: scalars.SeriesData) -> dict[str, Any]:
+    return {
+        "x": data.x.tolist(),
+        "y": _nullable(data.y),
+        "t": data.t.tolist(),
+        "total": data.total,
+        "downsampled": data.downsampled,
+    }
+
+
+def _nullable(values: NDArray[np.float64]) -> list[float | None]:
+    """JSON has no NaN or infinity: those points read back as null."""
+    out: list[float | None] = values.tolist()
+    # Only non-finite points are visited, usually none.
+    for i in np.flatnonzero(~np.isfinite(values)).tolist():
+        out[i] = None
+    return out
+
+
+def _summary(s: scalars.Summary) -> dict[str, Any]:
+    return {
+        "last": s.last,
+        "last_iter": s.last_iter,
+        "min": s.min,
+        "min_iter": s.min_iter,
+        "max": s.max,
+        "max_iter": s.max_iter,
+        "count": s.count,
+        "last_time": s.last_time,
+    }

@@ -1,0 +1,138 @@
+"""Request bodies of the scalar and console routes, and decoding a batch into arrays.
+
+Pydantic checks the shape; ``decode_batch`` turns each array (a JSON list or base64 of
+little-endian int64/float64, see ``tunelab.domain.scalar_wire``) into NumPy, and refuses the
+whole batch, naming the series and the problem, before anything is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+from tunelab.domain.scalar_wire import unpack_bytes
+from tunelab.errors import InvalidInput, PayloadTooLarge
+from tunelab.store.scalars import MAX_BATCH_ID_LENGTH, ScalarBatch, SeriesPoints
+
+MAX_NAME_LENGTH = 512  # the metric/variant columns' size
+
+
+def _storable_name(value: str) -> str:
+    # PostgreSQL text holds neither NUL nor unpaired surrogates; refuse them on both stores.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(_storable_name),
+]
+BatchId = Annotated[str, Field(min_length=1, max_length=MAX_BATCH_ID_LENGTH)]
+# Strict: true/false or "3" in a number array is a mistake, not a number.
+NumberArray = str | list[StrictInt | StrictFloat]
+
+
+class SeriesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Name
+    variant: Name
+    iterations: NumberArray
+    values: NumberArray
+    timestamps: NumberArray
+
+
+class ScalarBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: BatchId | None = None
+    series: list[SeriesIn] = Field(min_length=1)
+
+
+class ConsoleLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stream: Literal["stdout", "stderr", "log"]
+    text: str
+    # Omitted: the server's clock at arrival.
+    ts: Annotated[float, Field(allow_inf_nan=False)] | None = None
+
+
+class ConsoleBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: BatchId | None = None
+    lines: list[ConsoleLineIn]
+
+
+def decode_batch(body: ScalarBatchIn, max_points: int) -> ScalarBatch:
+    """The batch as arrays; InvalidInput naming the series, or PayloadTooLarge over the limit."""
+    series = [_decode_series(index, s) for index, s in enumerate(body.series)]
+    total = sum(len(s.iterations) for s in series)
+    if total > max_points:
+        raise PayloadTooLarge(
+            f"the batch holds {total} points, more than the server's limit of {max_points}; "
+            "send it in smaller batches"
+        )
+    return ScalarBatch(series=series, batch_id=body.batch_id)
+
+
+def _decode_series(index: int, s: SeriesIn) -> SeriesPoints:
+    # Lengths, emptiness and finite timestamps are the store's checks (ingest_batch).
+    name = f"series {index} ({s.metric!r}/{s.variant!r})"
+    return SeriesPoints(
+        s.metric,
+        s.variant,
+        _iterations(name, s.iterations),
+        _floats(name, "values", s.values),
+        _floats(name, "timestamps", s.timestamps),
+    )
+
+
+def _iterations(name: str, array: str | list[int | float]) -> NDArray[np.int64]:
+    if isinstance(array, str):
+        return np.frombuffer(_unpack(name, "iterations", array), dtype="<i8")
+    problem = f"{name}: iterations must be whole numbers between -2**63 and 2**63-1"
+    try:
+        raw = np.asarray(array)
+    except (OverflowError, ValueError):
+        raise InvalidInput(problem) from None
+    if raw.dtype.kind == "i" or len(raw) == 0:
+        return raw.astype(np.int64, copy=False)
+    if raw.dtype.kind != "f":  # ints beyond int64 come out as Python objects
+        raise InvalidInput(problem)
+    # Whole floats (3.0) are fine; 2**63 itself rounds into range as a float, so compare
+    # against a bound that is exact in float64.
+    if not (np.isfinite(raw).all() and (raw == np.floor(raw)).all()):
+        raise InvalidInput(problem)
+    if (np.abs(raw) >= 2.0**63).any():
+        raise InvalidInput(problem)
+    return raw.astype(np.int64)
+
+
+def _floats(name: str, field: str, array: str | list[int | float]) -> NDArray[np.float64]:
+    if isinstance(array, str):
+        return np.frombuffer(_unpack(name, field, array), dtype="<f8")
+    try:
+        return np.asarray(array, dtype=np.float64)
+    except OverflowError:
+        raise InvalidInput(f"{name}: {field} holds a number too large for float64") from None
+
+
+def _unpack(name: str, field: str, text: str) -> bytes:
+    try:
+        return unpack_bytes(text)
+    except ValueError as exc:  # binascii.Error and UnicodeEncodeError included
+        raise InvalidInput(
+            f"{name}: {field} is neither a JSON list of numbers nor base64 of 8-byte "
+            f"little-endian items ({exc})"
+        ) from None
