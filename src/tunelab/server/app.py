@@ -10,7 +10,7 @@ from tunelab.server.api import api_router
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.settings import ServerSettings
 from tunelab.store import migrations
-from tunelab.store.engine import create_engine
+from tunelab.store.engine import create_engine, refresh_statistics
 
 
 def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
@@ -19,6 +19,7 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     engine = create_engine(settings.database_url)
     if migrate:
         migrations.upgrade(engine)
+    refresh_statistics(engine)
     app = FastAPI(
         title="Tunelab",
         version=__version__,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunelab.errors import error_body
@@ -29,20 +30,19 @@ class BodyLimitMiddleware:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                raise _TooLarge
+                # A body streamed without Content-Length: the framework passes an
+                # HTTPException through to the error handler, which sends the envelope.
+                raise HTTPException(413, self._message())
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            await self._refuse(send)
+        await self.app(scope, limited_receive, send)
+
+    def _message(self) -> str:
+        return f"request body is larger than the server's limit of {self.max_bytes} bytes"
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            error_body(
-                "payload_too_large",
-                f"request body is larger than the server's limit of {self.max_bytes} bytes",
-            )
+            error_body("payload_too_large", self._message())
         ).encode()
         await send(
             {
@@ -52,7 +52,3 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass

@@ -57,5 +57,17 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def refresh_statistics(engine: Engine) -> None:
+    """Let SQLite's planner know table sizes (PostgreSQL's autovacuum does this itself).
+
+    Without statistics SQLite may pick a full scan over an index for a sorted page of a
+    large project; ``PRAGMA optimize`` analyzes only the tables that need it.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA optimize=0x10002")
+
+
 def is_sqlite(conn: sa.Connection | Engine) -> bool:
     return conn.dialect.name == "sqlite"
