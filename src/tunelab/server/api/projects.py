@@ -1,5 +1,38 @@
-"""Placeholder: filled in by the projects work."""
+"""Projects: create (or find) by path, list, read, describe."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from tunelab.server.api.deps import Conn
+from tunelab.server.api.task_models import ProjectCreate, ProjectUpdate
+from tunelab.store import projects
+
+router = APIRouter(tags=["projects"])
+
+
+@router.post("/projects", status_code=status.HTTP_201_CREATED)
+def create_project(body: ProjectCreate, conn: Conn, response: Response) -> dict[str, Any]:
+    project, created = projects.create_project(conn, body.name, body.description)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return project
+
+
+@router.get("/projects")
+def list_projects(
+    conn: Conn, parent: Annotated[str | None, Query(max_length=512)] = None
+) -> dict[str, Any]:
+    return {"items": projects.list_projects(conn, parent)}
+
+
+@router.get("/projects/{project_id}")
+def get_project(project_id: str, conn: Conn) -> dict[str, Any]:
+    return projects.get_project(conn, project_id)
+
+
+@router.patch("/projects/{project_id}")
+def update_project(project_id: str, body: ProjectUpdate, conn: Conn) -> dict[str, Any]:
+    return projects.update_project(conn, project_id, description=body.description)

@@ -1,5 +1,128 @@
-"""Placeholder: filled in by the tasks work."""
+"""Tasks: create, read, change, list; replace or merge their inputs."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, status
+
+from tunelab.server.api.deps import Conn
+from tunelab.server.api.task_models import (
+    Configuration,
+    ConfigurationPatch,
+    Hyperparameters,
+    HyperparametersPatch,
+    TaskCreate,
+    TaskUpdate,
+    UserProperties,
+    UserPropertiesPatch,
+)
+from tunelab.store import task_inputs, task_listing, tasks
+from tunelab.store.task_listing import MAX_PAGE_SIZE, TaskQuery
+
+router = APIRouter(tags=["tasks"])
+
+
+@router.post("/tasks", status_code=status.HTTP_201_CREATED)
+def create_task(body: TaskCreate, conn: Conn) -> dict[str, Any]:
+    return tasks.create_task(conn, **body.model_dump())
+
+
+@router.get("/tasks")
+def list_tasks(
+    conn: Conn,
+    project: Annotated[str | None, Query(max_length=512)] = None,
+    include_subprojects: bool = True,
+    status: Annotated[list[str] | None, Query(max_length=16)] = None,
+    tag: Annotated[list[str] | None, Query(max_length=100)] = None,
+    search: Annotated[str | None, Query(max_length=1024)] = None,
+    archived: Literal["false", "true", "all"] = "false",
+    order_by: Annotated[str, Query(max_length=2048)] = "-last_update",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> dict[str, Any]:
+    query = TaskQuery(
+        project=project,
+        include_subprojects=include_subprojects,
+        statuses=tuple(status or ()),
+        tags=tuple(tag or ()),
+        search=search,
+        archived=archived,
+        order_by=order_by,
+        page=page,
+        page_size=page_size,
+    )
+    return task_listing.list_tasks(conn, query)
+
+
+@router.get("/tasks/{task_id}")
+def get_task(task_id: str, conn: Conn) -> dict[str, Any]:
+    return tasks.get_task(conn, task_id)
+
+
+@router.patch("/tasks/{task_id}")
+def update_task(task_id: str, body: TaskUpdate, conn: Conn) -> dict[str, Any]:
+    return tasks.update_task(conn, task_id, body.changes())
+
+
+@router.put("/tasks/{task_id}/hyperparameters")
+def replace_hyperparameters(
+    task_id: str, body: Annotated[Hyperparameters, Body()], conn: Conn
+) -> dict[str, Any]:
+    return _replace(conn, task_id, "hyperparameters", _plain(body))
+
+
+@router.patch("/tasks/{task_id}/hyperparameters")
+def merge_hyperparameters(
+    task_id: str, body: Annotated[HyperparametersPatch, Body()], conn: Conn
+) -> dict[str, Any]:
+    return _merge(conn, task_id, "hyperparameters", _plain(body))
+
+
+@router.put("/tasks/{task_id}/configuration")
+def replace_configuration(
+    task_id: str, body: Annotated[Configuration, Body()], conn: Conn
+) -> dict[str, Any]:
+    return _replace(conn, task_id, "configuration", _plain(body))
+
+
+@router.patch("/tasks/{task_id}/configuration")
+def merge_configuration(
+    task_id: str, body: Annotated[ConfigurationPatch, Body()], conn: Conn
+) -> dict[str, Any]:
+    return _merge(conn, task_id, "configuration", _plain(body))
+
+
+@router.put("/tasks/{task_id}/user_properties")
+def replace_user_properties(
+    task_id: str, body: Annotated[UserProperties, Body()], conn: Conn
+) -> dict[str, Any]:
+    return _replace(conn, task_id, "user_properties", _plain(body))
+
+
+@router.patch("/tasks/{task_id}/user_properties")
+def merge_user_properties(
+    task_id: str, body: Annotated[UserPropertiesPatch, Body()], conn: Conn
+) -> dict[str, Any]:
+    return _merge(conn, task_id, "user_properties", _plain(body))
+
+
+def _replace(
+    conn: Conn, task_id: str, kind: task_inputs.InputKind, data: dict[str, Any]
+) -> dict[str, Any]:
+    return {kind: task_inputs.replace_inputs(conn, task_id, kind, data)}
+
+
+def _merge(
+    conn: Conn, task_id: str, kind: task_inputs.InputKind, data: dict[str, Any]
+) -> dict[str, Any]:
+    return {kind: task_inputs.merge_inputs(conn, task_id, kind, data)}
+
+
+def _plain(value: Any) -> Any:
+    """Validated bodies as plain dicts, keeping the ``None`` that deletes an entry."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return value

@@ -1,0 +1,154 @@
+"""Request bodies of the projects and tasks routes: strict types, no unknown fields, bounded.
+
+Parameter and property values are text; a number or boolean sent instead is turned into the
+text Python would print, and when no ``type`` is given it is inferred from the JSON value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+
+from tunelab.domain.task import TaskStatus, TaskType
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+# Long texts (a git diff, a requirements file, a config file) are bounded by the body limit.
+LONG_TEXT = 32 * 1024 * 1024
+
+ProjectName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+TaskName = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+TaskId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+UserName = Annotated[str, StringConstraints(max_length=256)]
+ShortText = Annotated[str, StringConstraints(max_length=64 * 1024)]
+LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT)]
+SectionName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+EntryName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+TypeName = Annotated[str, StringConstraints(max_length=64)]
+Time = Annotated[float, Field(ge=0)]
+# Enum values arrive as JSON strings; strict mode would want enum instances.
+Status = Annotated[TaskStatus, Strict(False)]
+Type = Annotated[TaskType, Strict(False)]
+
+_JSON_TYPE_NAMES = {bool: "bool", int: "int", float: "float"}
+
+
+class ProjectCreate(_Body):
+    name: ProjectName
+    description: ShortText = ""
+
+
+class ProjectUpdate(_Body):
+    description: ShortText
+
+
+class Parameter(_Body):
+    """A hyperparameter or a user property."""
+
+    value: LongText
+    type: TypeName = "str"
+    description: ShortText = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _value_as_text(cls, data: Any) -> Any:
+        if isinstance(data, dict) and type(data.get("value")) in _JSON_TYPE_NAMES:
+            value = data["value"]
+            data = {**data, "value": str(value)}
+            data.setdefault("type", _JSON_TYPE_NAMES[type(value)])
+        return data
+
+
+class ConfigurationObject(_Body):
+    text: LongText
+    type: TypeName = "dictionary"
+    description: ShortText = ""
+
+
+Hyperparameters = Annotated[
+    dict[SectionName, Annotated[dict[EntryName, Parameter], Field(max_length=10_000)]],
+    Field(max_length=1_000),
+]
+HyperparametersPatch = Annotated[
+    dict[
+        SectionName,
+        Annotated[dict[EntryName, Parameter | None], Field(max_length=10_000)] | None,
+    ],
+    Field(max_length=1_000),
+]
+Configuration = Annotated[dict[EntryName, ConfigurationObject], Field(max_length=1_000)]
+ConfigurationPatch = Annotated[dict[EntryName, ConfigurationObject | None], Field(max_length=1_000)]
+UserProperties = Annotated[dict[EntryName, Parameter], Field(max_length=10_000)]
+UserPropertiesPatch = Annotated[dict[EntryName, Parameter | None], Field(max_length=10_000)]
+
+
+class ExecutionIn(_Body):
+    """Where the code came from; on PATCH only the keys sent are replaced."""
+
+    repository: ShortText = ""
+    branch: ShortText = ""
+    commit: ShortText = ""
+    entry_point: ShortText = ""
+    working_dir: ShortText = ""
+    binary: ShortText = ""
+    diff: LongText = ""
+    requirements: LongText = ""
+    original_requirements: LongText = ""
+    docker_image: ShortText = ""
+    docker_arguments: ShortText = ""
+    docker_setup_script: LongText = ""
+    output_uri: ShortText = ""
+
+
+class RuntimeIn(_Body):
+    host: ShortText = ""
+    os: ShortText = ""
+    python: ShortText = ""
+    cpu_count: Annotated[int, Field(ge=0)] = 0
+    memory_gb: Annotated[float, Field(ge=0)] = 0.0
+    gpus: Annotated[list[ShortText], Field(max_length=256)] = []
+
+
+class TaskCreate(_Body):
+    name: TaskName
+    project: ProjectName
+    type: Type = TaskType.TRAINING
+    status: Status = TaskStatus.DRAFT
+    tags: Annotated[list[Tag], Field(max_length=1_000)] = []
+    comment: ShortText = ""
+    parent: TaskId | None = None
+    user: UserName = ""
+    execution: ExecutionIn = ExecutionIn()
+    hyperparameters: Hyperparameters = {}
+    configuration: Configuration = {}
+    user_properties: UserProperties = {}
+    runtime: RuntimeIn = RuntimeIn()
+
+
+class TaskUpdate(_Body):
+    """Every field optional; only those sent change. A ``null`` is refused where the field
+    cannot be empty (the store says which)."""
+
+    name: TaskName | None = None
+    tags: Annotated[list[Tag], Field(max_length=1_000)] | None = None
+    comment: ShortText | None = None
+    status: Status | None = None
+    status_reason: ShortText | None = None
+    type: Type | None = None
+    parent: TaskId | None = None
+    user: UserName | None = None
+    started: Time | None = None
+    completed: Time | None = None
+    last_iteration: Annotated[int, Field(ge=0)] | None = None
+    archived: bool | None = None
+    execution: ExecutionIn | None = None
+    runtime: RuntimeIn | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, nested objects holding only their keys sent."""
+        return self.model_dump(exclude_unset=True)

@@ -1,0 +1,197 @@
+"""Projects: named by paths ("vision/resnet" nests under "vision"), created on first use.
+
+A project's ``task_count`` is what the default task listing of that project totals: its
+tasks and its sub-projects' tasks, archived ones left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from tunelab.errors import InvalidInput, NotFound
+from tunelab.store.lookup import new_id, now
+from tunelab.store.schema import projects, tasks
+
+MAX_PATH_LENGTH = 512
+
+
+def validate_path(path: str) -> str:
+    """``path`` if it names a project; InvalidInput saying what is wrong otherwise."""
+    if not isinstance(path, str) or not path:
+        raise InvalidInput("a project name must be a non-empty text")
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidInput(f"a project name is at most {MAX_PATH_LENGTH} characters")
+    for segment in path.split("/"):
+        # Catches a leading or trailing "/" and "//" too: they make empty segments.
+        if not segment:
+            raise InvalidInput(
+                f"invalid project name {path!r}: parts separated by '/' must not be empty"
+            )
+        if segment != segment.strip():
+            raise InvalidInput(
+                f"invalid project name {path!r}: parts must not start or end with spaces"
+            )
+    return path
+
+
+def ancestors_and_self(path: str) -> list[str]:
+    """``"a/b/c"`` -> ``["a", "a/b", "a/b/c"]``."""
+    segments = path.split("/")
+    return ["/".join(segments[: i + 1]) for i in range(len(segments))]
+
+
+def ensure_project(conn: sa.Connection, path: str) -> str:
+    """The id of the project ``path``, created (with any missing parents) if needed."""
+    project_id, _created = _ensure(conn, validate_path(path))
+    return project_id
+
+
+def create_project(
+    conn: sa.Connection, path: str, description: str = ""
+) -> tuple[dict[str, Any], bool]:
+    """The project ``path`` and whether this call created it (an existing one is unchanged)."""
+    project_id, created = _ensure(conn, validate_path(path))
+    if created and description:
+        conn.execute(
+            projects.update().where(projects.c.id == project_id).values(description=description)
+        )
+    return get_project(conn, project_id), created
+
+
+def get_project(conn: sa.Connection, project_id: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(projects).where(projects.c.id == project_id)).first()
+    if row is None:
+        raise NotFound(f"no project with id {project_id!r}")
+    ids = subtree_ids(conn, row.name)
+    count = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(tasks)
+        .where(tasks.c.project_id.in_(ids), tasks.c.archived == sa.false())
+    ).scalar_one()
+    return _as_dict(row, count)
+
+
+def list_projects(conn: sa.Connection, parent: str | None = None) -> list[dict[str, Any]]:
+    """Every project by name, or only the direct children of ``parent``."""
+    query = sa.select(projects).order_by(projects.c.name)
+    if parent is not None:
+        validate_path(parent)
+        if project_id_by_name(conn, parent) is None:
+            raise NotFound(f"no project named {parent!r}")
+        rest = sa.func.substr(projects.c.name, len(parent) + 2)
+        query = query.where(
+            projects.c.name.startswith(parent + "/", autoescape=True),
+            ~rest.contains("/", autoescape=True),
+        )
+    rows = conn.execute(query).all()
+    counts = _subtree_counts(conn, [row.name for row in rows])
+    return [_as_dict(row, counts[row.name]) for row in rows]
+
+
+def update_project(conn: sa.Connection, project_id: str, *, description: str) -> dict[str, Any]:
+    if not isinstance(description, str):
+        raise InvalidInput("a project's description must be text")
+    result = conn.execute(
+        projects.update()
+        .where(projects.c.id == project_id)
+        .values(description=description, last_update=now())
+    )
+    if result.rowcount == 0:
+        raise NotFound(f"no project with id {project_id!r}")
+    return get_project(conn, project_id)
+
+
+def project_id_by_name(conn: sa.Connection, path: str) -> str | None:
+    found: str | None = conn.execute(
+        sa.select(projects.c.id).where(projects.c.name == path)
+    ).scalar_one_or_none()
+    return found
+
+
+def subtree_ids(conn: sa.Connection, path: str) -> list[str]:
+    """Ids of the project ``path`` and of every project under it (none if it does not exist)."""
+    return list(
+        conn.execute(
+            sa.select(projects.c.id).where(
+                sa.or_(
+                    projects.c.name == path,
+                    projects.c.name.startswith(path + "/", autoescape=True),
+                )
+            )
+        ).scalars()
+    )
+
+
+def names_by_id(conn: sa.Connection, project_ids: Iterable[str]) -> dict[str, str]:
+    wanted = set(project_ids)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        sa.select(projects.c.id, projects.c.name).where(projects.c.id.in_(wanted))
+    ).all()
+    return {row.id: row.name for row in rows}
+
+
+def _ensure(conn: sa.Connection, path: str) -> tuple[str, bool]:
+    chain = ancestors_and_self(path)
+    existing = dict(
+        conn.execute(
+            sa.select(projects.c.name, projects.c.id).where(projects.c.name.in_(chain))
+        ).all()
+    )
+    created = False
+    for name in chain:
+        if name not in existing:
+            existing[name], created = _insert_once(conn, name)
+    return existing[path], created
+
+
+def _insert_once(conn: sa.Connection, name: str) -> tuple[str, bool]:
+    """Insert ``name``; if a concurrent request inserted it first, use theirs."""
+    stamp = now()
+    project_id = new_id()
+    try:
+        # A savepoint, so losing the race on the unique name leaves the transaction usable.
+        with conn.begin_nested():
+            conn.execute(
+                projects.insert().values(
+                    id=project_id, name=name, description="", created=stamp, last_update=stamp
+                )
+            )
+    except sa.exc.IntegrityError:
+        winner = project_id_by_name(conn, name)
+        if winner is None:
+            raise
+        return winner, False
+    return project_id, True
+
+
+def _subtree_counts(conn: sa.Connection, names: list[str]) -> dict[str, int]:
+    """Non-archived tasks under each of ``names``, from one grouped count over all projects."""
+    direct = conn.execute(
+        sa.select(projects.c.name, sa.func.count(tasks.c.id))
+        .select_from(projects.join(tasks, tasks.c.project_id == projects.c.id))
+        .where(tasks.c.archived == sa.false())
+        .group_by(projects.c.name)
+    ).all()
+    totals = dict.fromkeys(names, 0)
+    for name, count in direct:
+        # A task counts for its own project and for every project above it.
+        for ancestor in ancestors_and_self(name):
+            if ancestor in totals:
+                totals[ancestor] += count
+    return totals
+
+
+def _as_dict(row: sa.Row[Any], task_count: int) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "created": row.created,
+        "last_update": row.last_update,
+        "task_count": task_count,
+    }

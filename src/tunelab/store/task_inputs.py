@@ -1,0 +1,212 @@
+"""A task's inputs: hyperparameters, configuration objects and user properties.
+
+All three have the API's shape: hyperparameters are ``{section: {name: entry}}``, the other
+two ``{name: entry}``. A PUT replaces every entry of the kind; a PATCH replaces the entries
+it names, keeps the others and deletes those given as ``None`` (a hyperparameter section given
+as ``None`` goes whole). Each write is a handful of bulk statements, whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from tunelab.errors import InvalidInput, NotFound
+from tunelab.store.lookup import now
+from tunelab.store.schema import task_configuration, task_params, task_properties, tasks
+
+InputKind = Literal["hyperparameters", "configuration", "user_properties"]
+INPUT_KINDS: tuple[InputKind, ...] = ("hyperparameters", "configuration", "user_properties")
+Entry = Mapping[str, Any]
+Row = dict[str, Any]
+
+MAX_SECTION_LENGTH = 256
+MAX_NAME_LENGTH = 512
+MAX_TYPE_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class _Kind:
+    table: sa.Table
+    sectioned: bool
+    # The field an entry must give ("value" or "text"), and the others with their defaults.
+    required: str
+    defaults: Mapping[str, str]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return ("section", "name") if self.sectioned else ("name",)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.required, *self.defaults)
+
+
+_KINDS: dict[str, _Kind] = {
+    "hyperparameters": _Kind(task_params, True, "value", {"type": "str", "description": ""}),
+    "configuration": _Kind(
+        task_configuration, False, "text", {"type": "dictionary", "description": ""}
+    ),
+    "user_properties": _Kind(task_properties, False, "value", {"type": "str", "description": ""}),
+}
+
+
+def read_inputs(conn: sa.Connection, task_id: str, kind: InputKind) -> dict[str, Any]:
+    spec = _KINDS[kind]
+    table = spec.table
+    rows = conn.execute(
+        sa.select(*(table.c[k] for k in spec.keys), *(table.c[f] for f in spec.fields))
+        .where(table.c.task_id == task_id)
+        .order_by(*(table.c[k] for k in spec.keys))
+    ).all()
+    found: dict[str, Any] = {}
+    for row in rows:
+        entry = {f: row._mapping[f] for f in spec.fields}
+        if spec.sectioned:
+            found.setdefault(row.section, {})[row.name] = entry
+        else:
+            found[row.name] = entry
+    return found
+
+
+def read_all_inputs(conn: sa.Connection, task_id: str) -> dict[str, dict[str, Any]]:
+    return {kind: read_inputs(conn, task_id, kind) for kind in INPUT_KINDS}
+
+
+def replace_inputs(
+    conn: sa.Connection, task_id: str, kind: InputKind, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Make ``data`` the task's whole set of ``kind``; answers what is stored now."""
+    spec = _KINDS[kind]
+    rows, deleted_keys, deleted_sections = _rows(spec, task_id, data)
+    if deleted_keys or deleted_sections:
+        raise InvalidInput(f"null deletes an entry only when merging {kind} (PATCH), not in PUT")
+    _touch(conn, task_id)
+    conn.execute(spec.table.delete().where(spec.table.c.task_id == task_id))
+    _insert(conn, spec, rows)
+    return read_inputs(conn, task_id, kind)
+
+
+def merge_inputs(
+    conn: sa.Connection, task_id: str, kind: InputKind, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Replace the entries ``data`` gives, delete those it gives as ``None``, keep the rest."""
+    spec = _KINDS[kind]
+    rows, deleted_keys, deleted_sections = _rows(spec, task_id, data)
+    _touch(conn, task_id)
+    table = spec.table
+    if deleted_sections:
+        conn.execute(
+            table.delete().where(table.c.task_id == task_id, table.c.section.in_(deleted_sections))
+        )
+    # An upsert as delete-then-insert: the same two statements on SQLite and PostgreSQL.
+    doomed = deleted_keys + [tuple(row[k] for k in spec.keys) for row in rows]
+    if doomed:
+        conn.execute(
+            table.delete().where(
+                table.c.task_id == sa.bindparam("k_task_id"),
+                *(table.c[k] == sa.bindparam(f"k_{k}") for k in spec.keys),
+            ),
+            [
+                {"k_task_id": task_id, **{f"k_{k}": v for k, v in zip(spec.keys, key, strict=True)}}
+                for key in doomed
+            ],
+        )
+    _insert(conn, spec, rows)
+    return read_inputs(conn, task_id, kind)
+
+
+def insert_new_task_inputs(
+    conn: sa.Connection, task_id: str, given: Mapping[InputKind, Mapping[str, Any] | None]
+) -> None:
+    """Store the inputs of a task being created (it has none yet)."""
+    for kind, data in given.items():
+        if not data:
+            continue
+        spec = _KINDS[kind]
+        rows, deleted_keys, deleted_sections = _rows(spec, task_id, data)
+        if deleted_keys or deleted_sections:
+            raise InvalidInput(f"null is not a valid entry in a new task's {kind}")
+        _insert(conn, spec, rows)
+
+
+def _touch(conn: sa.Connection, task_id: str) -> None:
+    # The update also takes the task's row lock (PostgreSQL), so two merges into the same
+    # task run one after the other instead of racing on delete-then-insert.
+    result = conn.execute(tasks.update().where(tasks.c.id == task_id).values(last_update=now()))
+    if result.rowcount == 0:
+        raise NotFound(f"no task with id {task_id!r}")
+
+
+def _insert(conn: sa.Connection, spec: _Kind, rows: list[Row]) -> None:
+    if rows:
+        conn.execute(spec.table.insert(), rows)
+
+
+def _rows(
+    spec: _Kind, task_id: str, data: Mapping[str, Any]
+) -> tuple[list[Row], list[tuple[str, ...]], list[str]]:
+    """``data`` flattened into rows to insert, keys to delete and sections to delete."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("expected an object of entries")
+    rows: list[Row] = []
+    deleted: list[tuple[str, ...]] = []
+    sections: list[str] = []
+    if not spec.sectioned:
+        for name, entry in data.items():
+            _check_name(name, "name", MAX_NAME_LENGTH)
+            if entry is None:
+                deleted.append((name,))
+            else:
+                rows.append({"task_id": task_id, "name": name, **_entry(spec, name, entry)})
+        return rows, deleted, sections
+    for section, params in data.items():
+        _check_name(section, "section", MAX_SECTION_LENGTH)
+        if "/" in section:
+            # "Section/name" is how sorting names a parameter: the first "/" splits it.
+            raise InvalidInput(f"a section name must not contain '/': {section!r}")
+        if params is None:
+            sections.append(section)
+            continue
+        if not isinstance(params, Mapping):
+            raise InvalidInput(f"section {section!r} must be an object of parameters")
+        for name, entry in params.items():
+            _check_name(name, "name", MAX_NAME_LENGTH)
+            key = f"{section}/{name}"
+            if entry is None:
+                deleted.append((section, name))
+            else:
+                rows.append(
+                    {
+                        "task_id": task_id,
+                        "section": section,
+                        "name": name,
+                        **_entry(spec, key, entry),
+                    }
+                )
+    return rows, deleted, sections
+
+
+def _entry(spec: _Kind, key: str, entry: Any) -> dict[str, str]:
+    if not isinstance(entry, Mapping):
+        raise InvalidInput(f"{key!r} must be an object with {spec.required!r}")
+    unknown = set(entry) - set(spec.fields)
+    if unknown:
+        raise InvalidInput(f"{key!r} has unknown fields {sorted(unknown)}; allowed: {spec.fields}")
+    if spec.required not in entry:
+        raise InvalidInput(f"{key!r} needs {spec.required!r}")
+    values = {**spec.defaults, **entry}
+    for field, value in values.items():
+        if not isinstance(value, str):
+            raise InvalidInput(f"{key!r}: {field} must be text, got {type(value).__name__}")
+    if len(values["type"]) > MAX_TYPE_LENGTH:
+        raise InvalidInput(f"{key!r}: type is at most {MAX_TYPE_LENGTH} characters")
+    return values
+
+
+def _check_name(name: Any, what: str, limit: int) -> None:
+    if not isinstance(name, str) or not name or len(name) > limit:
+        raise InvalidInput(f"a {what} must be 1 to {limit} characters, got {name!r}")

@@ -1,0 +1,322 @@
+"""Listing tasks: filters, sorting by a field, a hyperparameter or a metric, pages with a total.
+
+Tasks lacking the sort value come last, and ties break on the id (in the sort's direction),
+so pages never overlap. When the filters match many tasks, a sort walks an index of its value
+(a task column's, ``task_metrics``' (metric, variant, value) or
+``ix_task_params_section_name_number``) and reads about as many rows as the page shows: the
+tasks with a value first, then, only if the page runs past them, the others. When the
+filters match few tasks, sorting those few in one query is cheaper than walking an index
+that holds every task's value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from tunelab.domain.task import TaskStatus
+from tunelab.errors import InvalidInput, NotFound
+from tunelab.store.projects import project_id_by_name, subtree_ids
+from tunelab.store.schema import PARAM_NUMBER_SQL, task_metrics, task_params, task_tags, tasks
+from tunelab.store.tasks import SUMMARY_COLUMNS, summaries
+
+SORT_FIELDS = (
+    "name",
+    "status",
+    "type",
+    "created",
+    "started",
+    "completed",
+    "last_update",
+    "last_iteration",
+    "user",
+)
+METRIC_VALUES = ("last", "min", "max")
+ARCHIVED_CHOICES = ("false", "true", "all")
+MAX_PAGE_SIZE = 500
+# Below this many matching tasks a sort reads and sorts them all in one query: cheap at this
+# size, while an index walk might skip past the values of every other project's tasks.
+SORT_DIRECTLY_BELOW = 5_000
+SORT_FORMS = (
+    *SORT_FIELDS,
+    "hyperparameters.SECTION/NAME",
+    "metrics.METRIC/VARIANT.last",
+    "metrics.METRIC/VARIANT.min",
+    "metrics.METRIC/VARIANT.max",
+)
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    project: str | None = None
+    include_subprojects: bool = True
+    statuses: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    search: str | None = None
+    archived: str = "false"
+    order_by: str = "-last_update"
+    page: int = 1
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """What ``order_by`` names: a task field, a hyperparameter or a metric's value."""
+
+    descending: bool
+    field: str = ""
+    section: str = ""
+    param: str = ""
+    metric: str = ""
+    variant: str = ""
+    value: str = ""
+
+
+def parse_order_by(text: str) -> SortKey:
+    descending = text.startswith("-")
+    key = text[1:] if descending else text
+    if key in SORT_FIELDS:
+        return SortKey(descending, field=key)
+    if key.startswith("hyperparameters."):
+        # Sections cannot hold "/", so the first one splits section from name.
+        section, _, param = key.removeprefix("hyperparameters.").partition("/")
+        if section and param:
+            return SortKey(descending, section=section, param=param)
+    if key.startswith("metrics."):
+        # Metric names often hold "/" ("train/loss"), so the last one starts the variant.
+        head, _, value = key.removeprefix("metrics.").rpartition(".")
+        metric, _, variant = head.rpartition("/")
+        if metric and variant and value in METRIC_VALUES:
+            return SortKey(descending, metric=metric, variant=variant, value=value)
+    raise InvalidInput(
+        f"cannot sort by {text!r}: use one of {', '.join(SORT_FORMS)}, "
+        "with a leading '-' to sort descending",
+        detail={"valid": list(SORT_FORMS)},
+    )
+
+
+def list_tasks(
+    conn: sa.Connection, query: TaskQuery, *, sort_directly_below: int = SORT_DIRECTLY_BELOW
+) -> dict[str, Any]:
+    """One page of ``TaskSummary`` dicts with the total the filters match."""
+    key = parse_order_by(query.order_by)
+    if not 1 <= query.page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+    if query.page < 1:
+        raise InvalidInput("page must be 1 or more")
+    where = _filters(conn, query)
+    total = conn.execute(sa.select(sa.func.count()).select_from(tasks).where(*where)).scalar_one()
+    page = _Page(where, key, (query.page - 1) * query.page_size, query.page_size)
+    if key.field:
+        nullable = tasks.c[key.field].nullable and total >= sort_directly_below
+        rows = _page_by_nullable_field(conn, page) if nullable else _page_by_field(conn, page)
+    elif total < sort_directly_below:
+        rows = _page_of_few(conn, page)
+    elif key.metric:
+        rows = _page_by_metric(conn, page)
+    else:
+        rows = _page_by_param(conn, page)
+    items = summaries(conn, rows)
+    if not key.field:
+        for item, row in zip(items, rows, strict=True):
+            item["sort_value"] = row.sort_value
+    return {"items": items, "total": total, "page": query.page, "page_size": query.page_size}
+
+
+def _filters(conn: sa.Connection, query: TaskQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if query.project is not None:
+        if query.include_subprojects:
+            ids = subtree_ids(conn, query.project)
+        else:
+            found = project_id_by_name(conn, query.project)
+            ids = [found] if found else []
+        if not ids:
+            raise NotFound(f"no project named {query.project!r}")
+        # One id keeps the (project_id, last_update) index usable for the default sort.
+        where.append(tasks.c.project_id == ids[0] if len(ids) == 1 else tasks.c.project_id.in_(ids))
+    if query.statuses:
+        unknown = set(query.statuses) - {s.value for s in TaskStatus}
+        if unknown:
+            allowed = ", ".join(s.value for s in TaskStatus)
+            raise InvalidInput(f"unknown status {sorted(unknown)}; one of: {allowed}")
+        where.append(tasks.c.status.in_(sorted(set(query.statuses))))
+    for tag in sorted(set(query.tags)):
+        where.append(sa.exists().where(task_tags.c.task_id == tasks.c.id, task_tags.c.tag == tag))
+    if query.search:
+        where.append(tasks.c.name.icontains(query.search, autoescape=True))
+    if query.archived not in ARCHIVED_CHOICES:
+        raise InvalidInput(f"archived must be one of {', '.join(ARCHIVED_CHOICES)}")
+    if query.archived != "all":
+        where.append(tasks.c.archived == (sa.true() if query.archived == "true" else sa.false()))
+    return where
+
+
+@dataclass(frozen=True)
+class _Page:
+    where: list[ColumnElement[bool]]
+    key: SortKey
+    offset: int
+    limit: int
+
+    def ordered(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        return column.desc() if self.key.descending else column.asc()
+
+
+def _page_by_field(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
+    column = tasks.c[page.key.field]
+    first = page.ordered(column)
+    # Only nullable columns get NULLS LAST: on the others it would stop index use.
+    order = [first.nulls_last() if column.nullable else first, page.ordered(tasks.c.id)]
+    query = sa.select(*SUMMARY_COLUMNS).where(*page.where).order_by(*order)
+    return list(conn.execute(query.limit(page.limit).offset(page.offset)))
+
+
+def _page_by_nullable_field(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
+    """The tasks with a value, walking the column's index; then the others.
+
+    One ORDER BY ... NULLS LAST would do, but no index holds that order both ways on both
+    databases, so a big listing would sort every task.
+    """
+    column = tasks.c[page.key.field]
+    valued = _part(
+        SUMMARY_COLUMNS,
+        tasks,
+        [column.is_not(None), *page.where],
+        [page.ordered(column), page.ordered(tasks.c.id)],
+    )
+    lacking = _part(
+        SUMMARY_COLUMNS, tasks, [column.is_(None), *page.where], [page.ordered(tasks.c.id)]
+    )
+    return _fill_page(conn, [valued, lacking], page)
+
+
+def _metric_value(key: SortKey) -> tuple[ColumnElement[Any], ColumnElement[bool]]:
+    """The metric's column and what picks its row of a task."""
+    metric = task_metrics
+    named = sa.and_(metric.c.metric == key.metric, metric.c.variant == key.variant)
+    return metric.c[key.value], named
+
+
+def _param_number(conn: sa.Connection) -> ColumnElement[Any]:
+    # Spelled exactly as the index ix_task_params_section_name_number is, or it goes unused.
+    sql = PARAM_NUMBER_SQL[conn.dialect.name].format(t="task_params.")
+    return sa.literal_column(f"({sql})", sa.Float(53))
+
+
+def _param_named(key: SortKey) -> ColumnElement[bool]:
+    return sa.and_(task_params.c.section == key.section, task_params.c.name == key.param)
+
+
+def _page_of_few(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
+    """A metric or parameter sort over few tasks: one query sorting them all, in the same
+    order as the index-walking pages below."""
+    if page.key.metric:
+        value, named = _metric_value(page.key)
+        joined = tasks.outerjoin(task_metrics, sa.and_(task_metrics.c.task_id == tasks.c.id, named))
+        order = [page.ordered(value).nulls_last()]
+    else:
+        value = task_params.c.value
+        number = _param_number(conn)
+        joined = tasks.outerjoin(
+            task_params, sa.and_(task_params.c.task_id == tasks.c.id, _param_named(page.key))
+        )
+        # Numbers by number, then other values by text; ties on a number go to the id.
+        text = sa.case((number.is_(None), value), else_=sa.null())
+        order = [page.ordered(number).nulls_last(), page.ordered(text).nulls_last()]
+    query = (
+        sa.select(*SUMMARY_COLUMNS, value.label("sort_value"))
+        .select_from(joined)
+        .where(*page.where)
+        .order_by(*order, page.ordered(tasks.c.id))
+    )
+    return list(conn.execute(query.limit(page.limit).offset(page.offset)))
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One stretch of a sorted listing: its rows in order, and how to count them."""
+
+    rows: sa.Select[Any]
+    count: sa.Select[Any]
+
+
+def _part(
+    columns: Sequence[ColumnElement[Any]],
+    source: sa.FromClause,
+    where: list[ColumnElement[bool]],
+    order: list[ColumnElement[Any]],
+) -> _Part:
+    return _Part(
+        sa.select(*columns).select_from(source).where(*where).order_by(*order),
+        sa.select(sa.func.count()).select_from(source).where(*where),
+    )
+
+
+def _page_by_metric(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
+    """Tasks with the metric, walked in index order; then the tasks without it."""
+    value, named = _metric_value(page.key)
+    has_value = sa.and_(named, value.is_not(None))
+    valued = _part(
+        [*SUMMARY_COLUMNS, value.label("sort_value")],
+        task_metrics.join(tasks, tasks.c.id == task_metrics.c.task_id),
+        [has_value, *page.where],
+        [page.ordered(value), page.ordered(task_metrics.c.task_id)],
+    )
+    lacking = sa.not_(sa.exists().where(task_metrics.c.task_id == tasks.c.id, has_value))
+    return _fill_page(conn, [valued, _lacking_part(page, lacking)], page)
+
+
+def _page_by_param(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
+    """Numbers in numeric order (an index walk), then other values as text, then tasks
+    without the parameter."""
+    param = task_params
+    number = _param_number(conn)
+    named = _param_named(page.key)
+    with_param = param.join(tasks, tasks.c.id == param.c.task_id)
+
+    def having(condition: ColumnElement[bool], order: ColumnElement[Any]) -> _Part:
+        return _part(
+            [*SUMMARY_COLUMNS, param.c.value.label("sort_value")],
+            with_param,
+            [named, condition, *page.where],
+            [page.ordered(order), page.ordered(param.c.task_id)],
+        )
+
+    numbers = having(number.is_not(None), number)
+    texts = having(number.is_(None), param.c.value)
+    lacking = sa.not_(sa.exists().where(param.c.task_id == tasks.c.id, named))
+    return _fill_page(conn, [numbers, texts, _lacking_part(page, lacking)], page)
+
+
+def _lacking_part(page: _Page, lacking: ColumnElement[bool]) -> _Part:
+    return _part(
+        [*SUMMARY_COLUMNS, sa.null().label("sort_value")],
+        tasks,
+        [lacking, *page.where],
+        [page.ordered(tasks.c.id)],
+    )
+
+
+def _fill_page(conn: sa.Connection, parts: list[_Part], page: _Page) -> list[sa.Row[Any]]:
+    """Rows ``offset`` to ``offset + limit`` of the parts laid end to end.
+
+    A part is counted only when a page starts beyond its end, so the first pages cost one
+    LIMIT query on the first part, whatever the number of tasks.
+    """
+    rows: list[sa.Row[Any]] = []
+    skip = page.offset  # rows still to skip, counted from the start of the current part
+    for part in parts:
+        got = conn.execute(part.rows.limit(page.limit - len(rows)).offset(skip)).all()
+        rows += got
+        if len(rows) == page.limit:
+            break
+        if got:
+            skip = 0  # this part ran out inside the page
+        elif skip:
+            skip = max(0, skip - conn.execute(part.count).scalar_one())
+    return rows

@@ -1,0 +1,352 @@
+"""One task: creating it, reading it whole as the API's ``Task``, changing some of its fields.
+
+Listing many tasks lives in ``task_listing``; the inputs (hyperparameters, configuration,
+user properties) in ``task_inputs``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from tunelab.domain.task import (
+    EXECUTION_FIELDS,
+    RUNTIME_FIELDS,
+    Execution,
+    Runtime,
+    TaskStatus,
+    TaskType,
+)
+from tunelab.errors import InvalidInput, NotFound
+from tunelab.store.lookup import new_id, now
+from tunelab.store.projects import ensure_project, names_by_id
+from tunelab.store.schema import task_tags, tasks
+from tunelab.store.task_inputs import insert_new_task_inputs, read_all_inputs
+
+# What a TaskSummary shows: everything but the two JSON blobs.
+SUMMARY_COLUMNS = tuple(c for c in tasks.c if c.name not in ("execution", "runtime"))
+
+UPDATABLE_FIELDS = frozenset(
+    {
+        "name",
+        "tags",
+        "comment",
+        "status",
+        "status_reason",
+        "type",
+        "parent",
+        "user",
+        "started",
+        "completed",
+        "last_iteration",
+        "archived",
+        "execution",
+        "runtime",
+    }
+)
+
+# Reaching one of these stamps ``completed`` (published keeps the time it completed).
+_ENDING_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.STOPPED})
+
+MAX_NAME_LENGTH = 1024
+MAX_USER_LENGTH = 256
+MAX_TAG_LENGTH = 256
+
+
+def create_task(
+    conn: sa.Connection,
+    *,
+    name: str,
+    project: str,
+    type: str = TaskType.TRAINING,
+    status: str = TaskStatus.DRAFT,
+    tags: Iterable[str] = (),
+    comment: str = "",
+    parent: str | None = None,
+    user: str = "",
+    execution: Mapping[str, Any] | None = None,
+    runtime: Mapping[str, Any] | None = None,
+    hyperparameters: Mapping[str, Any] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    user_properties: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Create a task (and its project path if missing); answers the new ``Task``."""
+    state = _status(status)
+    values: dict[str, Any] = {
+        "name": _name(name),
+        "type": _type(type),
+        "status": state,
+        "comment": _text(comment, "comment"),
+        "user": _text(user, "user", MAX_USER_LENGTH),
+        "execution": _merged_execution({}, execution or {}),
+        "runtime": _merged_runtime({}, runtime or {}),
+    }
+    tag_set = _tags(tags)
+    task_id = new_id()
+    if parent is not None:
+        _check_parent(conn, parent, task_id)
+    stamp = now()
+    conn.execute(
+        tasks.insert().values(
+            id=task_id,
+            project_id=ensure_project(conn, project),
+            parent_id=parent,
+            created=stamp,
+            last_update=stamp,
+            started=stamp if state == TaskStatus.RUNNING else None,
+            completed=stamp if state in _ENDING_STATUSES else None,
+            **values,
+        )
+    )
+    _store_tags(conn, task_id, tag_set)
+    insert_new_task_inputs(
+        conn,
+        task_id,
+        {
+            "hyperparameters": hyperparameters,
+            "configuration": configuration,
+            "user_properties": user_properties,
+        },
+    )
+    return get_task(conn, task_id)
+
+
+def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
+    """The whole ``Task``: its summary, execution, runtime and inputs."""
+    row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
+    if row is None:
+        raise NotFound(f"no task with id {task_id!r}")
+    (task,) = summaries(conn, [row])
+    task["execution"] = _merged_execution(row.execution, {})
+    task["runtime"] = _merged_runtime(row.runtime, {})
+    task.update(read_all_inputs(conn, task_id))
+    return task
+
+
+def update_task(conn: sa.Connection, task_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Change the fields ``changes`` names; ``execution`` and ``runtime`` keep keys not given."""
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        raise InvalidInput(
+            f"cannot change {sorted(unknown)}; changeable: {sorted(UPDATABLE_FIELDS)}"
+        )
+    # FOR UPDATE: the read-merge-write of execution must not interleave with another PATCH.
+    row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"no task with id {task_id!r}")
+    stamp = now()
+    values = _column_values(conn, row, changes)
+    tag_set = _tags(changes["tags"]) if "tags" in changes else None
+    if "status" in changes:
+        values.update(_status_times(row, values["status"], changes, stamp))
+    values["last_update"] = stamp
+    conn.execute(tasks.update().where(tasks.c.id == task_id).values(**values))
+    if tag_set is not None:
+        conn.execute(task_tags.delete().where(task_tags.c.task_id == task_id))
+        _store_tags(conn, task_id, tag_set)
+    return get_task(conn, task_id)
+
+
+def summaries(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[dict[str, Any]]:
+    """``TaskSummary`` dicts for task rows, with project names and tags in two queries."""
+    project_names = names_by_id(conn, {row.project_id for row in rows})
+    tags = tags_by_task(conn, [row.id for row in rows])
+    return [
+        {
+            "id": row.id,
+            "name": row.name,
+            "project": {"id": row.project_id, "name": project_names[row.project_id]},
+            "type": row.type,
+            "status": row.status,
+            "status_reason": row.status_reason,
+            "tags": tags.get(row.id, []),
+            "comment": row.comment,
+            "parent": row.parent_id,
+            "user": row.user,
+            "created": row.created,
+            "started": row.started,
+            "completed": row.completed,
+            "last_update": row.last_update,
+            "last_iteration": row.last_iteration,
+            "archived": bool(row.archived),
+        }
+        for row in rows
+    ]
+
+
+def tags_by_task(conn: sa.Connection, task_ids: Sequence[str]) -> dict[str, list[str]]:
+    if not task_ids:
+        return {}
+    found: dict[str, list[str]] = {}
+    rows = conn.execute(
+        sa.select(task_tags.c.task_id, task_tags.c.tag)
+        .where(task_tags.c.task_id.in_(task_ids))
+        .order_by(task_tags.c.task_id, task_tags.c.tag)
+    )
+    for task_id, tag in rows:
+        found.setdefault(task_id, []).append(tag)
+    return found
+
+
+def _column_values(
+    conn: sa.Connection, row: sa.Row[Any], changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field == "name":
+            values["name"] = _name(value)
+        elif field == "type":
+            values["type"] = _type(value)
+        elif field == "status":
+            values["status"] = _status(value)
+        elif field in ("comment", "status_reason"):
+            values[field] = _text(value, field)
+        elif field == "user":
+            values["user"] = _text(value, "user", MAX_USER_LENGTH)
+        elif field == "parent":
+            if value is not None:
+                _check_parent(conn, value, row.id)
+            values["parent_id"] = value
+        elif field in ("started", "completed"):
+            values[field] = _time(value, field)
+        elif field == "last_iteration":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InvalidInput(f"last_iteration must be a whole number >= 0, got {value!r}")
+            values["last_iteration"] = value
+        elif field == "archived":
+            if not isinstance(value, bool):
+                raise InvalidInput(f"archived must be true or false, got {value!r}")
+            values["archived"] = value
+        elif field == "execution":
+            values["execution"] = _merged_execution(row.execution, value)
+        elif field == "runtime":
+            values["runtime"] = _merged_runtime(row.runtime, value)
+    return values
+
+
+def _status_times(
+    row: sa.Row[Any], status: TaskStatus, changes: Mapping[str, Any], stamp: float
+) -> dict[str, float]:
+    """``started``/``completed`` a status change implies, unless the change sets them itself."""
+    times: dict[str, float] = {}
+    if status == TaskStatus.RUNNING and row.started is None and "started" not in changes:
+        times["started"] = stamp
+    if status in _ENDING_STATUSES and status != row.status and "completed" not in changes:
+        times["completed"] = stamp
+    return times
+
+
+def _store_tags(conn: sa.Connection, task_id: str, tag_set: list[str]) -> None:
+    if tag_set:
+        conn.execute(task_tags.insert(), [{"task_id": task_id, "tag": t} for t in tag_set])
+
+
+def _check_parent(conn: sa.Connection, parent: Any, task_id: str) -> None:
+    if not isinstance(parent, str):
+        raise InvalidInput(f"parent must be a task id, got {parent!r}")
+    if parent == task_id:
+        raise InvalidInput("a task cannot be its own parent")
+    found = conn.execute(sa.select(tasks.c.id).where(tasks.c.id == parent)).first()
+    if found is None:
+        raise InvalidInput(f"no parent task with id {parent!r}")
+
+
+def _status(value: Any) -> TaskStatus:
+    try:
+        return TaskStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in TaskStatus)
+        raise InvalidInput(f"unknown status {value!r}; one of: {allowed}") from None
+
+
+def _type(value: Any) -> TaskType:
+    try:
+        return TaskType(value)
+    except ValueError:
+        allowed = ", ".join(t.value for t in TaskType)
+        raise InvalidInput(f"unknown task type {value!r}; one of: {allowed}") from None
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"a task name must be 1 to {MAX_NAME_LENGTH} characters")
+    return value
+
+
+def _text(value: Any, field: str, limit: int | None = None) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text, got {type(value).__name__}")
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(f"{field} is at most {limit} characters")
+    return value
+
+
+def _time(value: Any, field: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"{field} must be a finite time in seconds, got {value!r}")
+    return float(value)
+
+
+def _tags(value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise InvalidInput("tags must be a list of texts")
+    tag_set = set()
+    for tag in value:
+        if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LENGTH:
+            raise InvalidInput(f"a tag must be 1 to {MAX_TAG_LENGTH} characters, got {tag!r}")
+        tag_set.add(tag)
+    return sorted(tag_set)
+
+
+def _merged_execution(stored: Mapping[str, Any], given: Any) -> dict[str, str]:
+    if not isinstance(given, Mapping):
+        raise InvalidInput("execution must be an object")
+    unknown = set(given) - set(EXECUTION_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown execution fields {sorted(unknown)}; known: {', '.join(EXECUTION_FIELDS)}"
+        )
+    for key, value in given.items():
+        if not isinstance(value, str):
+            raise InvalidInput(f"execution.{key} must be text, got {type(value).__name__}")
+    return Execution.from_dict({**stored, **given}).to_dict()
+
+
+def _merged_runtime(stored: Mapping[str, Any], given: Any) -> dict[str, Any]:
+    if not isinstance(given, Mapping):
+        raise InvalidInput("runtime must be an object")
+    unknown = set(given) - set(RUNTIME_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown runtime fields {sorted(unknown)}; known: {', '.join(RUNTIME_FIELDS)}"
+        )
+    merged = {**Runtime().to_dict(), **stored, **given}
+    for key in ("host", "os", "python"):
+        if not isinstance(merged[key], str):
+            raise InvalidInput(f"runtime.{key} must be text")
+    cpu_count, memory_gb, gpus = merged["cpu_count"], merged["memory_gb"], merged["gpus"]
+    if isinstance(cpu_count, bool) or not isinstance(cpu_count, int) or cpu_count < 0:
+        raise InvalidInput("runtime.cpu_count must be a whole number >= 0")
+    if (
+        isinstance(memory_gb, bool)
+        or not isinstance(memory_gb, int | float)
+        or not math.isfinite(memory_gb)
+        or memory_gb < 0
+    ):
+        raise InvalidInput("runtime.memory_gb must be a finite number >= 0")
+    if not isinstance(gpus, list | tuple) or not all(isinstance(g, str) for g in gpus):
+        raise InvalidInput("runtime.gpus must be a list of texts")
+    runtime = Runtime(
+        host=merged["host"],
+        os=merged["os"],
+        python=merged["python"],
+        cpu_count=cpu_count,
+        memory_gb=float(memory_gb),
+        gpus=tuple(gpus),
+    )
+    return runtime.to_dict()
