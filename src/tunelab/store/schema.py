@@ -52,6 +52,11 @@ tasks = sa.Table(
     # machine's runtime are read and written whole, never searched: JSON columns.
     sa.Column("execution", sa.JSON, nullable=False),
     sa.Column("runtime", sa.JSON, nullable=False),
+    # Where the task waits or ran: the queue it was enqueued to and the worker that took it.
+    sa.Column("queue_id", Id, nullable=True),
+    sa.Column("worker_id", sa.String(256), nullable=True),
+    # A running task asked to stop: the agent running it sees this on its next heartbeat.
+    sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(None, "project_id", "last_update"),
     # Covers the listing's usual filters, so counting a page's total reads only this index.
     sa.Index(None, "project_id", "archived", "status"),
@@ -186,4 +191,35 @@ console_lines = sa.Table(
     sa.Column("stream", sa.String(16), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Index(None, "task_id", "id"),
+)
+
+
+queues = sa.Table(
+    "queues",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(256), nullable=False, unique=True),
+    sa.Column("created", Time, nullable=False),
+)
+
+# A task waits in at most one queue; position orders the queue (smallest first).
+queue_entries = sa.Table(
+    "queue_entries",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("queue_id", Id, sa.ForeignKey("queues.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("added", Time, nullable=False),
+    sa.Index(None, "queue_id", "position"),
+)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(256), primary_key=True),
+    sa.Column("queues", sa.JSON, nullable=False),
+    sa.Column("task_id", Id, nullable=True),
+    sa.Column("host", sa.String(256), nullable=False, server_default=""),
+    sa.Column("registered", Time, nullable=False),
+    sa.Column("last_heartbeat", Time, nullable=False),
 )

@@ -1,0 +1,114 @@
+"""The task lifecycle as rules: which status may follow which, what may be edited when,
+and how clone and reset treat a task. Pure functions; the store enforces them atomically.
+
+    draft ──enqueue──► queued ──taken──► running ──► completed ──publish──► published
+      ▲                  │  └──stop──► stopped ◄──stop──┘   └──► failed
+      └────dequeue───────┘
+    reset: queued | completed | failed | stopped ──► draft (never published or running)
+"""
+
+from __future__ import annotations
+
+import enum
+
+from tunelab.domain.task import TaskStatus
+from tunelab.errors import Conflict
+
+S = TaskStatus
+
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    S.DRAFT: frozenset({S.QUEUED, S.RUNNING}),
+    S.QUEUED: frozenset({S.DRAFT, S.RUNNING, S.STOPPED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.STOPPED}),
+    S.COMPLETED: frozenset({S.PUBLISHED, S.DRAFT}),
+    S.FAILED: frozenset({S.DRAFT}),
+    S.STOPPED: frozenset({S.PUBLISHED, S.DRAFT}),
+    S.PUBLISHED: frozenset(),
+}
+
+# What each action needs, and the sentence that says so when the status refuses it.
+_ACTION_NEEDS: dict[str, tuple[frozenset[TaskStatus], str]] = {
+    "enqueue": (frozenset({S.DRAFT}), "only a draft can be enqueued; reset or clone it first"),
+    "dequeue": (frozenset({S.QUEUED}), "only a queued task can be dequeued"),
+    "start": (frozenset({S.DRAFT, S.QUEUED}), "only a draft or a queued task can be started"),
+    "stop": (frozenset({S.QUEUED, S.RUNNING}), "only a queued or running task can be stopped"),
+    "publish": (
+        frozenset({S.COMPLETED, S.STOPPED}),
+        "only a completed or stopped task can be published",
+    ),
+    "reset": (
+        frozenset({S.DRAFT, S.QUEUED, S.COMPLETED, S.FAILED, S.STOPPED}),
+        "a published task is read-only for good and a running one must be stopped first",
+    ),
+    "archive": (
+        frozenset({S.DRAFT, S.COMPLETED, S.FAILED, S.STOPPED, S.PUBLISHED}),
+        "a queued or running task must be dequeued or stopped first",
+    ),
+    "delete": (
+        frozenset({S.DRAFT, S.COMPLETED, S.FAILED, S.STOPPED}),
+        "only drafts and archived tasks can be deleted; a published one never",
+    ),
+}
+
+
+def require_action(action: str, status: TaskStatus, *, archived: bool = False) -> None:
+    """Raise Conflict when ``status`` does not allow ``action``, saying why."""
+    allowed, why = _ACTION_NEEDS[action]
+    if action == "delete":
+        if status is S.DRAFT or (archived and status in allowed):
+            return
+    elif status in allowed:
+        return
+    raise Conflict(f"cannot {action} a {status.value} task: {why}", {"status": status.value})
+
+
+def require_transition(current: TaskStatus, new: TaskStatus) -> None:
+    if new is current or new in TRANSITIONS[current]:
+        return
+    raise Conflict(
+        f"a {current.value} task cannot become {new.value}",
+        {"status": current.value, "allowed": sorted(s.value for s in TRANSITIONS[current])},
+    )
+
+
+class Editable(enum.Enum):
+    """Kinds of change, each with its own rule."""
+
+    INPUTS = "inputs"  # execution, hyperparameters, configuration, input models, docker, output
+    USER_PROPERTIES = "user properties"
+    ANNOTATIONS = "annotations"  # name, tags, comment: always
+
+
+def require_editable(kind: Editable, status: TaskStatus, *, by_run: bool = False) -> None:
+    """Raise Conflict unless this kind of change is allowed in ``status``.
+
+    ``by_run`` is the running script recording its own inputs (``Task.connect`` after
+    ``Task.init``): allowed while the task runs, as a draft's editor is before.
+    """
+    if kind is Editable.ANNOTATIONS:
+        return
+    if kind is Editable.USER_PROPERTIES:
+        if status is not S.PUBLISHED:
+            return
+        raise Conflict(
+            "cannot edit the user properties of a published task: it is read-only for good",
+            {"status": status.value},
+        )
+    if status is S.DRAFT or (by_run and status is S.RUNNING):
+        return
+    raise Conflict(
+        f"cannot edit the inputs of a {status.value} task: only a draft's inputs can be "
+        "edited; reset it (unless published) or clone it to get an editable draft",
+        {"status": status.value},
+    )
+
+
+def clone_parent(source_id: str, source_parent: str | None, *, set_as_parent: bool) -> str:
+    """The clone's parent: the source's parent, or the source when it has none or when asked."""
+    if set_as_parent or not source_parent:
+        return source_id
+    return source_parent
+
+
+def clone_name(source_name: str, name: str | None) -> str:
+    return name if name else f"Clone Of {source_name}"
