@@ -6,11 +6,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.scripts import run_script, script_env, unique, write_script
+from tunelab.errors import NotFound
 from tunelab.sdk.transport import ApiClient
 
 TRAIN = """
@@ -46,8 +48,9 @@ def _task_in(client: ApiClient, project: str) -> dict:
 
 
 @pytest.fixture
-def client(api_url: str) -> ApiClient:
-    return ApiClient(api_url)
+def client(api_url: str) -> Iterator[ApiClient]:
+    with ApiClient(api_url) as api:
+        yield api
 
 
 def test_a_run_records_everything(api_url: str, client: ApiClient, tmp_path: Path) -> None:
@@ -169,17 +172,17 @@ def test_a_signal_stops_the_task(
             time.sleep(0.01)
         """,
     )
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, str(script)], env=script_env(api_url, tmp_path),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.3)
-    proc.send_signal(sig)
-    proc.wait(timeout=30)
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(0.3)  # let some points be reported before the signal
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
     task = _task_in(client, project)
-    assert task["status"] == "stopped"
+    assert task["status"] == "stopped", stderr
     assert reason in task["status_reason"]
     assert client.get_metrics(task["id"])["metrics"]["m"]["v"]["count"] > 0
 
@@ -214,7 +217,8 @@ def test_offline_session_syncs_as_one_task(api_url: str, client: ApiClient, tmp_
     assert "tunelab sync" in result.stderr
     sessions = list((tmp_path / ".tunelab" / "offline").iterdir())
     assert len(sessions) == 1, sessions
-    assert client.list_tasks(project=project)["total"] == 0
+    with pytest.raises(NotFound):  # nothing reached the server: not even the project
+        client.list_tasks(project=project)
 
     sync = subprocess.run(
         [sys.executable, "-m", "tunelab.cli.main", "sync", str(sessions[0])],

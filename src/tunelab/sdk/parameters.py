@@ -7,6 +7,7 @@ Nested dicts flatten with ``/``: ``{"opt": {"lr": 0.1}}`` -> ``opt/lr``.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -64,7 +65,9 @@ def object_fields(obj: Any) -> dict[str, Any]:
     return {
         name: value
         for name, value in source.items()
-        if not name.startswith("_") and not callable(value) and not isinstance(value, (staticmethod, classmethod, property))
+        if not name.startswith("_")
+        and not callable(value)
+        and not isinstance(value, (staticmethod, classmethod, property))
     }
 
 
@@ -94,11 +97,101 @@ def group_by_section(values: Mapping[str, Any]) -> dict[str, dict[str, ParamBody
     return grouped
 
 
+_BODY_KEYS = frozenset({"value", "type", "description"})
+
+
 def _as_body(value: Any) -> ParamBody:
     # A caller may pass {"value": ..., "type": ..., "description": ...} to set all three.
-    if isinstance(value, Mapping) and "value" in value and set(value) <= {"value", "type", "description"}:
+    if (
+        isinstance(value, Mapping)
+        and "value" in value
+        and set(value) <= {"value", "type", "description"}
+    ):
         body = param_body(value["value"], str(value.get("description", "")))
         if "type" in value:
             body["type"] = str(value["type"])
         return body
     return param_body(value)
+
+
+# ----- text back to Python: how an edited value reaches the script -------------------------
+
+_TRUE = frozenset({"true", "1", "yes", "y", "on"})
+_FALSE = frozenset({"false", "0", "no", "n", "off"})
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE or lowered in _FALSE:
+        return lowered in _TRUE
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def parse_structure(text: str) -> Any:
+    """JSON first (what the SDK writes), then YAML (what people type in an edit box)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        yaml: Any = importlib.import_module("yaml")  # imported on demand: the SDK loads fast
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"cannot parse {text!r} as JSON or YAML") from exc
+
+
+def parse_list(text: str) -> list[Any]:
+    """``'[1, "a"]'`` (JSON) or ``'[1, a]'`` (YAML) -> a list; a scalar -> ``[scalar]``."""
+    if not text.strip():
+        return []
+    try:
+        value = parse_structure(text)
+    except ValueError:
+        raise ValueError(f"not a list: {text!r}") from None
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def cast_text(text: str, like: Any, stored_type: str = "str") -> Any:
+    """The stored ``text`` as the type of the script's own value ``like``.
+
+    When the script's value is None, the stored type decides. Raises ValueError when the
+    text cannot be that type (the caller names the parameter).
+    """
+    if like is None:
+        return _cast_by_name(text, stored_type)
+    if isinstance(like, bool):
+        return parse_bool(text)
+    if isinstance(like, int):
+        number = float(text)
+        if not number.is_integer():
+            raise ValueError(f"not a whole number: {text!r}")
+        return int(number) if "." in text or "e" in text.lower() else int(text)
+    if isinstance(like, float):
+        return float(text)
+    if isinstance(like, str):
+        return text
+    if isinstance(like, tuple):
+        return tuple(parse_list(text))
+    if isinstance(like, list):
+        return parse_list(text)
+    if isinstance(like, Mapping):
+        value = parse_structure(text) if text.strip() else {}
+        if not isinstance(value, Mapping):
+            raise ValueError(f"not a mapping: {text!r}")
+        return dict(value)
+    return _cast_by_name(text, stored_type)
+
+
+def _cast_by_name(text: str, stored_type: str) -> Any:
+    if stored_type == "NoneType" and text == "":
+        return None
+    casts: dict[str, Any] = {
+        "int": 0,
+        "float": 0.0,
+        "bool": False,
+        "list": [],
+        "tuple": (),
+        "dict": {},
+    }
+    if stored_type in casts:
+        return cast_text(text, casts[stored_type])
+    return text

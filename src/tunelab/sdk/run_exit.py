@@ -25,6 +25,7 @@ class RunExit:
         self._previous_excepthook = sys.excepthook
         self._previous_sigterm: Any = None
         self._original_exit = sys.exit
+        self.abort_callbacks: list[Callable[[], Any]] = []
 
     def install(self) -> None:
         sys.excepthook = self._excepthook
@@ -35,6 +36,10 @@ class RunExit:
 
     def mark(self, status: TaskStatus, reason: str = "") -> None:
         self._status, self._reason = status, reason
+
+    def disarm(self) -> None:
+        """The run was handed on: exiting now must not give it a final status."""
+        self._done = True
 
     def finish(self) -> None:
         if self._done:
@@ -59,7 +64,15 @@ class RunExit:
         self._previous_excepthook(kind, exc, tb)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        self.mark(TaskStatus.STOPPED, "terminated (SIGTERM)")
+        if self._status is not TaskStatus.STOPPED:
+            self.mark(TaskStatus.STOPPED, "terminated (SIGTERM)")
+        # An agent stopping the task sends SIGTERM and waits a grace period: the script's
+        # abort callbacks (save a checkpoint...) run now, inside it.
+        for callback in self.abort_callbacks:
+            try:
+                callback()
+            except Exception as exc:
+                print(f"tunelab: abort callback failed: {exc!r}", file=sys.stderr)
         previous = self._previous_sigterm
         if callable(previous):
             previous(signum, frame)

@@ -3,6 +3,8 @@ capture, the exit hooks and the capture of source code and packages."""
 
 from __future__ import annotations
 
+import _thread
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -18,7 +20,9 @@ from tunelab.sdk.run_exit import RunExit
 class RunSession:
     """Owns the live parts of the current run; ``close`` ends the run with a status."""
 
-    def __init__(self, client: Any, task_id: str, config: SdkConfig, *, capture_console: bool) -> None:
+    def __init__(
+        self, client: Any, task_id: str, config: SdkConfig, *, capture_console: bool
+    ) -> None:
         self.client = client
         self.task_id = task_id
         self.config = config
@@ -38,22 +42,51 @@ class RunSession:
         self.before_close: list[Any] = []  # callables run just before the final flush
         self.offline_folder: Path | None = None
         self._watcher: threading.Thread | None = None
+        self._checks: list[Any] = []
+        self.watch_interval = 2.0
         self._stop_watching = threading.Event()
 
-    def watch(self, check: Any, interval: float = 2.0) -> None:
-        """Run ``check`` every ``interval`` seconds until the run closes (e.g. connected dicts)."""
-        if self._watcher is not None:
+    def watch(self, check: Any) -> None:
+        """Run ``check`` every few seconds until the run closes (connected dicts, stop requests)."""
+        if check in self._checks:
             return
+        self._checks.append(check)
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="tunelab-watch", daemon=True)
+            self._watcher.start()
 
-        def loop() -> None:
-            while not self._stop_watching.wait(interval):
+    def _watch(self) -> None:
+        while not self._stop_watching.wait(self.watch_interval):
+            for check in list(self._checks):
                 try:
                     check()
                 except Exception as exc:  # never let a watcher kill the user's run
                     print(f"tunelab: {exc}", file=sys.stderr)
 
-        self._watcher = threading.Thread(target=loop, name="tunelab-watch", daemon=True)
-        self._watcher.start()
+    def watch_stop_requests(self) -> None:
+        """Without an agent, nobody else ends this run when it is stopped from the API or the
+        web app: look for the request and end the run as SIGTERM would."""
+
+        def check() -> None:
+            if self.client.get_task(self.task_id).get("stop_requested"):
+                self._stop_watching.set()
+                self.exit.mark(TaskStatus.STOPPED, "stop requested")
+                _thread.interrupt_main(signal.SIGTERM)
+
+        self.watch(check)
+
+    def detach(self) -> None:
+        """Send everything and let go of the run without giving it a final status
+        (``execute_remotely`` hands the task to an agent)."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop_watching.set()
+        self._run_before_close()
+        self.console.uninstall()
+        self.reporter.close()
+        self.exit.disarm()
 
     def start(self) -> None:
         if self._capture_console:
@@ -64,6 +97,13 @@ class RunSession:
         """Queue an API call behind the points already reported (order is kept)."""
         self.reporter.call(method, *args, **kwargs)
 
+    def _run_before_close(self) -> None:
+        for hook in self.before_close:
+            try:
+                hook()
+            except Exception as exc:  # a failing hook must not lose the run's data
+                print(f"tunelab: while closing the task: {exc}", file=sys.stderr)
+
     def _on_exit(self, status: TaskStatus, reason: str) -> None:
         self.close(status, reason)
 
@@ -73,11 +113,7 @@ class RunSession:
                 return
             self._closed = True
         self._stop_watching.set()
-        for hook in self.before_close:
-            try:
-                hook()
-            except Exception as exc:  # a failing hook must not lose the run's data
-                print(f"tunelab: while closing the task: {exc}", file=sys.stderr)
+        self._run_before_close()
         self.console.uninstall()
         self.reporter.call("update_task", self.task_id, status=status.value, status_reason=reason)
         self.reporter.close()

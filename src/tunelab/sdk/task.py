@@ -17,9 +17,10 @@ environment variables named in the config, console output; it ends ``completed``
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
-import os
-import time
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,7 +28,7 @@ from typing import Any, ClassVar
 from tunelab.domain.task import SECTION_GENERAL, TaskStatus, TaskType
 from tunelab.errors import InvalidInput, NotFound, TunelabError
 from tunelab.sdk import parameters as P
-from tunelab.sdk import task_start
+from tunelab.sdk import remote, task_start
 from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.logger import Logger
 from tunelab.sdk.run_session import RunSession
@@ -38,12 +39,15 @@ class Task:
     _current: ClassVar[Task | None] = None
     _offline_override: ClassVar[bool | None] = None
 
-    def __init__(self, client: Any, data: dict[str, Any], session: RunSession | None = None) -> None:
+    def __init__(
+        self, client: Any, data: dict[str, Any], session: RunSession | None = None
+    ) -> None:
         self._client = client
         self._data = data
         self._session = session
         self._logger: Logger | None = None
         self._connected: list[tuple[str, Any, dict[str, Any]]] = []
+        self._remote = False  # running under an agent: stored values win over the code's
 
     # ----- starting and finding tasks -------------------------------------------------
 
@@ -65,27 +69,35 @@ class Task:
         if cls._current is not None:
             return cls._current
         config = load_config()
-        offline = config.offline if cls._offline_override is None else cls._offline_override
-        project = project_name or "Default"
-        name = task_name or task_start.default_task_name()
-        kind = TaskType(task_type).value if not isinstance(task_type, TaskType) else task_type.value
-        client, data, session = task_start.start(
-            config,
-            offline=offline,
-            project=project,
-            name=name,
-            task_type=kind,
-            tags=list(tags or []),
-            output_uri=output_uri or "",
-            capture_console=auto_connect_streams,
-        )
+        remote_id = remote.remote_task_id()
+        if remote_id:
+            client, data, session = task_start.attach(
+                config, remote_id, capture_console=auto_connect_streams
+            )
+        else:
+            offline = config.offline if cls._offline_override is None else cls._offline_override
+            kind = TaskType(task_type).value
+            client, data, session = task_start.start(
+                config,
+                offline=offline,
+                project=project_name or "Default",
+                name=task_name or task_start.default_task_name(),
+                task_type=kind,
+                tags=list(tags or []),
+                output_uri=output_uri or "",
+                capture_console=auto_connect_streams,
+            )
         task = cls(client, data, session)
+        task._remote = remote_id is not None
         session.before_close.append(task._sync_connected)
         cls._current = task
         if auto_connect_arg_parser:
             task_start.connect_arguments(session, data)
         session.start()
-        task_start.capture_source_later(session, data)
+        if remote_id is None:
+            task_start.capture_source_later(session, data)
+        if isinstance(client, ApiClient) and not remote.under_agent():
+            session.watch_stop_requests()
         return task
 
     @classmethod
@@ -118,8 +130,11 @@ class Task:
         if not (project_name and task_name):
             raise InvalidInput("give task_id, or both project_name and task_name")
         found = client.list_tasks(
-            project=project_name, include_subprojects=False, search=task_name,
-            order_by="-created", page_size=100,
+            project=project_name,
+            include_subprojects=False,
+            search=task_name,
+            order_by="-created",
+            page_size=100,
         )
         for item in found["items"]:
             if item["name"] == task_name:
@@ -187,9 +202,17 @@ class Task:
         connected dict are sent too. Returns the same object.
         """
         section = name or SECTION_GENERAL
-        values = _current_values(mutable)
-        self._write_params({section: P.section_bodies(values)}, replace=False)
-        self._connected.append((section, mutable, P.flatten(values)))
+        if self._remote:
+            stored = self._data.get("hyperparameters", {}).get(section, {})
+            only_in_code = remote.inject(mutable, stored)
+            values = P.flatten(_current_values(mutable))
+            new = {key: P.param_body(values[key]) for key in only_in_code if key in values}
+            if new:
+                self._write_params({section: new}, replace=False)
+        else:
+            values = P.flatten(_current_values(mutable))
+            self._write_params({section: P.section_bodies(values)}, replace=False)
+        self._connected.append((section, mutable, values))
         if self._session is not None:
             self._session.watch(self._sync_connected)
         return mutable
@@ -198,7 +221,9 @@ class Task:
         for index, (section, obj, before) in enumerate(self._connected):
             now = P.flatten(_current_values(obj))
             if now != before:
-                changed = {k: P.param_body(v) for k, v in now.items() if before.get(k, _MISSING) != v}
+                changed = {
+                    k: P.param_body(v) for k, v in now.items() if before.get(k, _MISSING) != v
+                }
                 self._write_params({section: changed}, replace=False)
                 self._connected[index] = (section, obj, now)
 
@@ -238,7 +263,14 @@ class Task:
     def connect_configuration(
         self, configuration: Any, name: str = SECTION_GENERAL, description: str | None = None
     ) -> Any:
-        """Store a dict or a configuration file whole, as text. Returns ``configuration``."""
+        """Store a dict or a configuration file whole, as text. Returns ``configuration``.
+
+        Under an agent, returns the stored configuration instead: the same dict refilled,
+        or the path of a temporary file with the stored text.
+        """
+        stored = self._data.get("configuration", {}).get(name) if self._remote else None
+        if stored is not None:
+            return remote.configuration(configuration, stored)
         if isinstance(configuration, Mapping):
             text, kind = json.dumps(configuration, indent=2, default=str), "dictionary"
         elif isinstance(configuration, (str, Path)):
@@ -306,7 +338,9 @@ class Task:
         if self._logger is None:
             reporter = self._session.reporter
             self._logger = Logger(
-                reporter.add_scalar, reporter.add_console, lambda: self._session.console.original_stdout  # type: ignore[union-attr]
+                reporter.add_scalar,
+                reporter.add_console,
+                lambda: self._session.console.original_stdout,  # type: ignore[union-attr]
             )
         return self._logger
 
@@ -328,7 +362,9 @@ class Task:
         if self._session is not None:
             self._session.exit.mark(TaskStatus.FAILED, status_reason)
 
-    def get_reported_scalars(self, max_samples: int = 0) -> dict[str, dict[str, dict[str, list[Any]]]]:
+    def get_reported_scalars(
+        self, max_samples: int = 0
+    ) -> dict[str, dict[str, dict[str, list[Any]]]]:
         """``{title: {series: {"x": [...], "y": [...]}}}`` at full resolution by default."""
         self._require_server("read reported scalars")
         self.flush()
@@ -360,6 +396,89 @@ class Task:
             if not page["lines"]:
                 return "\n".join(lines)
             after = page["next"]
+
+    # ----- lifecycle ----------------------------------------------------------------------
+
+    @classmethod
+    def clone(
+        cls,
+        source_task: Task | str,
+        name: str | None = None,
+        comment: str | None = None,
+        parent: str | None = None,
+        project: str | None = None,
+    ) -> Task:
+        """A new draft with all of the source's inputs and none of its outputs.
+
+        Its parent is the source's parent (or the source when it has none); ``parent``
+        sets another task id.
+        """
+        client = _client(load_config())
+        source_id = source_task.id if isinstance(source_task, Task) else source_task
+        data = client.clone_task(source_id, name=name, project=project, comment=comment)
+        if parent is not None:
+            data = client.update_task(data["id"], parent=parent)
+        return cls(client, data)
+
+    @classmethod
+    def enqueue(cls, task: Task | str, queue_name: str = "default") -> dict[str, Any]:
+        """Put a draft in a queue (created if it does not exist) for an agent to run."""
+        task_id = task.id if isinstance(task, Task) else task
+        return _client(load_config()).enqueue_task(task_id, queue=queue_name)
+
+    @classmethod
+    def dequeue(cls, task: Task | str) -> dict[str, Any]:
+        """Take a queued task out of its queue; it is a draft again."""
+        task_id = task.id if isinstance(task, Task) else task
+        return _client(load_config()).dequeue_task(task_id)
+
+    def reset(self, delete_artifacts: bool = False) -> None:
+        """Back to draft: outputs (scalars, console, plots) deleted, inputs kept."""
+        self._data = self._control_client().reset_task(self.id, delete_artifacts=delete_artifacts)
+
+    def mark_stopped(self, status_message: str = "") -> None:
+        """Stop the task: a queued one at once; a running one is asked to stop."""
+        self._data = self._control_client().stop_task(self.id, reason=status_message)
+
+    def publish(self) -> None:
+        """Make a completed or stopped task read-only for good."""
+        self._data = self._control_client().publish_task(self.id)
+
+    def archive(self) -> None:
+        self._data = self._control_client().archive_task(self.id)
+
+    def unarchive(self) -> None:
+        self._data = self._control_client().unarchive_task(self.id)
+
+    def register_abort_callback(self, callback_function: Any) -> None:
+        """Call ``callback_function()`` when the run is stopped (e.g. to save a checkpoint);
+        an agent waits its grace period (10 s by default) for it."""
+        if self._session is None:
+            raise InvalidInput("only the task started by Task.init in this process can abort")
+        self._session.exit.abort_callbacks.append(callback_function)
+
+    def execute_remotely(self, queue_name: str = "default", exit_process: bool = True) -> None:
+        """Stop running here: enqueue this task for an agent and end the process.
+
+        Under an agent this does nothing, so the same script runs its body there.
+        """
+        if self._remote or self._session is None:
+            return
+        self._session.detach()  # waits for the source capture, sends everything
+        client = self._control_client()
+        client.update_task(self.id, status="stopped", status_reason="sent to an agent")
+        client.reset_task(self.id)
+        self._data = client.enqueue_task(self.id, queue=queue_name)
+        if Task._current is self:
+            Task._current = None
+        if exit_process:
+            print(f"tunelab: task {self.id} enqueued to {queue_name!r}; exiting", file=sys.stderr)
+            sys.exit(0)
+
+    def _control_client(self) -> ApiClient:
+        if not isinstance(self._client, ApiClient):
+            raise TunelabError("an offline task cannot be controlled; sync it first")
+        return _client(load_config()) if self._session is not None else self._client
 
     # ----- plumbing -----------------------------------------------------------------------
 
@@ -401,5 +520,12 @@ def _merge_args(args: tuple[Mapping[str, Any], ...], kwargs: Mapping[str, Any]) 
 
 
 def _client(config: SdkConfig) -> ApiClient:
-    return ApiClient(config.api_url, token=config.api_token)
+    return _shared_client(config.api_url, config.api_token)
 
+
+@functools.cache
+def _shared_client(api_url: str, token: str | None) -> ApiClient:
+    # One connection pool per server for reads and control calls, kept for the process.
+    client = ApiClient(api_url, token=token)
+    atexit.register(client.close)
+    return client

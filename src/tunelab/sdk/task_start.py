@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.domain.task import SECTION_ARGS, Parameter
+from tunelab.sdk import remote
 from tunelab.sdk.capture import (
     argparse_parameters,
     capture_environment,
@@ -40,8 +41,13 @@ def _record(params: list[Parameter]) -> None:
         _parsed.append(params)
 
 
-hook_argparse(lambda parser, namespace: _record(argparse_parameters(parser, namespace)))
-hook_click(lambda ctx: _record(click_parameters(ctx)))
+# Under an agent the stored Args replace the command line's values at parse time, even when
+# the script parses before Task.init.
+hook_argparse(
+    lambda parser, namespace: _record(argparse_parameters(parser, namespace)),
+    override=remote.argparse_override,
+)
+hook_click(lambda ctx: _record(click_parameters(ctx)), override=remote.click_override)
 
 
 def default_task_name() -> str:
@@ -66,7 +72,7 @@ def start(
         folder = config.offline_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
         client = OfflineClient(folder)
     else:
-        client = ApiClient(config.api_url, token=config.api_token)
+        client = ApiClient(config.api_url, token=config.api_token, as_run=True)
     patterns = environment_patterns(config.log_os_environments, os.environ)
     env_params = capture_environment(patterns, os.environ) if patterns else []
     body: dict[str, Any] = {
@@ -83,6 +89,22 @@ def start(
     session = RunSession(client, data["id"], config, capture_console=capture_console)
     if offline:
         session.offline_folder = client.folder
+    return client, data, session
+
+
+def attach(
+    config: SdkConfig, task_id: str, *, capture_console: bool
+) -> tuple[ApiClient, dict[str, Any], RunSession]:
+    """Remote mode: run as the existing task ``task_id`` (an agent started this script)."""
+    client = ApiClient(config.api_url, token=config.api_token, as_run=True)
+    data = client.get_task(task_id)
+    if data["status"] in ("draft", "queued"):
+        # Started by hand with TUNELAB_TASK_ID set, not by an agent: mark it running.
+        data = client.update_task(task_id, status="running")
+    remote.export_environment(data)
+    # An agent streams the process's output to the console itself; don't send it twice.
+    capture = capture_console and not remote.under_agent()
+    session = RunSession(client, task_id, config, capture_console=capture)
     return client, data, session
 
 
@@ -112,9 +134,7 @@ def capture_source_later(session: RunSession, data: dict[str, Any]) -> None:
         try:
             if path is not None:
                 source = capture_source(path, cwd)
-                execution.update(
-                    {k: v for k, v in asdict(source).items() if k in _SOURCE_FIELDS}
-                )
+                execution.update({k: v for k, v in asdict(source).items() if k in _SOURCE_FIELDS})
                 root = Path(source.root) if getattr(source, "root", "") else path.parent
                 requirements = capture_requirements(
                     path, root, full_freeze=session.config.full_pip_freeze
@@ -144,7 +164,8 @@ def _sections(params: list[Parameter]) -> dict[str, dict[str, dict[str, str]]]:
     sections: dict[str, dict[str, dict[str, str]]] = {}
     for p in params:
         sections.setdefault(p.section, {})[p.name] = {
-            "value": p.value, "type": p.type, "description": p.description,
+            "value": p.value,
+            "type": p.type,
+            "description": p.description,
         }
     return sections
-

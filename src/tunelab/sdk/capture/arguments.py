@@ -15,8 +15,6 @@ script with the parser's usage error, as a bad command line would.
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import logging
 import sys
 import threading
@@ -25,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunelab.domain.task import SECTION_ARGS, Parameter
-from tunelab.sdk.parameters import type_name, value_text
+from tunelab.sdk.parameters import parse_bool, parse_list, type_name, value_text
 
 if TYPE_CHECKING:
     import click
@@ -45,8 +43,6 @@ _BOOL_ACTIONS = (
     argparse.BooleanOptionalAction,
 )
 _LIST_ACTIONS = (argparse._AppendAction, argparse._AppendConstAction, argparse._ExtendAction)
-_TRUE = frozenset({"true", "1", "yes", "y", "on"})
-_FALSE = frozenset({"false", "0", "no", "n", "off"})
 
 
 @dataclass
@@ -316,28 +312,6 @@ def _click_type(param: click.Parameter, value: Any) -> str:
 
 
 # --- shared ---------------------------------------------------------------------------------
-
-
-def parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in _TRUE or lowered in _FALSE:
-        return lowered in _TRUE
-    raise ValueError(f"not a boolean: {text!r}")
-
-
-def parse_list(text: str) -> list[Any]:
-    """``'[1, "a"]'`` (JSON) or ``'[1, a]'`` (YAML) -> a list; a scalar -> ``[scalar]``."""
-    if not text.strip():
-        return []
-    try:
-        value = json.loads(text)
-    except ValueError:
-        yaml: Any = importlib.import_module("yaml")  # imported on demand: the SDK loads fast
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"not a list: {text!r}") from exc
-    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _call(callback: Callable[..., Any] | None, *args: Any) -> Any:

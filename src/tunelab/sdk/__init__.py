@@ -1,0 +1,1 @@
+"""The Tunelab SDK: what training scripts import."""

@@ -1,0 +1,378 @@
+"""The background sender: points, console lines and API calls reach the server in order,
+exactly once, without slowing the training loop and without losing data when the server
+is away.
+
+Example::
+
+    reporter = Reporter(client, task_id, spool_path=Path("~/.tunelab/spool/ID.jsonl"))
+    for i in range(1000):
+        reporter.add_scalar("loss", "train", 1 / (i + 1), i)     # appends a tuple; returns
+    reporter.call("set_user_properties", task_id, {"owner": {"value": "me", "type": "str"}})
+    reporter.close()                                              # bounded final flush
+
+How it works. ``add_scalar`` appends ``(value, iteration, time)`` to the list of its
+(metric, variant); no lock, no check. A daemon thread wakes every ``flush_interval`` (sooner
+once ``max_batch_points`` wait), cuts the buffers, packs the points with ``scalar_wire``
+into batches of at most ``max_batch_points`` points, each with a fresh ``batch_id``, and
+sends them; console lines likewise; queued calls keep their place between them. A batch
+keeps its ``batch_id`` for every retry, so one the server stored before its answer was
+lost is stored once.
+
+When the server does not answer (or answers 5xx) everything unsent is appended to the
+spool file (the session-log format) and retried with exponential backoff; once the server
+answers, the spool is replayed in order and emptied. A 4xx answer means the data or the
+call is wrong: one line on stderr and the operation is dropped. ``close`` waits at most
+``exit_timeout``; whatever is still unsent is then in the spool, which ``tunelab sync``
+uploads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import uuid
+from collections import deque
+from pathlib import Path
+from time import monotonic
+from time import time as _now
+from typing import Any, Literal
+
+from tunelab.errors import TunelabError
+from tunelab.sdk import session_log
+from tunelab.sdk.scalar_batches import Cut, SeriesBuffers, pack_batches
+from tunelab.sdk.session_log import Op, WriteClient
+
+CONSOLE_STREAMS = frozenset({"stdout", "stderr", "log"})
+
+_POLL = 0.05  # how often the sender looks at the buffer's length
+_CONSOLE_BATCH_LINES = 2000
+_BACKOFF_FIRST, _BACKOFF_CAP = 0.2, 5.0
+_MAX_WARNINGS = 10
+
+Outcome = Literal["sent", "dropped", "retry"]
+
+
+class _Raw:
+    """Points or console lines cut from the buffers, packed into ops by the sender."""
+
+    __slots__ = ("console", "scalars")
+
+    def __init__(self, scalars: Cut | None = None, console: list[Any] | None = None) -> None:
+        self.scalars = scalars
+        self.console = console
+
+
+class Reporter:
+    def __init__(
+        self,
+        client: WriteClient,
+        task_id: str,
+        *,
+        flush_interval: float = 0.5,
+        max_batch_points: int = 50_000,
+        spool_path: Path,
+        exit_timeout: float = 10.0,
+    ) -> None:
+        self.task_id = task_id
+        self.spool_path = Path(spool_path).expanduser()
+        self.exit_timeout = exit_timeout
+        self._client = client
+        self._flush_interval = flush_interval
+        self._max_points = max_batch_points
+        self._buffers = SeriesBuffers()
+        self._series = self._buffers.appends  # the hot path's dict: (metric, variant) -> append
+        self._console: list[tuple[str, str, float]] = []
+        self._lock = threading.Lock()
+        self._flushed = threading.Condition(self._lock)
+        self._queue: deque[Op | _Raw] = deque()
+        self._wake = threading.Event()
+        self._flush_requested = 0
+        self._flush_done = 0
+        self._closed = False
+        self._abandoned = False  # set by close(): the sender must leave the spool alone
+        self._spooled = False  # the spool file holds ops not yet sent
+        self._replayed_lines = 0  # spool lines sent during the current replay
+        self._retry_at = 0.0
+        self._backoff = _BACKOFF_FIRST
+        self._warnings = 0
+        self._outage_reported = False
+        self._adopt_spool()
+        self._thread = threading.Thread(target=self._run, name="tunelab-reporter", daemon=True)
+        self._thread.start()
+
+    # ----- called by the program ------------------------------------------------------
+
+    def add_scalar(self, metric: str, variant: str, value: float, iteration: int) -> None:
+        """Record one point; the training loop's hot path (a dict lookup and a list append)."""
+        try:
+            self._series[metric, variant]((value, iteration, _now()))
+        except KeyError:
+            self._buffers.new_series(metric, variant)((value, iteration, _now()))
+
+    def add_console(self, stream: str, text: str) -> None:
+        """Record console output (``stdout``, ``stderr`` or ``log``)."""
+        if stream not in CONSOLE_STREAMS:
+            raise ValueError(f"stream must be one of {sorted(CONSOLE_STREAMS)}, got {stream!r}")
+        self._console.append((stream, text, _now()))
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """Queue a client call, e.g. ``call("update_task", task_id, status="completed")``.
+
+        It is sent after everything reported before it. Bad arguments raise here.
+        """
+        op = session_log.op_for_call(method, *args, **kwargs)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"the reporter of task {self.task_id} is closed")
+            self._cut_locked()
+            self._queue.append(op)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything reported so far is sent; False if ``timeout`` ran out."""
+        deadline = None if timeout is None else monotonic() + timeout
+        with self._lock:
+            if self._nothing_pending_locked():
+                return True
+            if self._abandoned:
+                return False
+            self._flush_requested += 1
+            target = self._flush_requested
+            self._wake.set()
+            while self._flush_done < target:
+                remaining = 0.5 if deadline is None else deadline - monotonic()
+                if remaining <= 0 or self._abandoned or not self._thread.is_alive():
+                    return False
+                self._flushed.wait(min(remaining, 0.5))
+            return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Final flush, at most ``timeout`` (default ``exit_timeout``) seconds; what is left
+        unsent is kept in the spool file, and one line on stderr says how to upload it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        deadline = monotonic() + (self.exit_timeout if timeout is None else timeout)
+        # Loop while other threads still report: each flush covers what came before it.
+        while self.flush(max(0.0, deadline - monotonic())):
+            with self._lock:
+                if self._nothing_pending_locked():
+                    break
+        with self._lock:
+            self._abandoned = True
+            self._cut_locked()
+            leftover = [op for item in self._queue for op in self._pack(item)]
+            self._queue.clear()
+            try:
+                if self._replayed_lines:
+                    session_log.drop_head(self.spool_path, self._replayed_lines)
+                session_log.append_ops(self.spool_path, leftover)
+            except OSError as exc:
+                self._print(
+                    f"tunelab: {len(leftover)} operations for task {self.task_id} "
+                    f"were lost: cannot write {self.spool_path}: {exc}"
+                )
+                return
+            self._flushed.notify_all()
+        self._wake.set()
+        self._thread.join(timeout=max(0.0, deadline - monotonic()) + 0.1)
+        unsent = session_log.count_ops(self.spool_path)
+        if unsent:
+            self._print(
+                f"tunelab: {unsent} operations for task {self.task_id} were not sent; "
+                f"kept in {self.spool_path} — upload with: tunelab sync {self.spool_path}"
+            )
+        elif self.spool_path.exists():
+            self.spool_path.unlink(missing_ok=True)
+
+    # ----- the sender thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        last = monotonic()
+        while not self._abandoned:
+            woke = self._wake.wait(_POLL)
+            if woke:  # clearing after a timeout could erase a flush request made meanwhile
+                self._wake.clear()
+            now = monotonic()
+            due = (
+                woke
+                or now - last >= self._flush_interval
+                or self._buffers.pending() >= self._max_points
+                or (self._spooled and now >= self._retry_at)
+            )
+            if not due or self._abandoned:
+                continue
+            last = now
+            try:
+                self._cycle()
+            except Exception as exc:  # the program must never see the sender fail
+                self._warn(f"the background sender failed: {exc!r}")
+
+    def _cycle(self) -> None:
+        with self._lock:
+            target = self._flush_requested
+            self._cut_locked()
+            if self._spooled:
+                self._spool_queue_locked()
+        if self._spooled and monotonic() >= self._retry_at:
+            self._replay()
+        if not self._spooled:
+            self._send_queue()
+        with self._lock:
+            if not self._queue and not self._spooled:
+                self._flush_done = max(self._flush_done, target)
+                self._flushed.notify_all()
+            elif self._queue and not self._spooled:
+                self._wake.set()  # calls queued while we sent: go on at once
+
+    def _send_queue(self) -> None:
+        while True:
+            with self._lock:
+                if self._abandoned or not self._queue:
+                    return
+                head = self._queue[0]
+            if isinstance(head, _Raw):
+                ops = self._pack(head)  # outside the lock: the program may call() meanwhile
+                with self._lock:
+                    # Only this thread takes from the head, unless close() took everything.
+                    if self._abandoned:
+                        return
+                    self._queue.popleft()
+                    self._queue.extendleft(reversed(ops))
+                continue
+            outcome = self._send(head)
+            with self._lock:
+                if self._abandoned:
+                    return
+                if outcome == "retry":
+                    self._spool_queue_locked()
+                    self._spooled = True
+                    self._schedule_retry()
+                    return
+                self._queue.popleft()
+
+    def _replay(self) -> None:
+        complete = True
+        for index, op in session_log.iter_ops(self.spool_path):
+            if self._abandoned or self._send(op) == "retry":
+                complete = False
+                break
+            self._replayed_lines = index + 1
+        with self._lock:
+            if self._abandoned:
+                return
+            if complete:
+                session_log.truncate(self.spool_path)
+                self._spooled = False
+                self._backoff = _BACKOFF_FIRST
+                if self._outage_reported:
+                    self._print(
+                        f"tunelab: {self._client_name()} answers again; the data kept in "
+                        f"{self.spool_path} was sent"
+                    )
+                self._outage_reported = False
+            else:
+                if self._replayed_lines:
+                    session_log.drop_head(self.spool_path, self._replayed_lines)
+                self._schedule_retry()
+            self._replayed_lines = 0
+
+    def _send(self, op: Op) -> Outcome:
+        try:
+            session_log.apply(self._client, op)
+        except TunelabError as exc:
+            if exc.status >= 500:  # includes ServerUnavailable: no answer at all
+                if not self._outage_reported:
+                    self._outage_reported = True
+                    self._print(
+                        f"tunelab: {exc.message}; keeping data in {self.spool_path} and retrying"
+                    )
+                return "retry"
+            self._warn(f"the server refused {_describe(op)}, dropped: {exc.message}")
+            return "dropped"
+        except Exception as exc:  # bad data that cannot even be encoded: drop it, go on
+            self._warn(f"could not send {_describe(op)}, dropped: {exc!r}")
+            return "dropped"
+        return "sent"
+
+    # ----- buffers, queue and spool (callers hold the lock) -------------------------------
+
+    def _cut_locked(self) -> None:
+        scalars = self._buffers.cut()
+        # Only the lines present now are taken; appends racing with this stay in the list.
+        count = len(self._console)
+        console = self._console[:count]
+        del self._console[:count]
+        if scalars or console:
+            self._queue.append(_Raw(scalars, console))
+
+    def _spool_queue_locked(self) -> None:
+        ops = [op for item in self._queue for op in self._pack(item)]
+        self._queue.clear()
+        try:
+            session_log.append_ops(self.spool_path, ops)
+        except BaseException:
+            self._queue.extend(ops)  # keep them (and their batch ids) for the next attempt
+            raise
+
+    def _nothing_pending_locked(self) -> bool:
+        return not (self._queue or self._spooled or self._console or self._buffers.pending())
+
+    def _schedule_retry(self) -> None:
+        self._retry_at = monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, _BACKOFF_CAP)
+
+    def _adopt_spool(self) -> None:
+        """A spool left by an earlier run of this task is sent first (minus lines synced)."""
+        try:
+            done = int(session_log.read_progress(self.spool_path).get("done_lines", 0))
+            if done and self.spool_path.exists():
+                session_log.drop_head(self.spool_path, done)
+            session_log.progress_path(self.spool_path).unlink(missing_ok=True)
+            self._spooled = session_log.count_ops(self.spool_path) > 0
+        except Exception as exc:
+            self._warn(f"cannot read the spool file {self.spool_path}: {exc}")
+
+    def _pack(self, item: Op | _Raw) -> list[Op]:
+        """The ops for a queue item: scalar batches of at most ``max_batch_points`` points
+        and console batches, each with a fresh batch id."""
+        if isinstance(item, Op):
+            return [item]
+        ops: list[Op] = []
+        if item.scalars:
+            batches, dropped = pack_batches(item.scalars, self._max_points)
+            if dropped:
+                self._warn(f"{dropped} points whose value or iteration is not a number dropped")
+            ops.extend(Op("scalars", self.task_id, {"series": b}, _batch_id()) for b in batches)
+        if item.console:
+            lines = [{"stream": s, "text": t, "ts": ts} for s, t, ts in item.console]
+            for i in range(0, len(lines), _CONSOLE_BATCH_LINES):
+                chunk = lines[i : i + _CONSOLE_BATCH_LINES]
+                ops.append(Op("console", self.task_id, {"lines": chunk}, _batch_id()))
+        return ops
+
+    def _warn(self, message: str) -> None:
+        self._warnings += 1
+        if self._warnings <= _MAX_WARNINGS:
+            self._print(f"tunelab: {message}")
+        if self._warnings == _MAX_WARNINGS:
+            self._print("tunelab: further warnings of the background sender are not shown")
+
+    def _client_name(self) -> str:
+        return str(getattr(self._client, "base_url", "the server"))
+
+    @staticmethod
+    def _print(line: str) -> None:
+        # The real stderr: a console capture would send our own warnings back to the server.
+        stream = sys.__stderr__ or sys.stderr
+        with contextlib.suppress(OSError, ValueError):
+            print(line, file=stream, flush=True)
+
+
+def _batch_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _describe(op: Op) -> str:
+    return f"{op.op} of task {op.task_id}" + (f" (batch {op.batch_id})" if op.batch_id else "")

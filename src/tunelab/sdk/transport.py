@@ -1,0 +1,327 @@
+"""``ApiClient``: the JSON API of ``docs/api.md`` as typed methods, one per route.
+
+Every call goes through ``ApiClient._request``, the one seam to the network. An error
+answer is raised as the exception the server raised (``NotFound``, ``InvalidInput``,
+``Conflict``, ...), rebuilt from its ``code``; no answer at all (refused connection,
+timeout, a proxy's 502 page) is ``ServerUnavailable`` naming the URL.
+
+Example::
+
+    client = ApiClient("http://127.0.0.1:8080")
+    task = client.create_task({"name": "baseline", "project": "vision/resnet"})
+    client.set_hyperparameters(task["id"], {"Args": {"lr": {"value": "0.1", "type": "float"}}})
+    client.get_metrics(task["id"])
+
+Tests inject an ``httpx.Client`` (``ApiClient(url, http=client)``); the client is then
+the caller's to close.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from tunelab.errors import InvalidInput, ServerUnavailable, TunelabError, from_code
+
+JsonObject = dict[str, Any]
+
+_API_PREFIX = "/api/v1"
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        http: httpx.Client | None = None,
+        token: str | None = None,
+        timeout: float = 30,
+        as_run: bool = False,
+    ) -> None:
+        """``as_run=True``: this client records a running task's own inputs (``Task.connect``
+        after ``Task.init``), which the server allows while the task runs (``force=true``)."""
+        url = base_url.rstrip("/")
+        if url.endswith(_API_PREFIX):
+            url = url[: -len(_API_PREFIX)]
+        self.base_url = url
+        self.timeout = timeout
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._input_params = {"force": True} if as_run else None
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ApiClient({self.base_url!r})"
+
+    # ----- projects ---------------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "") -> JsonObject:
+        return self._request("POST", "/projects", json={"name": name, "description": description})
+
+    def list_projects(self, parent: str | None = None) -> JsonObject:
+        return self._request("GET", "/projects", params={"parent": parent})
+
+    def get_project(self, project_id: str) -> JsonObject:
+        return self._request("GET", f"/projects/{project_id}")
+
+    # ----- tasks ------------------------------------------------------------------------
+
+    def create_task(self, body: Mapping[str, Any]) -> JsonObject:
+        return self._request("POST", "/tasks", json=dict(body))
+
+    def get_task(self, task_id: str) -> JsonObject:
+        return self._request("GET", f"/tasks/{task_id}")
+
+    def update_task(self, task_id: str, **fields: Any) -> JsonObject:
+        return self._request("PATCH", f"/tasks/{task_id}", json=fields, params=self._input_params)
+
+    def list_tasks(self, **query: Any) -> JsonObject:
+        """``list_tasks(project="vision", status=["running", "failed"], tag=["a"])``."""
+        return self._request("GET", "/tasks", params=query)
+
+    def set_hyperparameters(
+        self, task_id: str, params: Mapping[str, Any], replace: bool = False
+    ) -> JsonObject:
+        return self._put_or_patch(f"/tasks/{task_id}/hyperparameters", params, replace)
+
+    def set_configuration(
+        self, task_id: str, objs: Mapping[str, Any], replace: bool = False
+    ) -> JsonObject:
+        return self._put_or_patch(f"/tasks/{task_id}/configuration", objs, replace)
+
+    def set_user_properties(
+        self, task_id: str, props: Mapping[str, Any], replace: bool = False
+    ) -> JsonObject:
+        return self._put_or_patch(f"/tasks/{task_id}/user_properties", props, replace)
+
+    # ----- scalars ----------------------------------------------------------------------
+
+    def post_scalars(self, task_id: str, batch: Mapping[str, Any]) -> JsonObject:
+        """Send a ``ScalarBatch``; a ``batch_id`` already stored answers ``duplicate: true``."""
+        return self._request("POST", f"/tasks/{task_id}/scalars", json=dict(batch))
+
+    def get_scalars(
+        self,
+        task_id: str,
+        max_points: int = 2000,
+        metrics: Sequence[str] | None = None,
+        variants: Sequence[str] | None = None,
+    ) -> JsonObject:
+        """``ScalarData``; ``max_points=0`` reads every point."""
+        params = {"max_points": max_points, "metric": metrics, "variant": variants}
+        return self._request("GET", f"/tasks/{task_id}/scalars", params=params)
+
+    def get_metrics(self, task_id: str) -> JsonObject:
+        return self._request("GET", f"/tasks/{task_id}/metrics")
+
+    # ----- console ----------------------------------------------------------------------
+
+    def post_console(
+        self, task_id: str, lines: Sequence[Mapping[str, Any]], batch_id: str | None = None
+    ) -> JsonObject:
+        body: JsonObject = {"lines": list(lines)}
+        if batch_id is not None:
+            body["batch_id"] = batch_id
+        return self._request("POST", f"/tasks/{task_id}/console", json=body)
+
+    def get_console(
+        self, task_id: str, after: int = 0, limit: int = 1000, search: str | None = None
+    ) -> JsonObject:
+        params = {"after": after, "limit": limit, "search": search}
+        return self._request("GET", f"/tasks/{task_id}/console", params=params)
+
+    # ----- lifecycle --------------------------------------------------------------------
+
+    def clone_task(
+        self,
+        task_id: str,
+        name: str | None = None,
+        project: str | None = None,
+        comment: str | None = None,
+        set_as_parent: bool = False,
+    ) -> JsonObject:
+        body = {
+            "name": name,
+            "project": project,
+            "comment": comment,
+            "set_as_parent": set_as_parent,
+        }
+        return self._action(task_id, "clone", {k: v for k, v in body.items() if v is not None})
+
+    def reset_task(self, task_id: str, delete_artifacts: bool = False) -> JsonObject:
+        return self._action(task_id, "reset", {"delete_artifacts": delete_artifacts})
+
+    def enqueue_task(self, task_id: str, queue: str = "default") -> JsonObject:
+        return self._action(task_id, "enqueue", {"queue": queue})
+
+    def dequeue_task(self, task_id: str) -> JsonObject:
+        return self._action(task_id, "dequeue")
+
+    def stop_task(self, task_id: str, reason: str = "") -> JsonObject:
+        return self._action(task_id, "stop", {"reason": reason} if reason else {})
+
+    def publish_task(self, task_id: str) -> JsonObject:
+        return self._action(task_id, "publish")
+
+    def archive_task(self, task_id: str) -> JsonObject:
+        return self._action(task_id, "archive")
+
+    def unarchive_task(self, task_id: str) -> JsonObject:
+        return self._action(task_id, "unarchive")
+
+    def delete_task(self, task_id: str) -> None:
+        self._request("DELETE", f"/tasks/{task_id}")
+
+    def start_task(self, task_id: str, worker: str) -> JsonObject:
+        return self._action(task_id, "start", {"worker": worker})
+
+    # ----- queues and workers -----------------------------------------------------------
+
+    def list_queues(self) -> JsonObject:
+        return self._request("GET", "/queues")
+
+    def create_queue(self, name: str) -> JsonObject:
+        return self._request("POST", "/queues", json={"name": name})
+
+    def queue_entries(self, queue: str) -> JsonObject:
+        return self._request("GET", f"/queues/{queue}/entries")
+
+    def move_queue_entry(
+        self, queue: str, task_id: str, to: str, before: str | None = None
+    ) -> JsonObject:
+        body: JsonObject = {"to": to}
+        if before is not None:
+            body["before"] = before
+        return self._request("POST", f"/queues/{queue}/entries/{task_id}/move", json=body)
+
+    def register_worker(self, worker_id: str, queues: Sequence[str], host: str = "") -> JsonObject:
+        body = {"id": worker_id, "queues": list(queues), "host": host}
+        return self._request("POST", "/workers", json=body)
+
+    def list_workers(self) -> JsonObject:
+        return self._request("GET", "/workers")
+
+    def heartbeat(self, worker_id: str, task_id: str | None = None) -> JsonObject:
+        """``{"stop": [task ids]}``: the tasks this worker runs that were asked to stop."""
+        return self._request("POST", f"/workers/{worker_id}/heartbeat", json={"task_id": task_id})
+
+    def next_task(self, worker_id: str, timeout: float = 30) -> JsonObject | None:
+        """The next task for this worker, now running on it; None after ``timeout`` seconds."""
+        answer = self._request(
+            "POST",
+            f"/workers/{worker_id}/next",
+            json={"timeout": timeout},
+            read_timeout=timeout + self.timeout,
+        )
+        task: JsonObject | None = answer.get("task")
+        return task
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._request("DELETE", f"/workers/{worker_id}")
+
+    def _action(
+        self, task_id: str, action: str, body: Mapping[str, Any] | None = None
+    ) -> JsonObject:
+        return self._request("POST", f"/tasks/{task_id}/{action}", json=dict(body or {}))
+
+    # ----- the seam ---------------------------------------------------------------------
+
+    def _put_or_patch(self, path: str, body: Mapping[str, Any], replace: bool) -> JsonObject:
+        method = "PUT" if replace else "PATCH"
+        return self._request(method, path, json=dict(body), params=self._input_params)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        read_timeout: float | None = None,
+    ) -> JsonObject:
+        url = f"{self.base_url}{_API_PREFIX}{path}"
+        query = _query(params) if params else None
+        headers = self._headers
+        content = None
+        if json is not None:
+            content = _encode(json, method, path)
+            headers = {**headers, "Content-Type": "application/json"}
+        try:
+            response = self._http.request(
+                method,
+                url,
+                content=content,
+                params=query,
+                headers=headers,
+                timeout=read_timeout or self.timeout,
+            )
+        except httpx.TransportError as exc:
+            raise ServerUnavailable(
+                f"no answer from the Tunelab server at {self.base_url} ({method} {path}): "
+                f"{exc or type(exc).__name__}",
+                {"url": url},
+            ) from exc
+        if response.status_code >= 400:
+            raise _error(response, url)
+        if response.status_code == 204:
+            return {}
+        try:
+            answer = response.json()
+        except ValueError:
+            raise ServerUnavailable(
+                f"{self.base_url} answered {method} {path} with something that is not JSON "
+                "(is that a Tunelab server?)",
+                {"url": url, "status": response.status_code},
+            ) from None
+        if not isinstance(answer, dict):
+            raise ServerUnavailable(f"{self.base_url} answered {method} {path} with {answer!r}")
+        return answer
+
+
+def _encode(body: Any, method: str, path: str) -> bytes:
+    try:
+        text = jsonlib.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8", "replace")  # a lone surrogate becomes "?"
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{method} {path}: the body cannot be sent as JSON: {exc}") from None
+
+
+def _query(params: Mapping[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:
+    """Drop None; a list becomes repeated parameters; booleans are ``true``/``false``."""
+    pairs: list[tuple[str, str | int | float | bool | None]] = []
+    for key, value in params.items():
+        for item in value if isinstance(value, (list, tuple, set, frozenset)) else [value]:
+            if item is None:
+                continue
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            pairs.append((key, text))
+    return pairs
+
+
+def _error(response: httpx.Response, url: str) -> TunelabError:
+    status = response.status_code
+    try:
+        error = response.json()["error"]
+        exc = from_code(str(error["code"]), str(error["message"]), error.get("detail"))
+    except (ValueError, KeyError, TypeError):
+        # Not our envelope: a proxy or a load balancer answered. Its 5xx means "try later".
+        text = response.text[:200].strip() or response.reason_phrase
+        message = f"{response.request.method} {url} answered {status}: {text}"
+        if status >= 500:
+            return ServerUnavailable(message, {"url": url, "status": status})
+        exc = TunelabError(message, {"url": url})
+    exc.status = status  # the HTTP status decides retry (5xx) or drop (4xx) in the reporter
+    return exc
