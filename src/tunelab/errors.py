@@ -73,7 +73,7 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
 
 
 def _all_subclasses(cls: type[TunelabError]) -> list[type[TunelabError]]:
-    found = []
+    found: list[type[TunelabError]] = []
     for sub in cls.__subclasses__():
         found.append(sub)
         found.extend(_all_subclasses(sub))
@@ -82,7 +82,8 @@ def _all_subclasses(cls: type[TunelabError]) -> list[type[TunelabError]]:
 
 def from_code(code: str, message: str, detail: Any = None) -> TunelabError:
     """Rebuild the exception a server reported, for the SDK to raise."""
-    for cls in [TunelabError, *_all_subclasses(TunelabError)]:
+    candidates: list[type[TunelabError]] = [TunelabError, *_all_subclasses(TunelabError)]
+    for cls in candidates:
         if cls.code == code:
             return cls(message, detail)
     return TunelabError(message, detail)

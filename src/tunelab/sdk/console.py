@@ -57,7 +57,7 @@ class ConsoleCapture:
             return
         out = TeeStream(sys.stdout, "stdout", self._sink)
         err = TeeStream(sys.stderr, "stderr", self._sink)
-        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        sys.stdout, sys.stderr = out, err
         self._tees = [("stdout", out), ("stderr", err)]
 
     def uninstall(self) -> None:

@@ -29,7 +29,7 @@ class RunExit:
 
     def install(self) -> None:
         sys.excepthook = self._excepthook
-        sys.exit = self._exit
+        sys.exit = self._exit  # type: ignore[assignment]
         if threading.current_thread() is threading.main_thread():
             self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
         atexit.register(self.finish)
