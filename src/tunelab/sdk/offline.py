@@ -34,6 +34,7 @@ from tunelab.domain.task import FINAL_STATUSES
 from tunelab.errors import InvalidInput, NotFound, TunelabError
 from tunelab.sdk import session_log
 from tunelab.sdk.session_log import Op, WriteClient
+from tunelab.sdk.transport import ApiClient
 
 SESSION_FILE = "session.jsonl"
 LOCAL_ID_PREFIX = "offline-"
@@ -204,6 +205,8 @@ def sync_session(path: Path, client: WriteClient) -> str:
     log = path / SESSION_FILE if path.is_dir() else path
     if not log.is_file():
         raise NotFound(f"no session log at {log}")
+    if isinstance(client, ApiClient):
+        client = client.as_run_client()  # the run's own writes: inputs of a running task too
     progress = session_log.read_progress(path)
     done = int(progress.pop("done_lines", 0))
     ids = {str(local): str(server) for local, server in progress.items()}

@@ -18,6 +18,7 @@ the caller's to close.
 
 from __future__ import annotations
 
+import copy
 import json as jsonlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -52,6 +53,14 @@ class ApiClient:
         self._http = http if http is not None else httpx.Client(timeout=timeout)
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._input_params = {"force": True} if as_run else None
+
+    def as_run_client(self) -> ApiClient:
+        """This client on the same connection, writing inputs as the running task's own SDK
+        (``force=true``): what replaying a run's spool or offline session needs."""
+        twin = copy.copy(self)
+        twin._owns_http = False
+        twin._input_params = {"force": True}
+        return twin
 
     def close(self) -> None:
         if self._owns_http:

@@ -1,0 +1,109 @@
+"""The training loop's cost of reporting one scalar point. Prints JSON (µs per call).
+
+    .venv/bin/python bench/bench_report_scalar.py [--calls 1000000] [--runs 3]
+
+Cases:
+
+- ``add_scalar``: ``reporter.add_scalar(metric, variant, value, i)``;
+- ``logger_add_scalar``: a Logger-like ``report_scalar`` method that calls ``add_scalar``
+  (what a user calling ``logger.report_scalar`` pays);
+- ``empty_loop``: the ``for`` loop alone, for reference (included in every figure).
+
+Two modes. ``call``: the background sender sleeps during the timed loop (it sends between
+runs), so the figure is the cost of the call itself. ``sustained``: the default settings,
+the sender packing and "sending" (to a client that accepts everything in memory) while the
+loop runs; on CPython the two share the GIL, so this figure adds the sender's own work
+per point (packing, a fraction of a microsecond) to the call.
+
+Each figure is the median of ``--runs`` runs of ``--calls`` calls. Target: <= 1 µs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tunelab.sdk.reporter import Reporter
+
+
+class AcceptAll:
+    """A client that takes every write at once, so the sender keeps working during the run."""
+
+    def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
+        return lambda *args, **kwargs: {"stored": 0, "duplicate": False}
+
+    def post_scalars(self, task_id: str, batch: Mapping[str, Any]) -> dict[str, Any]:
+        return {"stored": len(batch["series"]), "duplicate": False}
+
+
+class LoggerViaAddScalar:
+    def __init__(self, reporter: Reporter) -> None:
+        self._add_scalar = reporter.add_scalar
+
+    def report_scalar(self, title: str, series: str, value: float, iteration: int) -> None:
+        self._add_scalar(title, series, value, iteration)
+
+
+def _timed(calls: int, report: Callable[[str, str, float, int], None] | None) -> float:
+    start = time.perf_counter()
+    if report is None:
+        for _ in range(calls):
+            pass
+    else:
+        for i in range(calls):
+            report("loss", "train", 0.5, i)
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def _measure(calls: int, repeat: int, settings: dict[str, Any]) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        reporter = Reporter(AcceptAll(), "bench", spool_path=Path(tmp) / "spool.jsonl", **settings)
+        cases: dict[str, Callable[[str, str, float, int], None] | None] = {
+            "empty_loop": None,
+            "add_scalar": reporter.add_scalar,
+            "logger_add_scalar": LoggerViaAddScalar(reporter).report_scalar,
+        }
+        runs: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(repeat):
+            for name, report in cases.items():
+                runs[name].append(_timed(calls, report))
+                reporter.flush()  # outside the timed loop
+        reporter.close()
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    modes = {
+        "call": {"flush_interval": 3600.0, "max_batch_points": 10**12},
+        "sustained": {"flush_interval": 0.5, "max_batch_points": 50_000},
+    }
+    medians: dict[str, dict[str, float]] = {}
+    all_runs: dict[str, dict[str, list[float]]] = {}
+    for mode, settings in modes.items():
+        runs = _measure(args.calls, args.runs, settings)
+        medians[mode] = {name: round(statistics.median(v), 4) for name, v in runs.items()}
+        all_runs[mode] = {name: [round(x, 4) for x in v] for name, v in runs.items()}
+    result: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "calls": args.calls,
+        "runs": args.runs,
+        "us_per_call_median": medians,
+        "us_per_call_runs": all_runs,
+        "target_us": 1.0,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

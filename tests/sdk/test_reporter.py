@@ -1,0 +1,292 @@
+"""The background sender against real server processes: every point arrives exactly once,
+through outages, restarts, retries and a killed program."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import ServerProcess, free_port
+from tunelab.domain.scalar_wire import pack_floats, pack_ints
+from tunelab.sdk import session_log
+from tunelab.sdk.offline import sync_session
+from tunelab.sdk.reporter import Reporter
+from tunelab.sdk.session_log import Op
+from tunelab.sdk.transport import ApiClient
+
+
+@pytest.fixture
+def client(api_url: str) -> Iterator[ApiClient]:
+    # As the SDK's run does: the running task writes its own inputs.
+    with ApiClient(api_url, as_run=True) as api:
+        yield api
+
+
+def _new_task(client: ApiClient) -> str:
+    project = f"sdk-reporter/{uuid.uuid4().hex[:8]}"
+    task_id: str = client.create_task({"name": "run", "project": project, "status": "running"})[
+        "id"
+    ]
+    return task_id
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def _spooled_points(path: Path) -> int:
+    return sum(
+        len(base64.b64decode(series["iterations"])) // 8
+        for _, op in session_log.iter_ops(path)
+        if op.op == "scalars"
+        for series in op.args["series"]
+    )
+
+
+def _series(client: ApiClient, task_id: str, metric: str, variant: str) -> dict[str, list[float]]:
+    data = client.get_scalars(task_id, max_points=0)["metrics"][metric][variant]
+    assert data["total"] == len(data["x"])
+    return {"x": data["x"], "y": data["y"]}
+
+
+def _dead_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def test_200k_points_arrive_exactly_once(
+    client: ApiClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    task_id = _new_task(client)
+    spool = tmp_path / "spool.jsonl"
+    # Batches smaller than a flush's worth, so series are split across batches.
+    reporter = Reporter(
+        client, task_id, spool_path=spool, flush_interval=0.2, max_batch_points=30_000
+    )
+    for i in range(100_000):
+        reporter.add_scalar("loss", "train", 1.0 / (i + 1), i)
+        reporter.add_scalar("accuracy", "val", i / 100_000, i)
+    reporter.add_console("stdout", "epoch done")
+    assert reporter.flush(timeout=60)
+    assert reporter.flush(timeout=0)  # nothing pending: True at once
+
+    metrics = client.get_metrics(task_id)["metrics"]
+    assert metrics["loss"]["train"]["count"] == 100_000
+    assert metrics["loss"]["train"]["last"] == 1.0 / 100_000
+    assert metrics["accuracy"]["val"]["count"] == 100_000
+    assert metrics["accuracy"]["val"]["max_iter"] == 99_999
+    loss = _series(client, task_id, "loss", "train")
+    assert loss["x"] == list(range(100_000))
+    assert loss["y"] == [1.0 / (i + 1) for i in range(100_000)]
+    assert _series(client, task_id, "accuracy", "val")["x"] == list(range(100_000))
+    assert [line["text"] for line in client.get_console(task_id)["lines"]] == ["epoch done"]
+
+    reporter.close()
+    assert not spool.exists()
+    assert capfd.readouterr().err == ""
+
+
+def test_calls_keep_their_order_and_their_values(client: ApiClient, tmp_path: Path) -> None:
+    task_id = _new_task(client)
+    reporter = Reporter(client, task_id, spool_path=tmp_path / "spool.jsonl", flush_interval=0.1)
+    params = {"Args": {"lr": {"value": "0.1", "type": "float", "description": ""}}}
+    reporter.call("set_hyperparameters", task_id, params, replace=True)
+    params["Args"]["lr"]["value"] = "changed after the call"
+    reporter.call("update_task", task_id, comment="first")
+    reporter.add_scalar("loss", "train", 0.5, 0)
+    reporter.call("update_task", task_id, comment="second")
+    owner = {"value": "alice", "type": "str", "description": ""}
+    reporter.call("set_user_properties", task_id, {"owner": owner, "team": owner})
+    reporter.call("set_user_properties", task_id, {"team": None})
+    reporter.close()
+    task = client.get_task(task_id)
+    assert task["hyperparameters"]["Args"]["lr"]["value"] == "0.1"
+    assert task["comment"] == "second"
+    assert task["user_properties"] == {"owner": owner}
+    assert client.get_metrics(task_id)["metrics"]["loss"]["train"]["count"] == 1
+
+
+def test_bad_calls_fail_in_the_caller(client: ApiClient, tmp_path: Path) -> None:
+    reporter = Reporter(client, _new_task(client), spool_path=tmp_path / "spool.jsonl")
+    with pytest.raises(ValueError, match="cannot queue"):
+        reporter.call("delete_everything", "id")
+    with pytest.raises(TypeError):
+        reporter.call("update_task", "id", "positional")
+    with pytest.raises(ValueError, match="stream"):
+        reporter.add_console("stdnothing", "text")
+    reporter.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        reporter.call("update_task", "id", comment="late")
+
+
+def test_refused_data_is_dropped_with_a_warning(
+    client: ApiClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    task_id = _new_task(client)
+    spool = tmp_path / "spool.jsonl"
+    reporter = Reporter(client, task_id, spool_path=spool, flush_interval=0.1)
+    reporter.call("update_task", "0" * 32, comment="no such task")  # 404: dropped
+    reporter.add_scalar("loss", "train", None, 0)  # type: ignore[arg-type]  # not a number
+    reporter.add_scalar("loss", "train", 0.5, 1)
+    reporter.add_scalar("loss", "train", 0.25, 2.0)  # type: ignore[arg-type]  # a whole float
+    assert reporter.flush(timeout=30)
+    err = capfd.readouterr().err
+    assert "refused update_task" in err and "dropped" in err
+    assert "1 points whose value or iteration is not a number dropped" in err
+    assert _series(client, task_id, "loss", "train") == {"x": [1, 2], "y": [0.5, 0.25]}
+    reporter.close()
+    assert not spool.exists()
+
+
+def test_server_down_then_back_every_point_once(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    server = ServerProcess(tmp_path / "data")
+    server.start()
+    client = ApiClient(server.url, timeout=5, as_run=True)
+    try:
+        task_id = _new_task(client)
+        spool = tmp_path / "spool.jsonl"
+        reporter = Reporter(client, task_id, spool_path=spool, flush_interval=0.1)
+        for i in range(1000):
+            reporter.add_scalar("loss", "train", i * 0.5, i)
+        assert reporter.flush(timeout=30)
+
+        server.stop()
+        for i in range(1000, 5000):
+            reporter.add_scalar("loss", "train", i * 0.5, i)
+        owner = {"value": "alice", "type": "str", "description": ""}
+        reporter.call("set_user_properties", task_id, {"owner": owner})
+        reporter.add_console("stderr", "written while the server was down")
+        _wait_for(lambda: _spooled_points(spool) == 4000)  # kept on disk, not only in memory
+        assert not reporter.flush(timeout=0.2)
+
+        server.start()
+        assert reporter.flush(timeout=60)
+        summary = client.get_metrics(task_id)["metrics"]["loss"]["train"]
+        assert (summary["count"], summary["last"], summary["last_iter"]) == (5000, 2499.5, 4999)
+        assert _series(client, task_id, "loss", "train")["x"] == list(range(5000))
+        assert client.get_task(task_id)["user_properties"] == {"owner": owner}
+        lines = client.get_console(task_id)["lines"]
+        assert [line["text"] for line in lines] == ["written while the server was down"]
+        assert session_log.count_ops(spool) == 0
+        reporter.close()
+        assert not spool.exists()
+    finally:
+        client.close()
+        server.stop()
+    err = capfd.readouterr().err
+    assert err.count("keeping data in") == 1
+    assert "answers again" in err
+
+
+def test_close_with_server_down_keeps_everything_for_sync(
+    client: ApiClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    task_id = _new_task(client)
+    spool = tmp_path / "spool" / f"{task_id}.jsonl"
+    with ApiClient(_dead_url(), timeout=2) as dead:
+        reporter = Reporter(dead, task_id, spool_path=spool)
+        for i in range(3000):
+            reporter.add_scalar("loss", "train", i * 0.5, i)
+        reporter.add_console("stdout", "bye")
+        reporter.call("update_task", task_id, status="completed")
+        started = time.monotonic()
+        reporter.close(timeout=1)
+        assert time.monotonic() - started < 5
+    hints = [line for line in capfd.readouterr().err.splitlines() if "were not sent" in line]
+    count = session_log.count_ops(spool)
+    assert hints == [
+        f"tunelab: {count} operations for task {task_id} were not sent; kept in {spool} "
+        f"— upload with: tunelab sync {spool}"
+    ]
+    assert _spooled_points(spool) == 3000
+
+    assert sync_session(spool, client) == task_id
+    assert _series(client, task_id, "loss", "train")["x"] == list(range(3000))
+    assert client.get_task(task_id)["status"] == "completed"
+    assert [line["text"] for line in client.get_console(task_id)["lines"]] == ["bye"]
+
+
+KILLED_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from tunelab.sdk.reporter import Reporter
+    from tunelab.sdk.transport import ApiClient
+
+    url, task_id, spool = sys.argv[1:4]
+    reporter = Reporter(ApiClient(url, timeout=2), task_id, spool_path=Path(spool),
+                        flush_interval=0.05)
+    for i in range(20000):
+        reporter.add_scalar("loss", "train", i / 2, i)
+    reporter.call("update_task", task_id, comment="from the killed run")
+    reporter.add_console("stdout", "last words")
+    print("reported", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_killed_program_leaves_a_spool_that_sync_uploads_once(
+    client: ApiClient, tmp_path: Path
+) -> None:
+    task_id = _new_task(client)
+    spool = tmp_path / "spool.jsonl"
+    args = [sys.executable, "-c", KILLED_SCRIPT, _dead_url(), task_id, str(spool)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"reported\n"
+        _wait_for(
+            lambda: (
+                _spooled_points(spool) == 20000
+                and {op.op for _, op in session_log.iter_ops(spool)}
+                == {"scalars", "update_task", "console"}
+            )
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    assert sync_session(spool, client) == task_id
+    assert sync_session(spool, client) == task_id  # done lines are skipped
+    session_log.progress_path(spool).unlink()
+    assert sync_session(spool, client) == task_id  # and batch ids dedupe a full replay
+    series = _series(client, task_id, "loss", "train")
+    assert series["x"] == list(range(20000))
+    assert series["y"] == [i / 2 for i in range(20000)]
+    assert client.get_task(task_id)["comment"] == "from the killed run"
+    assert [line["text"] for line in client.get_console(task_id)["lines"]] == ["last words"]
+
+
+def test_a_batch_replayed_twice_is_stored_once(client: ApiClient, tmp_path: Path) -> None:
+    task_id = _new_task(client)
+    spool = tmp_path / "spool.jsonl"
+    series = {
+        "metric": "loss",
+        "variant": "train",
+        "iterations": pack_ints(range(100)),
+        "values": pack_floats([float(i) for i in range(100)]),
+        "timestamps": pack_floats([1.0] * 100),
+    }
+    # As after a crash between a send and the spool's truncation: the same batch twice.
+    batch = Op("scalars", task_id, {"series": [series]}, uuid.uuid4().hex)
+    session_log.append_ops(spool, [batch, batch])
+    reporter = Reporter(client, task_id, spool_path=spool, flush_interval=0.1)  # adopts it
+    assert reporter.flush(timeout=30)
+    reporter.close()
+    assert client.get_metrics(task_id)["metrics"]["loss"]["train"]["count"] == 100
+    assert not spool.exists()
