@@ -96,13 +96,17 @@ def test_reading_back_through_the_sdk(api_url: str, tmp_path: Path) -> None:
         assert run_script(script, script_env(api_url, tmp_path)).returncode == 0
     newest = Task.get_task(project_name=project, task_name="train")
     both = Task.get_tasks(project_name=project, tags=["t1"])
-    assert [t.id for t in both][0] == newest.id and len(both) == 2
+    assert both[0].id == newest.id and len(both) == 2
 
     scalars = newest.get_reported_scalars()
     assert scalars["loss"]["train"]["x"] == list(range(30))
     assert scalars["loss"]["train"]["y"][0] == pytest.approx(1.0)
     last = newest.get_last_scalar_metrics()
-    assert last["loss"]["val"] == {"last": pytest.approx(2 / 30), "min": pytest.approx(2 / 30), "max": 2.0}
+    assert last["loss"]["val"] == {
+        "last": pytest.approx(2 / 30),
+        "min": pytest.approx(2 / 30),
+        "max": 2.0,
+    }
     assert "hello stdout" in newest.get_console_output()
     assert newest.get_parameters()["Args/lr"] == "0.1"
     assert newest.get_parameters_as_dict()["General"]["name"] == "sgd"
@@ -110,14 +114,28 @@ def test_reading_back_through_the_sdk(api_url: str, tmp_path: Path) -> None:
     assert newest.get_user_properties(value_only=True) == {"owner": "alice", "run": "7"}
     exported = newest.export_task()
     assert set(exported["execution"]) >= {
-        "repository", "branch", "commit", "entry_point", "working_dir", "binary", "diff",
-        "requirements", "original_requirements", "docker_image", "docker_arguments",
-        "docker_setup_script", "output_uri",
+        "repository",
+        "branch",
+        "commit",
+        "entry_point",
+        "working_dir",
+        "binary",
+        "diff",
+        "requirements",
+        "original_requirements",
+        "docker_image",
+        "docker_arguments",
+        "docker_setup_script",
+        "output_uri",
     }
-    assert {"parent", "status", "hyperparameters", "configuration", "user_properties"} <= set(exported)
+    assert {"parent", "status", "hyperparameters", "configuration", "user_properties"} <= set(
+        exported
+    )
 
 
-def test_an_uncaught_exception_fails_the_task(api_url: str, client: ApiClient, tmp_path: Path) -> None:
+def test_an_uncaught_exception_fails_the_task(
+    api_url: str, client: ApiClient, tmp_path: Path
+) -> None:
     project = unique("sdk/fail")
     script = write_script(
         tmp_path / "code",
@@ -154,7 +172,9 @@ def test_sys_exit_nonzero_fails_the_task(api_url: str, client: ApiClient, tmp_pa
     assert (task["status"], task["status_reason"]) == ("failed", "exit code 3")
 
 
-@pytest.mark.parametrize(("sig", "reason"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")])
+@pytest.mark.parametrize(
+    ("sig", "reason"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")]
+)
 def test_a_signal_stops_the_task(
     api_url: str, client: ApiClient, tmp_path: Path, sig: signal.Signals, reason: str
 ) -> None:
@@ -173,8 +193,11 @@ def test_a_signal_stops_the_task(
         """,
     )
     with subprocess.Popen(
-        [sys.executable, str(script)], env=script_env(api_url, tmp_path),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(script)],
+        env=script_env(api_url, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
@@ -197,13 +220,20 @@ def test_environment_variables_by_pattern(api_url: str, client: ApiClient, tmp_p
         """,
     )
     env = script_env(
-        api_url, tmp_path, TUNELAB_LOG_ENVIRONMENT="DATA_*,EXACT_ONE",
-        DATA_ROOT="/data", DATA_SPLIT="train", EXACT_ONE="1", OTHER="no",
+        api_url,
+        tmp_path,
+        TUNELAB_LOG_ENVIRONMENT="DATA_*,EXACT_ONE",
+        DATA_ROOT="/data",
+        DATA_SPLIT="train",
+        EXACT_ONE="1",
+        OTHER="no",
     )
     assert run_script(script, env).returncode == 0
     section = _task_in(client, project)["hyperparameters"]["Environment"]
     assert {k: v["value"] for k, v in section.items()} == {
-        "DATA_ROOT": "/data", "DATA_SPLIT": "train", "EXACT_ONE": "1",
+        "DATA_ROOT": "/data",
+        "DATA_SPLIT": "train",
+        "EXACT_ONE": "1",
     }
 
 
@@ -222,7 +252,10 @@ def test_offline_session_syncs_as_one_task(api_url: str, client: ApiClient, tmp_
 
     sync = subprocess.run(
         [sys.executable, "-m", "tunelab.cli.main", "sync", str(sessions[0])],
-        env=script_env(api_url, tmp_path), capture_output=True, text=True, timeout=60,
+        env=script_env(api_url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert sync.returncode == 0, sync.stderr
     task = _task_in(client, project)

@@ -100,7 +100,7 @@ def test_status_is_any_of(engine: sa.Engine) -> None:
         new_task(conn, "running", status="running")
         new_task(conn, "failed", status="running")
         new_task(conn, "completed", status="completed")
-        update_task(conn, new_task(conn, "failed-2"), {"status": "failed"})
+        update_task(conn, new_task(conn, "failed-2", status="running"), {"status": "failed"})
         listed = names(conn, statuses=("running", "failed"), order_by="name")
         assert listed == ["failed", "failed-2", "running"]
         with pytest.raises(InvalidInput, match="finished"):
