@@ -97,9 +97,16 @@ def postgres_server() -> Iterator[str]:
 class ServerProcess:
     """``tunelab server`` as a real process; ``stop``/``start`` keep its data dir."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
+        # Added to the server's environment, e.g. {"TUNELAB_WORKER_TIMEOUT": "2"}.
+        self.env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -122,7 +129,9 @@ class ServerProcess:
             cmd += ["--database-url", self.database_url]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -75,6 +75,8 @@ def test_create_read_and_patch_a_task(client: httpx.Client, project: str) -> Non
                 "execution": {"commit": "c2"},
                 "last_iteration": 99,
             },
+            # The running task's own SDK records its execution: force=true.
+            params={"force": "true"},
         )
     )
     assert patched["status"] == "completed"

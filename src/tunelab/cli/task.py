@@ -1,15 +1,19 @@
-"""``tunelab task``: list and inspect tasks on the server.
+"""``tunelab task``: list, inspect, clone, tune, enqueue and manage tasks on the server.
 
 Example::
 
     tunelab task list --project vision --status running
     tunelab task show 3f1c0a...
+    tunelab task clone 3f1c0a... --project vision/tuned       # prints the draft's id
+    tunelab task set-param 9a2b... Args/lr=0.01 General/batch=64
+    tunelab task enqueue 9a2b... --queue gpu
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -19,7 +23,7 @@ from tunelab.cli.connection import api_client
 
 @click.group()
 def task() -> None:
-    """List and inspect tasks."""
+    """List, inspect and manage tasks: clone, tune, enqueue, stop, reset, publish, archive."""
 
 
 @task.command("list")
@@ -78,7 +82,8 @@ def show(task_id: str, as_json: bool) -> None:
         click.echo(f"  reason:     {record['status_reason']}")
     click.echo(f"  created:    {_when(record['created'])}")
     if ex.get("repository"):
-        click.echo(f"  repository: {ex['repository']} @ {ex.get('commit', '')[:12]} ({ex.get('branch', '')})")
+        where = f"{ex['repository']} @ {ex.get('commit', '')[:12]} ({ex.get('branch', '')})"
+        click.echo(f"  repository: {where}")
         click.echo(f"  entry:      {ex.get('entry_point', '')} (in {ex.get('working_dir', '')})")
     for section, params in record.get("hyperparameters", {}).items():
         click.echo(f"  {section}:")
@@ -92,11 +97,154 @@ def show(task_id: str, as_json: bool) -> None:
                 click.echo(f"    {metric}/{variant}: {s['last']} / {s['min']} / {s['max']}")
 
 
+@task.command("clone")
+@click.argument("task_id")
+@click.option("--name", default=None, help='Name of the clone (default "Clone Of <name>").')
+@click.option("--project", default=None, help="Project path of the clone (created if missing).")
+@click.option("--comment", default=None, help="Description of the clone.")
+@click.option(
+    "--set-parent",
+    is_flag=True,
+    help="Make TASK_ID the clone's parent (default: TASK_ID's parent, or TASK_ID if it has none).",
+)
+def clone(
+    task_id: str, name: str | None, project: str | None, comment: str | None, set_parent: bool
+) -> None:
+    """Copy a task's inputs into a new, editable draft."""
+    made = api_client().clone_task(
+        task_id, name=name, project=project, comment=comment, set_as_parent=set_parent
+    )
+    click.echo(
+        f"cloned {task_id} as {made['id']} ({made['status']}) "
+        f"in project {made['project']['name']}: {made['name']}"
+    )
+
+
+@task.command("reset")
+@click.argument("task_id")
+@click.option("--delete-artifacts", is_flag=True, help="Also delete its artifacts from storage.")
+def reset(task_id: str, delete_artifacts: bool) -> None:
+    """Bring a task back to draft, deleting its outputs and keeping its inputs."""
+    api_client().reset_task(task_id, delete_artifacts=delete_artifacts)
+    click.echo(f"reset {task_id} to draft: scalars, console and metrics deleted, inputs kept")
+
+
+@task.command("enqueue")
+@click.argument("task_id")
+@click.option("--queue", default="default", show_default=True, help="Created if missing.")
+def enqueue(task_id: str, queue: str) -> None:
+    """Queue a draft for an agent to run."""
+    api_client().enqueue_task(task_id, queue=queue)
+    click.echo(f"enqueued {task_id} in queue {queue}")
+
+
+@task.command("dequeue")
+@click.argument("task_id")
+def dequeue(task_id: str) -> None:
+    """Take a queued task out of its queue (it is a draft again)."""
+    api_client().dequeue_task(task_id)
+    click.echo(f"dequeued {task_id}: it is a draft again")
+
+
+@task.command("stop")
+@click.argument("task_id")
+@click.option("--reason", default="", help="Why (kept as the task's status reason).")
+def stop(task_id: str, reason: str) -> None:
+    """Stop a queued task now, or ask the agent running a task to stop it."""
+    record = api_client().stop_task(task_id, reason=reason)
+    if record["status"] == "stopped":
+        click.echo(f"stopped {task_id}")
+    else:
+        click.echo(f"asked the agent running {task_id} to stop it")
+
+
+@task.command("publish")
+@click.argument("task_id")
+def publish(task_id: str) -> None:
+    """Make a completed or stopped task read-only for good."""
+    api_client().publish_task(task_id)
+    click.echo(f"published {task_id}: it is read-only for good")
+
+
+@task.command("archive")
+@click.argument("task_id")
+@click.option("--undo", is_flag=True, help="Unarchive instead.")
+def archive(task_id: str, undo: bool) -> None:
+    """Hide a task from default listings (or show it again with --undo)."""
+    client = api_client()
+    if undo:
+        client.unarchive_task(task_id)
+        click.echo(f"unarchived {task_id}")
+    else:
+        client.archive_task(task_id)
+        click.echo(f"archived {task_id}")
+
+
+@task.command("delete")
+@click.argument("task_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(task_id: str, yes: bool) -> None:
+    """Delete a draft, or an archived task (never a published one), with its outputs."""
+    client = api_client()
+    if not yes:
+        record = client.get_task(task_id)
+        click.confirm(
+            f"delete task {task_id} ({record['name']}, {record['status']}) and its outputs?",
+            abort=True,
+        )
+    client.delete_task(task_id)
+    click.echo(f"deleted {task_id}")
+
+
+@task.command("set-param")
+@click.argument("task_id")
+@click.argument("assignments", nargs=-1, required=True, metavar="SECTION/NAME=VALUE...")
+def set_param(task_id: str, assignments: tuple[str, ...]) -> None:
+    """Set hyperparameters of a draft; others are kept.
+
+    A parameter keeps the type it is stored with (the value must read as one); a new one is
+    text. Example: tunelab task set-param ID Args/lr=0.01 General/batch=64
+    """
+    wanted = [_assignment(text) for text in assignments]
+    client = api_client()
+    stored = client.get_task(task_id)["hyperparameters"]
+    sections: dict[str, dict[str, dict[str, str]]] = {}
+    shown = []
+    for section, name, value in wanted:
+        old = stored.get(section, {}).get(name, {})
+        kind = old.get("type", "str")
+        body = {"value": _typed(section, name, value, kind), "type": kind}
+        body["description"] = old.get("description", "")
+        sections.setdefault(section, {})[name] = body
+        shown.append(f"{section}/{name}={body['value']} ({kind})")
+    client.set_hyperparameters(task_id, sections)
+    click.echo(f"set {', '.join(shown)} on {task_id}")
+
+
+def _assignment(text: str) -> tuple[str, str, str]:
+    key, equals, value = text.partition("=")
+    section, slash, name = key.partition("/")
+    if not equals or not slash or not section or not name:
+        raise click.UsageError(f"expected SECTION/NAME=VALUE (e.g. Args/lr=0.01), got {text!r}")
+    return section, name, value
+
+
+def _typed(section: str, name: str, value: str, kind: str) -> str:
+    """``value`` checked against the stored type; booleans spelled as Python prints them."""
+    from tunelab.sdk.parameters import cast_text
+
+    try:
+        cast = cast_text(value, None, kind)
+    except ValueError as exc:
+        raise click.UsageError(f"{section}/{name} is stored as {kind}: {exc}") from None
+    return str(cast) if kind == "bool" else value
+
+
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     for row in [headers, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())

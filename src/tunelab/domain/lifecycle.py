@@ -51,6 +51,9 @@ _ACTION_NEEDS: dict[str, tuple[frozenset[TaskStatus], str]] = {
 }
 
 
+ACTIONS = frozenset(_ACTION_NEEDS)
+
+
 def require_action(action: str, status: TaskStatus, *, archived: bool = False) -> None:
     """Raise Conflict when ``status`` does not allow ``action``, saying why."""
     allowed, why = _ACTION_NEEDS[action]
@@ -69,6 +72,35 @@ def require_transition(current: TaskStatus, new: TaskStatus) -> None:
         f"a {current.value} task cannot become {new.value}",
         {"status": current.value, "allowed": sorted(s.value for s in TRANSITIONS[current])},
     )
+
+
+# What a plain status change (``PATCH /tasks/{id}``) may not do, and the action that does it
+# instead: entering or leaving the queue keeps a queue entry in step, and going back to
+# draft is a reset, which deletes the outputs.
+_ENTERED_BY_ACTION: dict[TaskStatus, str] = {
+    S.QUEUED: "enqueue it instead",
+    S.DRAFT: "reset it (or dequeue a queued one) instead",
+}
+_LEFT_BY_ACTION: dict[TaskStatus, str] = {
+    S.QUEUED: "dequeue, start or stop it instead",
+}
+
+
+def require_status_change(current: TaskStatus, new: TaskStatus) -> None:
+    """A status set as a field: the transition table, minus what only an action may do.
+
+    Running to completed, failed or stopped is how a run reports its end; setting the status
+    it already has is allowed and changes nothing.
+    """
+    if new is current:
+        return
+    require_transition(current, new)
+    why = _ENTERED_BY_ACTION.get(new) or _LEFT_BY_ACTION.get(current)
+    if why:
+        raise Conflict(
+            f"a {current.value} task cannot become {new.value} by a status change: {why}",
+            {"status": current.value},
+        )
 
 
 class Editable(enum.Enum):
@@ -101,6 +133,18 @@ def require_editable(kind: Editable, status: TaskStatus, *, by_run: bool = False
         "edited; reset it (unless published) or clone it to get an editable draft",
         {"status": status.value},
     )
+
+
+def editable_in(kind: Editable, *, by_run: bool = False) -> frozenset[TaskStatus]:
+    """The statuses ``require_editable`` allows, for a write conditional on the status."""
+    allowed = set()
+    for status in TaskStatus:
+        try:
+            require_editable(kind, status, by_run=by_run)
+        except Conflict:
+            continue
+        allowed.add(status)
+    return frozenset(allowed)
 
 
 def clone_parent(source_id: str, source_parent: str | None, *, set_as_parent: bool) -> str:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from fastapi import FastAPI
 
 from tunelab import __version__
-from tunelab.server import error_handlers
+from tunelab.server import error_handlers, maintenance
 from tunelab.server.api import api_router
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.settings import ServerSettings
+from tunelab.server.work_signal import WorkSignal
 from tunelab.store import migrations
 from tunelab.store.engine import create_engine, refresh_statistics
 
@@ -20,6 +25,18 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     if migrate:
         migrations.upgrade(engine)
     refresh_statistics(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Background upkeep (reaping lost workers) for as long as the server serves.
+        upkeep = asyncio.create_task(maintenance.run(engine, settings.worker_timeout))
+        try:
+            yield
+        finally:
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
+
     app = FastAPI(
         title="Tunelab",
         version=__version__,
@@ -27,9 +44,11 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.work_signal = WorkSignal()
     error_handlers.install(app)
     app.include_router(api_router, prefix="/api/v1")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,9 @@ class ServerSettings:
     max_body_bytes: int = 64 * 1024 * 1024
     # Most points one scalar batch may carry.
     max_batch_points: int = 2_000_000
+    # Seconds a worker may stay silent (no heartbeat, no poll) before it counts as lost and
+    # its running task fails with "worker lost".
+    worker_timeout: float = 60.0
 
     @classmethod
     def from_env(
@@ -49,6 +53,7 @@ class ServerSettings:
             port=port if port is not None else _int_env("TUNELAB_PORT", 8080),
             max_body_bytes=_int_env("TUNELAB_MAX_BODY_BYTES", 64 * 1024 * 1024),
             max_batch_points=_int_env("TUNELAB_MAX_BATCH_POINTS", 2_000_000),
+            worker_timeout=_float_env("TUNELAB_WORKER_TIMEOUT", 60.0),
         )
 
 
@@ -62,4 +67,17 @@ def _int_env(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _float_env(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from tunelab.errors import InvalidInput, NotFound
+from tunelab.store.batches import claim_batch
 from tunelab.store.lookup import now
-from tunelab.store.scalars import IngestResult, claim_batch
+from tunelab.store.scalars import IngestResult
 from tunelab.store.schema import console_lines, ingested_batches, tasks
 
 STREAMS = ("stdout", "stderr", "log")

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 from numpy.typing import NDArray
-from sqlalchemy.dialects import postgresql, sqlite
 
 from tunelab.errors import InvalidInput
+from tunelab.store.batches import claim_batch
+from tunelab.store.dialect import on_conflict_insert
 from tunelab.store.downsample import downsample
 from tunelab.store.lookup import now, require_task
 from tunelab.store.schema import ingested_batches, scalar_chunks, task_metrics, tasks
@@ -89,37 +90,6 @@ class Summary:
     max: float | None
     max_iter: int | None
     last_time: float | None
-
-
-# --- shared with console: dialect-specific INSERT and batch-id claims -----------------------
-
-
-def dialect_insert(conn: sa.Connection, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
-    """An INSERT that supports ON CONFLICT for this connection's dialect."""
-    return _on_conflict_insert(conn.dialect.name, table)
-
-
-def _on_conflict_insert(dialect: str, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
-    # The one place that tells the dialects' INSERT .. ON CONFLICT constructs apart.
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    return postgresql.insert(table)
-
-
-def claim_batch(conn: sa.Connection, task_id: str, key: str) -> bool:
-    """Record ``key`` as ingested for the task; False when it already was.
-
-    ON CONFLICT DO NOTHING makes two racing requests safe: on PostgreSQL the second waits for
-    the first to commit and then inserts nothing; on SQLite writers are serialised anyway.
-    """
-    stmt = (
-        dialect_insert(conn, ingested_batches)
-        .on_conflict_do_nothing()
-        # RETURNING, not rowcount: psycopg reports -1 for a row count here.
-        .returning(ingested_batches.c.batch_id)
-    )
-    row = conn.execute(stmt, {"task_id": task_id, "batch_id": key, "created": now()}).first()
-    return row is not None
 
 
 # --- ingest ---------------------------------------------------------------------------------
@@ -255,7 +225,7 @@ def _summary_upsert(dialect: str) -> sa.Insert:
     SET expressions see the row as it was before the update, so each CASE compares the
     batch against the stored values; PostgreSQL locks the row, so racing batches both count.
     """
-    insert = _on_conflict_insert(dialect, task_metrics)
+    insert = on_conflict_insert(dialect, task_metrics)
     new, old = insert.excluded, task_metrics.c
     newer = sa.or_(
         old.last_iter.is_(None),

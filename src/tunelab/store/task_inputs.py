@@ -1,5 +1,8 @@
 """A task's inputs: hyperparameters, configuration objects and user properties.
 
+Hyperparameters and configuration are inputs (editable on a draft, or by the running task's
+own SDK with ``by_run``); user properties in any status but published.
+
 All three have the API's shape: hyperparameters are ``{section: {name: entry}}``, the other
 two ``{name: entry}``. A PUT replaces every entry of the kind; a PATCH replaces the entries
 it names, keeps the others and deletes those given as ``None`` (a hyperparameter section given
@@ -14,7 +17,9 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from tunelab.errors import InvalidInput, NotFound
+from tunelab.domain.lifecycle import Editable, editable_in, require_editable
+from tunelab.domain.task import TaskStatus
+from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.lookup import now
 from tunelab.store.schema import task_configuration, task_params, task_properties, tasks
 
@@ -77,26 +82,36 @@ def read_all_inputs(conn: sa.Connection, task_id: str) -> dict[str, dict[str, An
 
 
 def replace_inputs(
-    conn: sa.Connection, task_id: str, kind: InputKind, data: Mapping[str, Any]
+    conn: sa.Connection,
+    task_id: str,
+    kind: InputKind,
+    data: Mapping[str, Any],
+    *,
+    by_run: bool = False,
 ) -> dict[str, Any]:
     """Make ``data`` the task's whole set of ``kind``; answers what is stored now."""
     spec = _KINDS[kind]
     rows, deleted_keys, deleted_sections = _rows(spec, task_id, data)
     if deleted_keys or deleted_sections:
         raise InvalidInput(f"null deletes an entry only when merging {kind} (PATCH), not in PUT")
-    _touch(conn, task_id)
+    _lock_editable(conn, task_id, kind, by_run)
     conn.execute(spec.table.delete().where(spec.table.c.task_id == task_id))
     _insert(conn, spec, rows)
     return read_inputs(conn, task_id, kind)
 
 
 def merge_inputs(
-    conn: sa.Connection, task_id: str, kind: InputKind, data: Mapping[str, Any]
+    conn: sa.Connection,
+    task_id: str,
+    kind: InputKind,
+    data: Mapping[str, Any],
+    *,
+    by_run: bool = False,
 ) -> dict[str, Any]:
     """Replace the entries ``data`` gives, delete those it gives as ``None``, keep the rest."""
     spec = _KINDS[kind]
     rows, deleted_keys, deleted_sections = _rows(spec, task_id, data)
-    _touch(conn, task_id)
+    _lock_editable(conn, task_id, kind, by_run)
     table = spec.table
     if deleted_sections:
         conn.execute(
@@ -133,12 +148,34 @@ def insert_new_task_inputs(
         _insert(conn, spec, rows)
 
 
-def _touch(conn: sa.Connection, task_id: str) -> None:
-    # The update also takes the task's row lock (PostgreSQL), so two merges into the same
-    # task run one after the other instead of racing on delete-then-insert.
-    result = conn.execute(tasks.update().where(tasks.c.id == task_id).values(last_update=now()))
-    if result.rowcount == 0:
+_EDITABLE_AS = {
+    "hyperparameters": Editable.INPUTS,
+    "configuration": Editable.INPUTS,
+    "user_properties": Editable.USER_PROPERTIES,
+}
+
+
+def _lock_editable(conn: sa.Connection, task_id: str, kind: InputKind, by_run: bool) -> None:
+    """Move the task's last_update if its status allows the write, else raise saying why.
+
+    One conditional UPDATE: it also takes the task's row lock (PostgreSQL), so the status
+    cannot change under the write (an enqueue waits for it), and two merges into the same
+    task run one after the other instead of racing on delete-then-insert.
+    """
+    allowed = editable_in(_EDITABLE_AS[kind], by_run=by_run)
+    touched = conn.execute(
+        tasks.update()
+        .where(tasks.c.id == task_id, tasks.c.status.in_(sorted(s.value for s in allowed)))
+        .values(last_update=now())
+    )
+    if touched.rowcount == 1:
+        return
+    status = conn.execute(sa.select(tasks.c.status).where(tasks.c.id == task_id)).scalar()
+    if status is None:
         raise NotFound(f"no task with id {task_id!r}")
+    require_editable(_EDITABLE_AS[kind], TaskStatus(status), by_run=by_run)
+    # Allowed now, refused a moment ago: the status changed in between.
+    raise Conflict(f"the task's status changed to {status} meanwhile; try again")
 
 
 def _insert(conn: sa.Connection, spec: _Kind, rows: list[Row]) -> None:

@@ -12,6 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tunelab.domain.lifecycle import (
+    Editable,
+    require_action,
+    require_editable,
+    require_status_change,
+)
 from tunelab.domain.task import (
     EXECUTION_FIELDS,
     RUNTIME_FIELDS,
@@ -20,10 +26,10 @@ from tunelab.domain.task import (
     TaskStatus,
     TaskType,
 )
-from tunelab.errors import InvalidInput, NotFound
+from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.lookup import new_id, now
 from tunelab.store.projects import ensure_project, names_by_id
-from tunelab.store.schema import task_tags, tasks
+from tunelab.store.schema import queues, task_tags, tasks
 from tunelab.store.task_inputs import insert_new_task_inputs, read_all_inputs
 
 # What a TaskSummary shows: everything but the two JSON blobs.
@@ -75,6 +81,9 @@ def create_task(
 ) -> dict[str, Any]:
     """Create a task (and its project path if missing); answers the new ``Task``."""
     state = _status(status)
+    if state == TaskStatus.QUEUED:
+        # A queued task waits in a queue: only enqueueing puts it there.
+        raise InvalidInput("a task cannot be created queued: create a draft and enqueue it")
     values: dict[str, Any] = {
         "name": _name(name),
         "type": _type(type),
@@ -126,8 +135,16 @@ def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     return task
 
 
-def update_task(conn: sa.Connection, task_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Change the fields ``changes`` names; ``execution`` and ``runtime`` keep keys not given."""
+def update_task(
+    conn: sa.Connection, task_id: str, changes: Mapping[str, Any], *, by_run: bool = False
+) -> dict[str, Any]:
+    """Change the fields ``changes`` names; ``execution`` and ``runtime`` keep keys not given.
+
+    The lifecycle rules apply: a status follows ``require_status_change``, ``execution`` is
+    editable on a draft (or, with ``by_run``, by the running task's own SDK), ``archived``
+    follows the archive rule. The write is a compare-and-set on the status read, so a
+    concurrent status change makes this one a Conflict rather than a lost update.
+    """
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise InvalidInput(
@@ -139,21 +156,41 @@ def update_task(conn: sa.Connection, task_id: str, changes: Mapping[str, Any]) -
         raise NotFound(f"no task with id {task_id!r}")
     stamp = now()
     values = _column_values(conn, row, changes)
+    _check_rules(row, values, by_run)
     tag_set = _tags(changes["tags"]) if "tags" in changes else None
     if "status" in changes:
         values.update(_status_times(row, values["status"], changes, stamp))
     values["last_update"] = stamp
-    conn.execute(tasks.update().where(tasks.c.id == task_id).values(**values))
+    changed = conn.execute(
+        tasks.update().where(tasks.c.id == task_id, tasks.c.status == row.status).values(**values)
+    )
+    if changed.rowcount != 1:
+        # Only reachable where FOR UPDATE is not a lock (SQLite serialises whole transactions,
+        # so not there either); kept so the write can never land on a status it did not check.
+        raise Conflict(f"the task's status changed from {row.status} meanwhile; try again")
     if tag_set is not None:
         conn.execute(task_tags.delete().where(task_tags.c.task_id == task_id))
         _store_tags(conn, task_id, tag_set)
     return get_task(conn, task_id)
 
 
+def _check_rules(row: sa.Row[Any], values: Mapping[str, Any], by_run: bool) -> None:
+    current = TaskStatus(row.status)
+    if "status" in values:
+        require_status_change(current, values["status"])
+    stored_execution = Execution.from_dict(row.execution).to_dict()
+    if "execution" in values and values["execution"] != stored_execution:
+        require_editable(Editable.INPUTS, current, by_run=by_run)
+    if values.get("archived") and not row.archived:
+        require_action("archive", current)
+
+
 def summaries(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[dict[str, Any]]:
-    """``TaskSummary`` dicts for task rows, with project names and tags in two queries."""
+    """``TaskSummary`` dicts for task rows, with project names, tags and queue names in three
+    queries."""
     project_names = names_by_id(conn, {row.project_id for row in rows})
     tags = tags_by_task(conn, [row.id for row in rows])
+    queue_names = _queue_names(conn, {row.queue_id for row in rows if row.queue_id})
     return [
         {
             "id": row.id,
@@ -172,9 +209,19 @@ def summaries(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[dict[str
             "last_update": row.last_update,
             "last_iteration": row.last_iteration,
             "archived": bool(row.archived),
+            "queue": queue_names.get(row.queue_id) if row.queue_id else None,
+            "worker": row.worker_id,
+            "stop_requested": bool(row.stop_requested),
         }
         for row in rows
     ]
+
+
+def _queue_names(conn: sa.Connection, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    found = conn.execute(sa.select(queues.c.id, queues.c.name).where(queues.c.id.in_(ids)))
+    return {queue_id: name for queue_id, name in found}
 
 
 def tags_by_task(conn: sa.Connection, task_ids: Sequence[str]) -> dict[str, list[str]]:

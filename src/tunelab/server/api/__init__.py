@@ -2,11 +2,23 @@
 
 from fastapi import APIRouter
 
-from tunelab.server.api import console, health, projects, scalars, tasks
+from tunelab.server.api import (
+    console,
+    health,
+    lifecycle,
+    projects,
+    queues,
+    scalars,
+    tasks,
+    workers,
+)
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(projects.router)
 api_router.include_router(tasks.router)
+api_router.include_router(lifecycle.router)
 api_router.include_router(scalars.router)
 api_router.include_router(console.router)
+api_router.include_router(queues.router)
+api_router.include_router(workers.router)

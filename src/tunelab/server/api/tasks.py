@@ -1,4 +1,9 @@
-"""Tasks: create, read, change, list; replace or merge their inputs."""
+"""Tasks: create, read, change, list; replace or merge their inputs.
+
+Writes of inputs (and of ``execution`` in a PATCH) take ``?force=true`` from the running
+task's own SDK: recording what the run connects is allowed while it runs, as editing a
+draft is before (``tunelab.domain.lifecycle.require_editable``'s ``by_run``).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,9 @@ from tunelab.store import task_inputs, task_listing, tasks
 from tunelab.store.task_listing import MAX_PAGE_SIZE, TaskQuery
 
 router = APIRouter(tags=["tasks"])
+
+# ?force=true: the write comes from the running task's own SDK.
+Force = Annotated[bool, Query(description="the running task's own SDK records its inputs")]
 
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED)
@@ -61,62 +69,62 @@ def get_task(task_id: str, conn: Conn) -> dict[str, Any]:
 
 
 @router.patch("/tasks/{task_id}")
-def update_task(task_id: str, body: TaskUpdate, conn: Conn) -> dict[str, Any]:
-    return tasks.update_task(conn, task_id, body.changes())
+def update_task(task_id: str, body: TaskUpdate, conn: Conn, force: Force = False) -> dict[str, Any]:
+    return tasks.update_task(conn, task_id, body.changes(), by_run=force)
 
 
 @router.put("/tasks/{task_id}/hyperparameters")
 def replace_hyperparameters(
-    task_id: str, body: Annotated[Hyperparameters, Body()], conn: Conn
+    task_id: str, body: Annotated[Hyperparameters, Body()], conn: Conn, force: Force = False
 ) -> dict[str, Any]:
-    return _replace(conn, task_id, "hyperparameters", _plain(body))
+    return _replace(conn, task_id, "hyperparameters", _plain(body), force)
 
 
 @router.patch("/tasks/{task_id}/hyperparameters")
 def merge_hyperparameters(
-    task_id: str, body: Annotated[HyperparametersPatch, Body()], conn: Conn
+    task_id: str, body: Annotated[HyperparametersPatch, Body()], conn: Conn, force: Force = False
 ) -> dict[str, Any]:
-    return _merge(conn, task_id, "hyperparameters", _plain(body))
+    return _merge(conn, task_id, "hyperparameters", _plain(body), force)
 
 
 @router.put("/tasks/{task_id}/configuration")
 def replace_configuration(
-    task_id: str, body: Annotated[Configuration, Body()], conn: Conn
+    task_id: str, body: Annotated[Configuration, Body()], conn: Conn, force: Force = False
 ) -> dict[str, Any]:
-    return _replace(conn, task_id, "configuration", _plain(body))
+    return _replace(conn, task_id, "configuration", _plain(body), force)
 
 
 @router.patch("/tasks/{task_id}/configuration")
 def merge_configuration(
-    task_id: str, body: Annotated[ConfigurationPatch, Body()], conn: Conn
+    task_id: str, body: Annotated[ConfigurationPatch, Body()], conn: Conn, force: Force = False
 ) -> dict[str, Any]:
-    return _merge(conn, task_id, "configuration", _plain(body))
+    return _merge(conn, task_id, "configuration", _plain(body), force)
 
 
 @router.put("/tasks/{task_id}/user_properties")
 def replace_user_properties(
-    task_id: str, body: Annotated[UserProperties, Body()], conn: Conn
+    task_id: str, body: Annotated[UserProperties, Body()], conn: Conn, force: Force = False
 ) -> dict[str, Any]:
-    return _replace(conn, task_id, "user_properties", _plain(body))
+    return _replace(conn, task_id, "user_properties", _plain(body), force)
 
 
 @router.patch("/tasks/{task_id}/user_properties")
 def merge_user_properties(
-    task_id: str, body: Annotated[UserPropertiesPatch, Body()], conn: Conn
+    task_id: str, body: Annotated[UserPropertiesPatch, Body()], conn: Conn, force: Force = False
 ) -> dict[str, Any]:
-    return _merge(conn, task_id, "user_properties", _plain(body))
+    return _merge(conn, task_id, "user_properties", _plain(body), force)
 
 
 def _replace(
-    conn: Conn, task_id: str, kind: task_inputs.InputKind, data: dict[str, Any]
+    conn: Conn, task_id: str, kind: task_inputs.InputKind, data: dict[str, Any], force: bool
 ) -> dict[str, Any]:
-    return {kind: task_inputs.replace_inputs(conn, task_id, kind, data)}
+    return {kind: task_inputs.replace_inputs(conn, task_id, kind, data, by_run=force)}
 
 
 def _merge(
-    conn: Conn, task_id: str, kind: task_inputs.InputKind, data: dict[str, Any]
+    conn: Conn, task_id: str, kind: task_inputs.InputKind, data: dict[str, Any], force: bool
 ) -> dict[str, Any]:
-    return {kind: task_inputs.merge_inputs(conn, task_id, kind, data)}
+    return {kind: task_inputs.merge_inputs(conn, task_id, kind, data, by_run=force)}
 
 
 def _plain(value: Any) -> Any:

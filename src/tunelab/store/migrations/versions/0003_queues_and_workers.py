@@ -7,6 +7,9 @@ Create Date: 2026-11-22 14:30:00.000000
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,7 +26,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("stop_requested", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
-    op.create_table(
+    queues = op.create_table(
         "queues",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=256), nullable=False),
@@ -38,11 +41,15 @@ def upgrade() -> None:
         sa.Column("position", sa.BigInteger(), nullable=False),
         sa.Column("added", sa.Float(precision=53), nullable=False),
         sa.ForeignKeyConstraint(
-            ["queue_id"], ["queues.id"], name=op.f("fk_queue_entries_queue_id_queues"),
+            ["queue_id"],
+            ["queues.id"],
+            name=op.f("fk_queue_entries_queue_id_queues"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["task_id"], ["tasks.id"], name=op.f("fk_queue_entries_task_id_tasks"),
+            ["task_id"],
+            ["tasks.id"],
+            name=op.f("fk_queue_entries_task_id_tasks"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("task_id", name=op.f("pk_queue_entries")),
@@ -50,6 +57,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_queue_entries_queue_id_position"), "queue_entries", ["queue_id", "position"]
     )
+    # A queue named "default" exists from the start: enqueueing without naming a queue, and
+    # an agent started without --queue, both use it.
+    op.bulk_insert(queues, [{"id": uuid.uuid4().hex, "name": "default", "created": time.time()}])
     op.create_table(
         "workers",
         sa.Column("id", sa.String(length=256), nullable=False),

@@ -1,0 +1,230 @@
+"""Workers: agents that register, heartbeat and take queued tasks, and the reaper of the lost.
+
+Taking the next task is one transaction: lock the first queued entry (``dialect``:
+PostgreSQL ``FOR UPDATE SKIP LOCKED``, SQLite's write transaction), set the task running on
+this worker (compare-and-set on ``queued``), drop the entry. However many agents poll, each
+task goes to exactly one. A worker silent for longer than the timeout is removed and its
+running tasks fail with ``worker lost``.
+
+Example::
+
+    register(conn, "gpu1:agent-0", ["gpu", "default"], host="gpu1")
+    task = take_next(conn, "gpu1:agent-0")      # a Task now running there, or None
+    heartbeat(conn, "gpu1:agent-0", task["id"])  # ids of its tasks asked to stop
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from tunelab.domain.task import TaskStatus
+from tunelab.errors import InvalidInput, NotFound
+from tunelab.store import queues
+from tunelab.store.dialect import dialect_insert, lock_first_queued
+from tunelab.store.lookup import now
+from tunelab.store.schema import queues as queue_table
+from tunelab.store.schema import tasks, workers
+from tunelab.store.task_status import change_status
+from tunelab.store.tasks import get_task
+
+S = TaskStatus
+MAX_ID_LENGTH = 256
+MAX_HOST_LENGTH = 256
+MAX_QUEUES = 100
+LOST = "worker lost"
+UNREGISTERED = "worker unregistered while running it"
+
+
+def validate_worker_id(worker_id: Any) -> str:
+    if not isinstance(worker_id, str) or not worker_id.strip() or len(worker_id) > MAX_ID_LENGTH:
+        raise InvalidInput(f"a worker id must be 1 to {MAX_ID_LENGTH} characters")
+    if "/" in worker_id:
+        raise InvalidInput(f"invalid worker id {worker_id!r}: it appears in URLs, so no '/'")
+    return worker_id
+
+
+def register(
+    conn: sa.Connection, worker_id: str, queue_names: Sequence[str], host: str = ""
+) -> dict[str, Any]:
+    """Register the worker, or register it again (a restarted agent): its queues, in the
+    order it takes from them, are created if missing."""
+    validate_worker_id(worker_id)
+    if len(queue_names) > MAX_QUEUES:
+        raise InvalidInput(f"a worker serves at most {MAX_QUEUES} queues")
+    names = list(dict.fromkeys(queue_names))  # duplicates dropped, priority order kept
+    for name in names:
+        queues.ensure_queue(conn, name)
+    if len(host) > MAX_HOST_LENGTH:
+        raise InvalidInput(f"host is at most {MAX_HOST_LENGTH} characters")
+    stamp = now()
+    insert = dialect_insert(conn, workers).values(
+        id=worker_id, queues=names, host=host, task_id=None, registered=stamp, last_heartbeat=stamp
+    )
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=[workers.c.id],
+            set_={
+                "queues": insert.excluded.queues,
+                "host": insert.excluded.host,
+                "task_id": None,
+                "registered": stamp,
+                "last_heartbeat": stamp,
+            },
+        )
+    )
+    return get_worker(conn, worker_id)
+
+
+def ensure_worker(conn: sa.Connection, worker_id: str) -> None:
+    """Register ``worker_id`` serving no queue unless it is registered already."""
+    validate_worker_id(worker_id)
+    stamp = now()
+    conn.execute(
+        dialect_insert(conn, workers)
+        .values(id=worker_id, queues=[], host="", registered=stamp, last_heartbeat=stamp)
+        .on_conflict_do_nothing(index_elements=[workers.c.id])
+    )
+
+
+def get_worker(conn: sa.Connection, worker_id: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(workers).where(workers.c.id == worker_id)).first()
+    if row is None:
+        raise _unknown(worker_id)
+    return _as_dict(row)
+
+
+def list_workers(conn: sa.Connection) -> list[dict[str, Any]]:
+    return [_as_dict(row) for row in conn.execute(sa.select(workers).order_by(workers.c.id))]
+
+
+def _as_dict(row: sa.Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "queues": list(row.queues),
+        "task_id": row.task_id,
+        "host": row.host,
+        "registered": row.registered,
+        "last_heartbeat": row.last_heartbeat,
+    }
+
+
+def _unknown(worker_id: str) -> NotFound:
+    return NotFound(
+        f"no worker {worker_id!r}: register it (again: a worker silent past the server's "
+        "worker timeout is removed)"
+    )
+
+
+def heartbeat(conn: sa.Connection, worker_id: str, task_id: str | None = None) -> list[str]:
+    """The worker is alive (and runs ``task_id``); answers the ids of its running tasks that
+    were asked to stop."""
+    touched = conn.execute(
+        workers.update()
+        .where(workers.c.id == worker_id)
+        .values(last_heartbeat=now(), task_id=task_id)
+    )
+    if touched.rowcount != 1:
+        raise _unknown(worker_id)
+    return list(
+        conn.execute(
+            sa.select(tasks.c.id)
+            .where(
+                tasks.c.worker_id == worker_id,
+                tasks.c.status == S.RUNNING.value,
+                tasks.c.stop_requested == sa.true(),
+            )
+            .order_by(tasks.c.id)
+        ).scalars()
+    )
+
+
+def take_next(
+    conn: sa.Connection, worker_id: str, queue_names: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """The first queued task of ``queue_names`` (default: the worker's own queues), taken
+    in that order of queues, now running on this worker; None when they are all empty.
+
+    Polling counts as a sign of life: the worker's heartbeat moves too.
+    """
+    # Touching the worker first also holds its row (PostgreSQL), so a reaper removing it
+    # meanwhile either goes first (NotFound here) or waits and sees it alive.
+    touched = conn.execute(
+        workers.update()
+        .where(workers.c.id == worker_id)
+        .values(last_heartbeat=now())
+        .returning(workers.c.queues)
+    ).first()
+    if touched is None:
+        raise _unknown(worker_id)
+    names = list(touched.queues) if queue_names is None else list(queue_names)
+    for queue_id in _queue_ids(conn, names):
+        task_id = lock_first_queued(conn, queue_id)
+        if task_id is None:
+            continue
+        change_status(
+            conn, task_id, "start", S.QUEUED, S.RUNNING, worker_id=worker_id, stop_requested=False
+        )
+        queues.remove_entry(conn, task_id)
+        conn.execute(workers.update().where(workers.c.id == worker_id).values(task_id=task_id))
+        return get_task(conn, task_id)
+    return None
+
+
+def _queue_ids(conn: sa.Connection, names: Sequence[str]) -> list[str]:
+    """Ids of the queues named, in the order named; names without a queue are skipped."""
+    if not names:
+        return []
+    found = dict(
+        conn.execute(
+            sa.select(queue_table.c.name, queue_table.c.id).where(queue_table.c.name.in_(names))
+        ).all()
+    )
+    return [found[name] for name in names if name in found]
+
+
+def unregister(conn: sa.Connection, worker_id: str) -> None:
+    """Remove the worker; a task still running on it fails (nobody will report its end)."""
+    gone = conn.execute(
+        workers.delete().where(workers.c.id == worker_id).returning(workers.c.id)
+    ).all()
+    if not gone:
+        raise _unknown(worker_id)
+    _fail_running(conn, [worker_id], UNREGISTERED)
+
+
+def reap_lost(conn: sa.Connection, timeout: float) -> list[str]:
+    """Remove the workers silent for more than ``timeout`` seconds and fail their running
+    tasks with ``worker lost``; answers the ids of the tasks failed."""
+    cutoff = now() - timeout
+    # The condition is evaluated again on a row another transaction just touched
+    # (PostgreSQL), so a worker that polled or heartbeat meanwhile stays.
+    lost = list(
+        conn.execute(
+            workers.delete().where(workers.c.last_heartbeat < cutoff).returning(workers.c.id)
+        ).scalars()
+    )
+    return _fail_running(conn, lost, LOST)
+
+
+def _fail_running(conn: sa.Connection, worker_ids: list[str], reason: str) -> list[str]:
+    if not worker_ids:
+        return []
+    stamp = now()
+    # One compare-and-set for all of them: only tasks still running on these workers fail;
+    # one that ended (or was reset and taken elsewhere) meanwhile is left alone.
+    failed = conn.execute(
+        tasks.update()
+        .where(tasks.c.status == S.RUNNING.value, tasks.c.worker_id.in_(worker_ids))
+        .values(
+            status=S.FAILED.value,
+            status_reason=reason,
+            completed=stamp,
+            last_update=stamp,
+            stop_requested=False,
+        )
+        .returning(tasks.c.id)
+    )
+    return sorted(failed.scalars())
