@@ -4,6 +4,7 @@ subprocesses taking tasks from real queues."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 
 from tests.agent.conftest import git, new_repo, write
 from tests.scripts import unique
+from tests.services import ServerProcess
 from tunelab.agent.environment import EnvironmentBuilder
 from tunelab.agent.launcher import Launcher
 from tunelab.agent.repository import RepositoryCache
@@ -38,12 +40,13 @@ SCRIPTS = {
         raise SystemExit(3)
     """,
     "wait.py": """
-        import signal, sys, time
+        import os, signal, sys, time
         def checkpoint(signum, frame):
             open("checkpoint", "w").write("saved\\n")
             print("checkpoint written", flush=True)
             sys.exit(0)
         signal.signal(signal.SIGTERM, checkpoint)
+        print("pid", os.getpid(), flush=True)
         print("ready", flush=True)
         time.sleep(600)
     """,
@@ -231,13 +234,54 @@ def test_a_stop_request_marks_the_task_stopped_and_gives_the_grace(
     assert (agent_root / "tasks" / task_id / "code" / "checkpoint").read_text() == "saved\n"
 
 
+class DockerStandIn:
+    """No Docker engine runs where these tests run: this stands in for the ``docker run``
+    process and keeps the command the runner would have run."""
+
+    commands: list[list[str]] = []
+
+    def __init__(self, command: Any, cwd: Path, env: Any, sink: Any) -> None:
+        self.commands.append(list(command))
+        self.sink = sink
+
+    def start(self) -> None:
+        self.sink("stdout", "in the container")
+
+    def wait(self, timeout: float | None = None) -> int:
+        return 0
+
+    def stop(self, grace: float) -> int:
+        return 0
+
+
+def test_docker_mode_runs_the_task_in_its_image_else_the_agents(
+    client: ApiClient, agent_root: Path, execution: dict[str, str]
+) -> None:
+    task_runner = runner(client, agent_root, docker_image="python:3.11-slim")
+    task_runner.launcher_factory = DockerStandIn
+    plain = new_task(client, execution, status="running")
+    own = new_task(client, execution, status="running", docker_image="pytorch/pytorch:2.4.0")
+
+    assert task_runner.run(client.get_task(plain)) == "completed"
+    assert task_runner.run(client.get_task(own)) == "completed"
+
+    first, second = DockerStandIn.commands[-2:]
+    assert first[:3] == ["docker", "run", "--rm"] and "python:3.11-slim" in first
+    assert "pytorch/pytorch:2.4.0" in second and "python:3.11-slim" not in second
+    assert f"TUNELAB_TASK_ID={plain}" in first and f"TUNELAB_TASK_ID={own}" in second
+    assert first[-1].endswith("exec python train.py")
+    assert ("stdout", "in the container") in console(client, plain)
+
+
 # ----- the daemon -----------------------------------------------------------------------
 
 
 class Agent:
     """``tunelab agent daemon`` as a subprocess."""
 
-    def __init__(self, api_url: str, home: Path, work_dir: Path, *queues: str) -> None:
+    def __init__(
+        self, api_url: str, home: Path, work_dir: Path, *queues: str, heartbeat: float = 5
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TUNELAB_")}
         env.update({"TUNELAB_API_URL": api_url, "HOME": str(home)})
         home.mkdir(parents=True, exist_ok=True)
@@ -246,6 +290,7 @@ class Agent:
         for queue in queues:
             command += ["--queue", queue]
         command += ["--work-dir", str(work_dir), "--poll-timeout", "2", "--stop-grace", "5"]
+        command += ["--heartbeat-interval", str(heartbeat)]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -297,6 +342,49 @@ def test_the_daemon_takes_and_runs_queued_tasks(
     assert all(w["id"] != task["worker"] for w in client.list_workers()["items"])
 
 
+def test_queues_are_served_in_the_order_given(
+    client: ApiClient, api_url: str, tmp_path: Path, execution: dict[str, str], agents: list[Agent]
+) -> None:
+    high, low = unique("high"), unique("low")
+    later_but_urgent, early = new_task(client, execution), new_task(client, execution)
+    client.enqueue_task(early, low)
+    client.enqueue_task(later_but_urgent, high)
+    agents.append(Agent(api_url, tmp_path / "home", tmp_path / "agent", high, low))
+
+    first, second = final_status(client, later_but_urgent), final_status(client, early)
+    assert first["started"] < second["started"]
+    worker = next(w for w in client.list_workers()["items"] if w["id"] == first["worker"])
+    assert worker["queues"] == [high, low]
+
+
+def test_execute_runs_one_task_in_the_foreground(
+    client: ApiClient, api_url: str, tmp_path: Path, agent_root: Path, execution: dict[str, str]
+) -> None:
+    task_id = new_task(client, execution)  # a draft, in no queue
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNELAB_")}
+    env.update({"TUNELAB_API_URL": api_url, "HOME": str(tmp_path)})
+    command = [sys.executable, "-m", "tunelab.cli.main", "agent", "execute", "--id", task_id]
+    done = subprocess.run(
+        [*command, "--work-dir", str(agent_root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"task {task_id}: completed"
+    assert client.get_task(task_id)["status"] == "completed"
+    assert ("stdout", "lr 0.5") in console(client, task_id)
+
+    failing = new_task(client, execution, entry_point="fail.py")
+    command[-1] = failing
+    done = subprocess.run(
+        [*command, "--work-dir", str(agent_root)], env=env, capture_output=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert client.get_task(failing)["status_reason"] == "exit code 3"
+
+
 def test_a_stop_from_the_api_reaches_the_running_task(
     client: ApiClient, api_url: str, tmp_path: Path, execution: dict[str, str], agents: list[Agent]
 ) -> None:
@@ -308,7 +396,7 @@ def test_a_stop_from_the_api_reaches_the_running_task(
 
     client.stop_task(task_id, reason="enough")
     task = final_status(client, task_id, timeout=30)  # the heartbeat hears it (every 5 s)
-    assert task["status"] == "stopped"
+    assert (task["status"], task["status_reason"]) == ("stopped", "enough")
     wait_for(lambda: ("stdout", "checkpoint written") in console(client, task_id), 10)
 
 
@@ -386,3 +474,35 @@ def test_many_agents_run_every_task_exactly_once(
     assert sorted(ran) == sorted(ids)  # each exactly once
     statuses = {client.get_task(task_id)["status"] for task_id in ids}
     assert statuses == {"completed"}
+
+
+def test_an_agent_killed_mid_task_leaves_it_failed_worker_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, execution: dict[str, str], agents: list[Agent]
+) -> None:
+    monkeypatch.setenv("TUNELAB_WORKER_TIMEOUT", "3")  # the server process inherits it
+    server = ServerProcess(tmp_path / "server-data")
+    server.start()
+    script_pid = None
+    client = ApiClient(server.url)
+    try:
+        queue = unique("q")
+        task_id = new_task(client, execution, entry_point="wait.py")
+        client.enqueue_task(task_id, queue)
+        agent = Agent(server.url, tmp_path / "home", tmp_path / "agent", queue, heartbeat=0.5)
+        agents.append(agent)
+        wait_for(lambda: ("stdout", "ready") in console(client, task_id), what="the script")
+        script_pid = int(next(t for s, t in console(client, task_id) if t.startswith("pid "))[4:])
+        time.sleep(4)  # past the timeout: the heartbeat keeps a live agent's task running
+        assert client.get_task(task_id)["status"] == "running"
+
+        agent.proc.kill()
+        killed = time.monotonic()
+        task = final_status(client, task_id, timeout=15)
+        assert (task["status"], task["status_reason"]) == ("failed", "worker lost")
+        assert time.monotonic() - killed < 3 + 5
+    finally:
+        if script_pid is not None:  # SIGKILL gave the agent no chance to stop its script
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(script_pid, signal.SIGKILL)
+        client.close()
+        server.stop()

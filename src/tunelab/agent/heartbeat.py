@@ -1,0 +1,85 @@
+"""The worker's heartbeat: a thread telling the server every few seconds that it is alive and
+which task it runs, and passing on the stop requests the server answers with.
+
+A worker silent for longer than the server's worker timeout is gone (its running task fails
+with "worker lost"), so the beat goes on whatever the task does, builds included.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tunelab.errors import NotFound, TunelabError
+
+OnStop = Callable[[str], None]
+
+
+class Heartbeat:
+    """Beats every ``interval`` seconds once started; ``on_stop(task_id)`` hears stop requests.
+
+    >>> heartbeat = Heartbeat(client, "gpu-box:0", on_stop=runner.request_stop)
+    >>> heartbeat.start()
+    >>> heartbeat.task_id = task["id"]  # while running it
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        worker_id: str,
+        interval: float = 5.0,
+        on_stop: OnStop | None = None,
+        on_unknown_worker: Callable[[], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.worker_id = worker_id
+        self.interval = interval
+        self.on_stop = on_stop
+        self.on_unknown_worker = on_unknown_worker
+        self.task_id: str | None = None
+        self.stop_requests: set[str] = set()
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Heartbeat:
+        if self._thread is None:
+            self._halt.clear()
+            self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join(60)  # a beat in flight ends within the client's timeout
+            self._thread = None
+
+    def beat(self) -> list[str]:
+        """One heartbeat now; the ids of the tasks the server wants stopped."""
+        task_id = self.task_id
+        try:
+            answer = self.client.heartbeat(self.worker_id, task_id)
+        except NotFound:
+            # The server forgot this worker (it timed out, or the server was reset).
+            if self.on_unknown_worker is not None:
+                self.on_unknown_worker()
+            return []
+        stop = [str(t) for t in answer.get("stop", [])]
+        for requested in stop:
+            if requested not in self.stop_requests:
+                self.stop_requests.add(requested)
+                if self.on_stop is not None:
+                    self.on_stop(requested)
+        return stop
+
+    def _loop(self) -> None:
+        while not self._halt.is_set():
+            try:
+                self.beat()
+            except TunelabError as exc:
+                print(f"tunelab agent: heartbeat failed: {exc.message}", file=sys.stderr)
+            except Exception as exc:  # the beat must outlive any surprise
+                print(f"tunelab agent: heartbeat failed: {exc!r}", file=sys.stderr)
+            self._halt.wait(self.interval)

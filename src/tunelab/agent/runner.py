@@ -1,0 +1,272 @@
+"""One task, from checkout to recorded outcome.
+
+    checkout + diff ─► environment (uv, cached) ─► launch ─► wait ─► record the outcome
+
+Every step reports to the task's console (stream "log"); a step that fails ends the task
+``failed`` with a reason naming the step, and the full error in the console. The outcome is
+recorded only if the task is still ``running``: the SDK inside the script may have recorded
+its own end already, and a lost race (409) is fine. A stop request (heard by the heartbeat,
+or the agent shutting down) stops the process group (SIGTERM, the grace period, SIGKILL);
+the task is then recorded ``stopped`` whatever the exit code, after its last console lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from tunelab.agent.console_sink import ConsoleSink
+from tunelab.agent.docker import docker_command
+from tunelab.agent.environment import EnvironmentBuilder
+from tunelab.agent.errors import AgentError
+from tunelab.agent.launcher import (
+    TASK_VARIABLES,
+    Launcher,
+    Sink,
+    entry_point_argument,
+    task_environment,
+)
+from tunelab.agent.repository import RepositoryCache, apply_diff
+from tunelab.domain.task import TaskStatus
+from tunelab.errors import Conflict, NotFound, ServerUnavailable
+
+
+class TaskProcess(Protocol):
+    def start(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def stop(self, grace: float) -> int: ...
+
+
+LauncherFactory = Callable[[Sequence[str], Path, Mapping[str, str], Sink], TaskProcess]
+
+RECORD_RETRY_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: TaskStatus
+    reason: str = ""
+
+
+class _Run:
+    """The task being run now: what stops it."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        self.process: TaskProcess | None = None
+        self.stop_reason = ""
+        self.stopper: threading.Thread | None = None
+
+
+class _StepFailed(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+class TaskRunner:
+    """Runs tasks one at a time; ``request_stop`` may come from any thread.
+
+    >>> runner = TaskRunner(client, RepositoryCache(root / "repos"),
+    ...                     EnvironmentBuilder(root / "envs"), Launcher, root / "tasks")
+    >>> runner.run(client.next_task("gpu-box:0"))  # doctest: +SKIP
+    'completed'
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        repos: RepositoryCache,
+        envs: EnvironmentBuilder,
+        launcher_factory: LauncherFactory = Launcher,
+        work_root: Path = Path("tasks"),
+        stop_grace: float = 10.0,
+        docker_image: str | None = None,
+        keep_work_dirs: bool = False,
+    ) -> None:
+        self.client = client
+        self.repos = repos
+        self.envs = envs
+        self.launcher_factory = launcher_factory
+        self.work_root = Path(work_root)
+        self.stop_grace = stop_grace
+        self.docker_image = docker_image
+        self.keep_work_dirs = keep_work_dirs
+        # Reentrant, so that request_stop is safe from any context, a signal handler included.
+        self._lock = threading.RLock()
+        self._current: _Run | None = None
+
+    @property
+    def current_task_id(self) -> str | None:
+        with self._lock:
+            return self._current.task_id if self._current else None
+
+    def run(self, task: Mapping[str, Any]) -> str:
+        """Run ``task`` (already ``running`` on this worker); its final status."""
+        task_id = str(task["id"])
+        run = _Run(task_id)
+        with self._lock:
+            self._current = run
+        sink = ConsoleSink(self.client, task_id).start()
+        try:
+            outcome = self._run(task, run, sink)
+        except _StepFailed as failed:
+            outcome = failed.outcome
+        except Exception as exc:  # a bug of ours must still end the task, and the agent go on
+            sink.log("".join(traceback.format_exception(exc)).rstrip())
+            outcome = Outcome(TaskStatus.FAILED, f"agent error: {exc!r}")
+        finally:
+            with self._lock:
+                self._current = None
+        if run.stopper is not None:
+            run.stopper.join()
+        if run.stop_reason:
+            outcome = Outcome(TaskStatus.STOPPED, run.stop_reason)
+        sink.log(f"tunelab agent: task {outcome.status.value} {outcome.reason}".rstrip())
+        sink.close()
+        status = self._record(task_id, outcome)
+        if not self.keep_work_dirs:
+            shutil.rmtree(self.work_root / task_id, ignore_errors=True)
+        return status
+
+    def request_stop(self, task_id: str, reason: str = "stopped on request") -> None:
+        """Stop ``task_id`` if it runs here (its processes get the grace period). Returns at
+        once; ``run`` returns, the task ``stopped``, once the processes are gone."""
+        with self._lock:
+            run = self._current
+            if run is None or run.task_id != task_id or run.stop_reason:
+                return
+            run.stop_reason = reason
+            run.stopper = threading.Thread(
+                target=self._stop, args=(run, reason), name="task-stop", daemon=True
+            )
+            run.stopper.start()
+
+    def _stop(self, run: _Run, reason: str) -> None:
+        with self._lock:
+            process = run.process
+        if process is not None:
+            # The outcome is recorded once the processes are gone and their last lines (the
+            # checkpoint an abort handler saved) are in the console.
+            process.stop(self.stop_grace)
+            return
+        # Not launched yet (still building): the task is stopped now; run() will not launch.
+        with contextlib.suppress(ServerUnavailable):  # run() records it again, retrying longer
+            self._record(run.task_id, Outcome(TaskStatus.STOPPED, reason), patience=10.0)
+
+    # ----- the steps --------------------------------------------------------------------
+
+    def _run(self, task: Mapping[str, Any], run: _Run, sink: ConsoleSink) -> Outcome:
+        ex = {k: str(v or "") for k, v in dict(task.get("execution") or {}).items()}
+        sink.log(f"tunelab agent: building task {run.task_id} ({task.get('name', '')})")
+        task_dir = self.work_root / run.task_id
+        cwd = self._checkout(ex, task_dir / "code", sink)
+        command, env = self._command(run.task_id, ex, task_dir, sink)
+        with _step("launch", sink), self._lock:
+            if run.stop_reason:
+                return Outcome(TaskStatus.STOPPED, run.stop_reason)
+            sink.log(f"tunelab agent: running {' '.join(command[-2:])} in {cwd}")
+            run.process = self.launcher_factory(command, cwd, env, sink.write)
+            run.process.start()
+        exit_code = run.process.wait()
+        sink.log(f"tunelab agent: the process exited with code {exit_code}")
+        if exit_code == 0:
+            return Outcome(TaskStatus.COMPLETED)
+        if exit_code < 0:
+            return Outcome(TaskStatus.FAILED, f"killed by signal {-exit_code}")
+        return Outcome(TaskStatus.FAILED, f"exit code {exit_code}")
+
+    def _checkout(self, ex: dict[str, str], code: Path, sink: ConsoleSink) -> Path:
+        """The task's code at ``code``, diff applied; the directory to run it in."""
+        repository, commit = ex.get("repository", ""), ex.get("commit", "")
+        branch = ex.get("branch", "")
+        where = f"{repository} at {commit or 'the head of ' + (branch or 'the default branch')}"
+        with _step("checkout", sink):
+            sink.log(f"tunelab agent: checking out {where}")
+            self.repos.checkout(repository, commit, branch, code)
+            if ex.get("diff"):
+                sink.log("tunelab agent: applying the task's uncommitted changes")
+                apply_diff(code, ex["diff"])
+        entry_point, working_dir = ex.get("entry_point", ""), ex.get("working_dir", "")
+        with _step("launch", sink):
+            if not entry_point or not (code / entry_point).is_file():
+                raise AgentError(f"the entry point {entry_point!r} is not in {where}")
+            if not (code / working_dir).is_dir():
+                raise AgentError(f"the working dir {working_dir!r} is not in {where}")
+        return code / working_dir
+
+    def _command(
+        self, task_id: str, ex: dict[str, str], task_dir: Path, sink: ConsoleSink
+    ) -> tuple[list[str], dict[str, str]]:
+        """The command running the task (in its environment or container) and its variables."""
+        env = task_environment(task_id, self.client.base_url)
+        entry_point, working_dir = ex.get("entry_point", ""), ex.get("working_dir", "")
+        image = (ex.get("docker_image") or self.docker_image) if self.docker_image else ""
+        if image:
+            requirements = task_dir / "requirements.txt"
+            requirements.write_text(ex.get("requirements", ""))
+            sink.log(f"tunelab agent: running in the docker image {image}")
+            command = docker_command(
+                image, task_dir / "code", working_dir, entry_point,
+                {k: env[k] for k in TASK_VARIABLES if k in env},
+                ex.get("docker_arguments", ""), ex.get("docker_setup_script", ""), requirements,
+            )  # fmt: skip
+            return command, env
+        if ex.get("docker_image"):
+            sink.log(f"tunelab agent: not in docker mode, so {ex['docker_image']} is ignored")
+        with _step("environment build", sink):
+            python = self.envs.build(ex.get("requirements", ""), sink.log)
+        env["VIRTUAL_ENV"] = str(python.parent.parent)
+        env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+        return [str(python), entry_point_argument(entry_point, working_dir)], env
+
+    # ----- the outcome ------------------------------------------------------------------
+
+    def _record(
+        self, task_id: str, outcome: Outcome, patience: float = RECORD_RETRY_SECONDS
+    ) -> str:
+        """Set the outcome if the task is still running; the task's final status."""
+        deadline = time.monotonic() + patience
+        delay = 0.5
+        conflicts = 0
+        while True:
+            try:
+                current = self.client.get_task(task_id)
+                if current["status"] != TaskStatus.RUNNING:
+                    return str(current["status"])  # the SDK (or the server) ended it already
+                reason = outcome.reason
+                if outcome.status is TaskStatus.STOPPED and current.get("stop_requested"):
+                    reason = current.get("status_reason") or reason  # the requester's words
+                self.client.update_task(task_id, status=outcome.status.value, status_reason=reason)
+                return outcome.status.value
+            except Conflict:
+                conflicts += 1  # lost a race with another change: read again
+                if conflicts > 5:
+                    raise
+            except NotFound:
+                return outcome.status.value  # deleted meanwhile: nothing to record
+            except ServerUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+
+@contextmanager
+def _step(name: str, sink: ConsoleSink) -> Iterator[None]:
+    """Turns an AgentError (or OSError) inside a step into a failed outcome naming the step."""
+    try:
+        yield
+    except (AgentError, OSError) as exc:
+        message = exc.message if isinstance(exc, AgentError) else str(exc)
+        sink.log(f"tunelab agent: {name} failed: {message}")
+        first = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+        raise _StepFailed(Outcome(TaskStatus.FAILED, f"{name} failed: {first}")) from exc
