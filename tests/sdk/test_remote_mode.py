@@ -119,3 +119,48 @@ def test_a_value_that_cannot_be_cast_fails_clearly(
     assert result.returncode == 1
     assert "parameter 'batch'" in result.stderr and "lots" in result.stderr
     assert client.get_task(task_id)["status"] == "failed"
+
+
+CLICK_SCRIPT = """
+import json
+import click
+from tunelab import Task
+
+@click.command()
+@click.option("--lr", type=float, default=0.1)
+@click.option("--epochs", type=int, default=1)
+@click.option("--fast/--slow", default=False)
+def main(lr, epochs, fast):
+    Task.init(project_name="ignored", task_name="ignored")
+    print("RESULT " + json.dumps({"lr": lr, "epochs": epochs, "fast": fast}))
+
+main()
+"""
+
+
+def test_click_options_take_the_stored_values(
+    api_url: str, client: ApiClient, tmp_path: Path
+) -> None:
+    def p(value: str, kind: str) -> dict[str, str]:
+        return {"value": value, "type": kind, "description": ""}
+
+    task = client.create_task(
+        {
+            "name": "click",
+            "project": unique("remote-click"),
+            "status": "draft",
+            "hyperparameters": {
+                "Args": {
+                    "lr": p("0.02", "float"),
+                    "epochs": p("9", "int"),
+                    "fast": p("True", "bool"),
+                }
+            },
+        }
+    )
+    script = write_script(tmp_path / "code", CLICK_SCRIPT)
+    result = run_script(script, script_env(api_url, tmp_path, TUNELAB_TASK_ID=task["id"]))
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("RESULT "))
+    assert json.loads(line.removeprefix("RESULT ")) == {"lr": 0.02, "epochs": 9, "fast": True}
+    assert client.get_task(task["id"])["status"] == "completed"
