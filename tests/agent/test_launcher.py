@@ -207,3 +207,36 @@ def test_the_entry_point_is_named_from_the_working_dir(
     entry_point: str, working_dir: str, argument: str
 ) -> None:
     assert entry_point_argument(entry_point, working_dir) == argument
+
+
+def test_the_script_ends_when_the_agent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves an agent no chance to clean up: the child still gets SIGTERM."""
+    pid_file = tmp_path / "child.pid"
+    agent = tmp_path / "agent.py"
+    agent.write_text(
+        textwrap.dedent(
+            f"""
+            import sys, time
+            from pathlib import Path
+            from tunelab.agent.launcher import Launcher
+            child = Path({str(tmp_path)!r}) / "child.py"
+            child.write_text("import os, time\\n"
+                             "open({str(pid_file)!r}, 'w').write(f'{{os.getpid()}}\\\\n')\\n"
+                             "time.sleep(120)\\n")
+            Launcher([sys.executable, str(child)], Path({str(tmp_path)!r}), {{}},
+                     lambda s, t: None).start()
+            time.sleep(120)
+            """
+        )
+    )
+    with subprocess.Popen([sys.executable, str(agent)]) as proc:
+        try:
+            child_pid = int(wait_for_file(pid_file))
+            assert alive(child_pid)
+        finally:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 10
+    while alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child_pid)

@@ -10,14 +10,16 @@ in order to ``sink(stream, text)``.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 Sink = Callable[[str, str], None]  # (stream, text)
 
@@ -43,6 +45,27 @@ def task_environment(
         }
     )
     return env
+
+
+def _load_prctl() -> Any:
+    # Resolved now, not in the forked child, where only async-signal-safe work is allowed.
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In the child: SIGTERM when the agent dies, even by SIGKILL, so a killed agent
+    leaves no script running for a task the server has already marked "worker lost"."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Launcher:
@@ -78,6 +101,7 @@ class Launcher:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group, which stop() signals whole
+            preexec_fn=_end_with_parent,
         )
         for stream, pipe in (("stdout", self._proc.stdout), ("stderr", self._proc.stderr)):
             assert pipe is not None
