@@ -7,7 +7,10 @@ Cases:
 - ``add_scalar``: ``reporter.add_scalar(metric, variant, value, i)``;
 - ``logger_add_scalar``: a Logger-like ``report_scalar`` method that calls ``add_scalar``
   (what a user calling ``logger.report_scalar`` pays);
-- ``empty_loop``: the ``for`` loop alone, for reference (included in every figure).
+- ``empty_loop``: the ``for`` loop alone, for reference (included in every figure);
+- ``floor``: a plain Python function appending a tuple to a list, the cheapest reporting
+  API Python allows. The machine's speed varies from run to run (a shared host), so the
+  ratios ``add_scalar / floor`` are the figures to compare across runs.
 
 Two modes. ``call``: the background sender sleeps during the timed loop (it sends between
 runs), so the figure is the cost of the call itself. ``sustained``: the default settings,
@@ -62,11 +65,23 @@ def _timed(calls: int, report: Callable[[str, str, float, int], None] | None) ->
     return (time.perf_counter() - start) / calls * 1e6
 
 
+def _floor() -> Callable[[str, str, float, int], None]:
+    points: list[tuple[float, int]] = []
+
+    def report(metric: str, variant: str, value: float, iteration: int) -> None:
+        points.append((value, iteration))
+        if len(points) > 100_000:
+            points.clear()
+
+    return report
+
+
 def _measure(calls: int, repeat: int, settings: dict[str, Any]) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         reporter = Reporter(AcceptAll(), "bench", spool_path=Path(tmp) / "spool.jsonl", **settings)
         cases: dict[str, Callable[[str, str, float, int], None] | None] = {
             "empty_loop": None,
+            "floor": _floor(),
             "add_scalar": reporter.add_scalar,
             "logger_add_scalar": LoggerViaAddScalar(reporter).report_scalar,
         }
@@ -100,6 +115,13 @@ def main() -> None:
         "runs": args.runs,
         "us_per_call_median": medians,
         "us_per_call_runs": all_runs,
+        "ratio_to_floor_median": {
+            mode: {
+                name: round(figures[name] / figures["floor"], 2)
+                for name in ("add_scalar", "logger_add_scalar")
+            }
+            for mode, figures in medians.items()
+        },
         "target_us": 1.0,
     }
     print(json.dumps(result, indent=2))
