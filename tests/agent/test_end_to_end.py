@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitrepo import make_repo
+from tests.gitrepo import new_repo
 from tests.scripts import run_script, script_env, unique
 from tunelab.sdk.transport import ApiClient
 
@@ -106,7 +106,7 @@ def test_clone_edit_enqueue_and_an_agent_reruns_with_the_edits(
     queue, _ = agent
     project = unique("e2e")
     repo = tmp_path / "repo"
-    make_repo(repo, {"train.py": f"PROJECT = {project!r}\n{TRAIN}", "values.py": "OFFSET = 0\n"})
+    new_repo(repo, {"train.py": f"PROJECT = {project!r}\n{TRAIN}", "values.py": "OFFSET = 0\n"})
     (repo / "values.py").write_text("OFFSET = 1000\n")  # uncommitted: the agent must apply it
 
     local = run_script(repo / "train.py", script_env(api_url, tmp_path))
@@ -160,7 +160,7 @@ for i in range(100000):
     logger.report_scalar("loss", "train", 1.0 / (i + 1), iteration=i)
     time.sleep(0.01)
 """
-    make_repo(repo, {"long.py": script})
+    new_repo(repo, {"long.py": script})
     draft = client.create_task(
         {
             "name": "long",
@@ -186,3 +186,36 @@ for i in range(100000):
     assert done["status"] == "stopped", console
     assert "checkpoint saved" in console
     assert client.get_metrics(draft["id"])["metrics"]["loss"]["train"]["count"] > 0
+
+
+def test_a_failing_script_keeps_its_own_reason_under_the_agent(
+    api_url: str, client: ApiClient, tmp_path: Path, agent: tuple[str, subprocess.Popen[str]]
+) -> None:
+    queue, _ = agent
+    project = unique("e2e-fail")
+    repo = tmp_path / "repo"
+    script = f"""
+from tunelab import Task
+Task.init(project_name={project!r}, task_name="bad")
+raise ValueError("bad batch shape")
+"""
+    new_repo(repo, {"bad.py": script})
+    draft = client.create_task(
+        {
+            "name": "bad",
+            "project": project,
+            "status": "draft",
+            "execution": {
+                "repository": str(repo),
+                "branch": "main",
+                "entry_point": "bad.py",
+                "working_dir": ".",
+            },
+        }
+    )
+    client.enqueue_task(draft["id"], queue=queue)
+    done = _wait_status(client, draft["id"], {"completed", "failed", "stopped"}, timeout=120)
+    assert done["status"] == "failed"
+    assert done["status_reason"] == "ValueError: bad batch shape"
+    console = [x["text"] for x in client.get_console(draft["id"], limit=10000)["lines"]]
+    assert "ValueError: bad batch shape" in console  # the traceback arrived before the status

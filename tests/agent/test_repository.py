@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.conftest import git, new_repo, write
+from tests.gitrepo import git, new_repo, write
 from tunelab.agent import AgentError
 from tunelab.agent.repository import NO_REPOSITORY, RepositoryCache, apply_diff
 from tunelab.sdk.capture import capture_source

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.agent.conftest import git, new_repo, write
+from tests.gitrepo import git, new_repo, write
 from tests.scripts import unique
 from tests.services import ServerProcess
 from tunelab.agent.environment import EnvironmentBuilder

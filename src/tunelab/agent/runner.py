@@ -243,8 +243,10 @@ class TaskRunner:
                 if current["status"] != TaskStatus.RUNNING:
                     return str(current["status"])  # the SDK (or the server) ended it already
                 reason = outcome.reason
-                if outcome.status is TaskStatus.STOPPED and current.get("stop_requested"):
-                    reason = current.get("status_reason") or reason  # the requester's words
+                if outcome.status is not TaskStatus.COMPLETED:
+                    # The stop requester's words, or the script's own account of its end
+                    # ("ValueError: ...", set by its SDK), say more than an exit code.
+                    reason = current.get("status_reason") or reason
                 self.client.update_task(task_id, status=outcome.status.value, status_reason=reason)
                 return outcome.status.value
             except Conflict:

@@ -41,6 +41,7 @@ class RunSession:
         self._close_lock = threading.Lock()
         self.before_close: list[Any] = []  # callables run just before the final flush
         self.offline_folder: Path | None = None
+        self.under_agent = False  # an agent records the final status (see _end)
         self._watcher: threading.Thread | None = None
         self._checks: list[Any] = []
         self.watch_interval = 2.0
@@ -78,14 +79,7 @@ class RunSession:
     def detach(self) -> None:
         """Send everything and let go of the run without giving it a final status
         (``execute_remotely`` hands the task to an agent)."""
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._stop_watching.set()
-        self._run_before_close()
-        self.console.uninstall()
-        self.reporter.close()
+        self._end(None)
         self.exit.disarm()
 
     def start(self) -> None:
@@ -108,21 +102,37 @@ class RunSession:
         self.close(status, reason)
 
     def close(self, status: TaskStatus = TaskStatus.COMPLETED, reason: str = "") -> None:
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._stop_watching.set()
-        self._run_before_close()
-        self.console.uninstall()
-        self.reporter.call("update_task", self.task_id, status=status.value, status_reason=reason)
-        self.reporter.close()
-        if self.offline_folder is not None:
+        if self._end((status, reason)) and self.offline_folder is not None:
             print(
                 f"tunelab: offline session recorded in {self.offline_folder}; "
                 f"upload it with: tunelab sync {self.offline_folder}",
                 file=sys.stderr,
             )
+
+    def _end(self, final: tuple[TaskStatus, str] | None) -> bool:
+        """Stop watching, run the hooks, send everything (with the final status, if any).
+        False when the run had already ended."""
+        with self._close_lock:
+            if self._closed:
+                return False
+            self._closed = True
+        self._stop_watching.set()
+        self._run_before_close()
+        self.console.uninstall()
+        if final is not None:
+            status, reason = final
+            if self.under_agent:
+                # The agent sets the final status once it has posted all of the script's
+                # output, so a final status never comes before the last console lines. A
+                # failure's own reason ("ValueError: ...") is still the best one: leave it.
+                if status is TaskStatus.FAILED and reason:
+                    self.reporter.call("update_task", self.task_id, status_reason=reason)
+            else:
+                self.reporter.call(
+                    "update_task", self.task_id, status=status.value, status_reason=reason
+                )
+        self.reporter.close()
+        return True
 
 
 def script_path() -> Path | None:

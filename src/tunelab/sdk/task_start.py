@@ -105,6 +105,7 @@ def attach(
     # An agent streams the process's output to the console itself; don't send it twice.
     capture = capture_console and not remote.under_agent()
     session = RunSession(client, task_id, config, capture_console=capture)
+    session.under_agent = remote.under_agent()
     return client, data, session
 
 

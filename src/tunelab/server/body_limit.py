@@ -41,9 +41,7 @@ class BodyLimitMiddleware:
         return f"request body is larger than the server's limit of {self.max_bytes} bytes"
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("payload_too_large", self._message())
-        ).encode()
+        body = json.dumps(error_body("payload_too_large", self._message())).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.gitrepo import git, isolate_git
 from tunelab.sdk.capture import capture_source
 
 
 @pytest.fixture(autouse=True)
 def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No user or system git config, and no repository above tmp_path."""
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Tester")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "tester@example.com")
-
-
-def git(cwd: Path, *args: str, stdin: bytes | None = None) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, check=True)
-    return done.stdout.decode().strip()
+    isolate_git(monkeypatch, tmp_path)
 
 
 def write(path: Path, content: bytes, mode: int = 0o644) -> None:
