@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import binascii
 import sys
 from array import array
 from collections.abc import Sequence
@@ -39,7 +40,9 @@ def pack_floats(values: Sequence[float]) -> str:
 
 def unpack_bytes(text: str, itemsize: int = 8) -> bytes:
     """Decode one base64 array; raises ValueError when it is not whole 8-byte items."""
-    raw = base64.b64decode(text.encode("ascii"), validate=True)
+    # strict_mode validates in C; base64.b64decode(validate=True) runs a regex over the text
+    # first, which was a quarter of the server's time per ingested point.
+    raw = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
     if len(raw) % itemsize:
         raise ValueError(f"array length {len(raw)} is not a multiple of {itemsize} bytes")
     return raw
