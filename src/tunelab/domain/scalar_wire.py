@@ -17,25 +17,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import struct
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 _LITTLE = sys.byteorder == "little"
 
 
 def pack_ints(values: Sequence[int]) -> str:
-    arr = array("q", values)
-    if not _LITTLE:
-        arr.byteswap()
-    return base64.b64encode(arr.tobytes()).decode("ascii")
+    return base64.b64encode(pack_ints_raw(values)).decode("ascii")
 
 
 def pack_floats(values: Sequence[float]) -> str:
-    arr = array("d", values)
-    if not _LITTLE:
-        arr.byteswap()
-    return base64.b64encode(arr.tobytes()).decode("ascii")
+    return base64.b64encode(pack_floats_raw(values)).decode("ascii")
 
 
 def unpack_bytes(text: str, itemsize: int = 8) -> bytes:
@@ -46,3 +43,59 @@ def unpack_bytes(text: str, itemsize: int = 8) -> bytes:
     if len(raw) % itemsize:
         raise ValueError(f"array length {len(raw)} is not a multiple of {itemsize} bytes")
     return raw
+
+
+# ----- the binary frame: the same batch without base64 or JSON around the arrays ------------
+#
+# b"TLS1" | header length (uint32, little-endian) | header (UTF-8 JSON) | arrays
+# header: {"batch_id": "...", "series": [{"metric": ..., "variant": ..., "count": N}, ...]}
+# arrays: for each series in order, iterations (int64), values, timestamps (float64), each
+# N little-endian items. The SDK sends live batches this way; the server decodes the arrays
+# straight from the request's bytes.
+
+FRAME_MAGIC = b"TLS1"
+FRAME_CONTENT_TYPE = "application/vnd.tunelab.scalar-frame"
+
+
+def encode_frame(batch_id: str | None, series: Sequence[Mapping[str, Any]]) -> bytes:
+    """A frame from series whose ``iterations``/``values``/``timestamps`` are raw bytes."""
+    header = {
+        "batch_id": batch_id,
+        "series": [
+            {"metric": s["metric"], "variant": s["variant"], "count": len(s["iterations"]) // 8}
+            for s in series
+        ],
+    }
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    parts: list[bytes] = [FRAME_MAGIC, struct.pack("<I", len(head)), head]
+    for s in series:
+        parts.extend((s["iterations"], s["values"], s["timestamps"]))
+    return b"".join(parts)
+
+
+def split_frame(raw: bytes) -> tuple[Any, memoryview]:
+    """The frame's parsed header and the bytes of its arrays; ValueError when malformed."""
+    if raw[:4] != FRAME_MAGIC or len(raw) < 8:
+        raise ValueError("not a scalar frame (it must start with TLS1 and a header length)")
+    (size,) = struct.unpack_from("<I", raw, 4)
+    if 8 + size > len(raw):
+        raise ValueError(f"the header length {size} runs past the end of the frame")
+    try:
+        header = json.loads(raw[8 : 8 + size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"the frame's header is not UTF-8 JSON: {exc}") from None
+    return header, memoryview(raw)[8 + size :]
+
+
+def pack_ints_raw(values: Sequence[int]) -> bytes:
+    arr = array("q", values)
+    if not _LITTLE:
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def pack_floats_raw(values: Sequence[float]) -> bytes:
+    arr = array("d", values)
+    if not _LITTLE:
+        arr.byteswap()
+    return arr.tobytes()

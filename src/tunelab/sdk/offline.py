@@ -187,6 +187,8 @@ def _merge(target: dict[str, Any], changes: Mapping[str, Any], nested: bool) -> 
 
 def _series_length(series: Mapping[str, Any]) -> int:
     iterations = series.get("iterations", [])
+    if isinstance(iterations, (bytes, bytearray)):
+        return len(iterations) // 8
     return len(unpack_bytes(iterations)) // 8 if isinstance(iterations, str) else len(iterations)
 
 

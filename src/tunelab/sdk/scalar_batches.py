@@ -14,7 +14,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
-from tunelab.domain.scalar_wire import pack_floats, pack_ints
+from tunelab.domain.scalar_wire import pack_floats_raw, pack_ints_raw
 
 # One point as the hot path stores it: value, iteration, wall-clock time.
 Point = tuple[float, int, float]
@@ -90,18 +90,19 @@ def pack_batches(cut: Cut, max_points: int) -> tuple[list[list[dict[str, Any]]],
 def pack_series(
     metric: str, variant: str, points: list[Point]
 ) -> tuple[dict[str, Any] | None, int]:
-    """One wire series (base64 little-endian arrays) and the count of points dropped."""
+    """One series (little-endian array bytes: sent as a binary frame, written to the spool
+    as base64) and the count of points dropped."""
     iterations = list(map(_ITERATION, points))
     values = list(map(_VALUE, points))
     stamps = list(map(_TIME, points))
     dropped = 0
     try:
-        packed = pack_ints(iterations), pack_floats(values), pack_floats(stamps)
+        packed = pack_ints_raw(iterations), pack_floats_raw(values), pack_floats_raw(stamps)
     except (TypeError, ValueError, OverflowError):
         iterations, values, stamps, dropped = _clean(iterations, values, stamps)
         if not iterations:
             return None, dropped
-        packed = pack_ints(iterations), pack_floats(values), pack_floats(stamps)
+        packed = pack_ints_raw(iterations), pack_floats_raw(values), pack_floats_raw(stamps)
     series = {
         "metric": str(metric),
         "variant": str(variant),

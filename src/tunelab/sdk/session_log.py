@@ -15,6 +15,7 @@ Writes append whole lines and fsync; a last line cut short by a crash is ignored
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -76,7 +77,7 @@ class Op:
             "args": self.args,
             "batch_id": self.batch_id,
         }
-        return json.dumps(record, separators=(",", ":")).encode("ascii") + b"\n"
+        return json.dumps(record, separators=(",", ":"), default=_as_text).encode("ascii") + b"\n"
 
     @classmethod
     def from_line(cls, line: bytes) -> Op:
@@ -89,6 +90,13 @@ class Op:
         ):
             raise ValueError("not a session log operation")
         return cls(record["op"], record["task_id"], record["args"], record.get("batch_id"))
+
+
+def _as_text(value: Any) -> str:
+    # Packed scalar arrays are bytes in memory and base64 in the file (the JSON API's form).
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} cannot be written to a session log")
 
 
 def op_for_call(method: str, *args: Any, **kwargs: Any) -> Op:

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, encode_frame
 from tunelab.errors import InvalidInput, ServerUnavailable, TunelabError, from_code
 
 JsonObject = dict[str, Any]
@@ -119,7 +120,18 @@ class ApiClient:
     # ----- scalars ----------------------------------------------------------------------
 
     def post_scalars(self, task_id: str, batch: Mapping[str, Any]) -> JsonObject:
-        """Send a ``ScalarBatch``; a ``batch_id`` already stored answers ``duplicate: true``."""
+        """Send a ``ScalarBatch``; a ``batch_id`` already stored answers ``duplicate: true``.
+
+        Arrays given as bytes (what the reporter packs) go as one binary frame, which the
+        server decodes without base64 or JSON; base64 text or lists go as JSON.
+        """
+        series = batch["series"]
+        if series and all(isinstance(s["iterations"], bytes) for s in series):
+            frame = encode_frame(batch.get("batch_id"), series)
+            return self._request(
+                "POST", f"/tasks/{task_id}/scalars/frame", content=frame,
+                content_type=FRAME_CONTENT_TYPE,
+            )  # fmt: skip
         return self._request("POST", f"/tasks/{task_id}/scalars", json=dict(batch))
 
     def get_scalars(
@@ -260,14 +272,17 @@ class ApiClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         read_timeout: float | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> JsonObject:
         url = f"{self.base_url}{_API_PREFIX}{path}"
         query = _query(params) if params else None
         headers = self._headers
-        content = None
         if json is not None:
             content = _encode(json, method, path)
             headers = {**headers, "Content-Type": "application/json"}
+        elif content is not None:
+            headers = {**headers, "Content-Type": content_type or "application/octet-stream"}
         try:
             response = self._http.request(
                 method,

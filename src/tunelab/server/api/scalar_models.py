@@ -11,9 +11,17 @@ from typing import Annotated, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+)
 
-from tunelab.domain.scalar_wire import unpack_bytes
+from tunelab.domain.scalar_wire import split_frame, unpack_bytes
 from tunelab.errors import InvalidInput, PayloadTooLarge
 from tunelab.store.scalars import MAX_BATCH_ID_LENGTH, ScalarBatch, SeriesPoints
 
@@ -136,3 +144,53 @@ def _unpack(name: str, field: str, text: str) -> bytes:
             f"{name}: {field} is neither a JSON list of numbers nor base64 of 8-byte "
             f"little-endian items ({exc})"
         ) from None
+
+
+class FrameSeriesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Name
+    variant: Name
+    count: Annotated[int, Field(ge=1)]
+
+
+class FrameHeaderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: BatchId | None = None
+    series: list[FrameSeriesIn] = Field(min_length=1)
+
+
+def decode_frame(raw: bytes, max_points: int) -> ScalarBatch:
+    """A binary frame (``tunelab.domain.scalar_wire``) as arrays, checked like a JSON batch."""
+    try:
+        header_data, arrays = split_frame(raw)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    try:
+        header = FrameHeaderIn.model_validate(header_data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise InvalidInput(f"the frame's header is invalid: {problems}") from None
+    total = sum(s.count for s in header.series)
+    if total > max_points:
+        raise PayloadTooLarge(
+            f"the batch holds {total} points, more than the server's limit of {max_points}; "
+            "send it in smaller batches"
+        )
+    if len(arrays) != 24 * total:
+        raise InvalidInput(
+            f"the header announces {total} points ({24 * total} bytes of arrays) but the "
+            f"frame carries {len(arrays)} bytes"
+        )
+    series, offset = [], 0
+    for s in header.series:
+        size = 8 * s.count
+        iterations = np.frombuffer(arrays, dtype="<i8", count=s.count, offset=offset)
+        values = np.frombuffer(arrays, dtype="<f8", count=s.count, offset=offset + size)
+        stamps = np.frombuffer(arrays, dtype="<f8", count=s.count, offset=offset + 2 * size)
+        series.append(SeriesPoints(s.metric, s.variant, iterations, values, stamps))
+        offset += 3 * size
+    return ScalarBatch(series=series, batch_id=header.batch_id)

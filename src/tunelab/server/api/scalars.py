@@ -10,13 +10,15 @@ from typing import Annotated, Any
 
 import numpy as np
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from numpy.typing import NDArray
+from starlette.concurrency import run_in_threadpool
 
+from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE
 from tunelab.errors import NotFound
 from tunelab.server.api.deps import Conn, Settings
-from tunelab.server.api.scalar_models import ScalarBatchIn, decode_batch
+from tunelab.server.api.scalar_models import ScalarBatchIn, decode_batch, decode_frame
 from tunelab.store import scalars
 from tunelab.store.lookup import require_task
 from tunelab.store.schema import tasks
@@ -41,6 +43,32 @@ def post_scalars(
     require_task(conn, task_id)
     batch = decode_batch(body, settings.max_batch_points)
     result = scalars.ingest_batch(conn, task_id, batch)
+    return {"stored": result.stored, "duplicate": result.duplicate}
+
+
+@router.post(
+    "/tasks/{task_id}/scalars/frame",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "a binary scalar frame (see docs/api.md); the SDK sends these",
+            "content": {FRAME_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def post_scalar_frame(task_id: str, request: Request, settings: Settings) -> dict[str, Any]:
+    """The same batch as ``POST /tasks/{id}/scalars``, without base64 or JSON around the
+    arrays: the server reads them straight from the request's bytes."""
+    raw = await request.body()
+    engine: sa.Engine = request.app.state.engine
+    return await run_in_threadpool(_ingest_frame, engine, task_id, raw, settings.max_batch_points)
+
+
+def _ingest_frame(engine: sa.Engine, task_id: str, raw: bytes, max_points: int) -> dict[str, Any]:
+    batch = decode_frame(raw, max_points)
+    with engine.begin() as conn:
+        require_task(conn, task_id)
+        result = scalars.ingest_batch(conn, task_id, batch)
     return {"stored": result.stored, "duplicate": result.duplicate}
 
 
