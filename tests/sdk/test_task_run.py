@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,6 +185,8 @@ def test_a_signal_stops_the_task(
         from tunelab import Task
         task = Task.init(project_name={project!r}, task_name="long")
         logger = task.get_logger()
+        logger.report_scalar("m", "v", -1, iteration=0)
+        task.flush()  # a point is stored before the signal: it must stay
         print("ready", flush=True)
         for i in range(100000):
             logger.report_scalar("m", "v", i, iteration=i)
@@ -201,7 +202,6 @@ def test_a_signal_stops_the_task(
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(0.3)  # let some points be reported before the signal
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)
     task = _task_in(client, project)

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.server.test_scalars_api import UNKNOWN, assert_error, create_task
-
-
-@pytest.fixture
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{api_url}/api/v1", timeout=60) as http:
-        yield http
 
 
 def send(client: httpx.Client, task: str, *texts: str, **extra: Any) -> httpx.Response:

@@ -18,12 +18,6 @@ SMALL_LIMIT = 4096
 
 
 @pytest.fixture
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{api_url}/api/v1", timeout=60) as http:
-        yield http
-
-
-@pytest.fixture
 def task(client: httpx.Client) -> dict[str, Any]:
     response = client.post(
         "/tasks",

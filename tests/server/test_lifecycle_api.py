@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.server.answers import ok
+
 UNKNOWN = "0" * 32
-
-
-@pytest.fixture
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{api_url}/api/v1", timeout=60) as http:
-        yield http
 
 
 @pytest.fixture
 def project() -> str:
     return f"life-{uuid.uuid4().hex[:12]}"
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def conflict(response: httpx.Response, message: str) -> dict[str, Any]:

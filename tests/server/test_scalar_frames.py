@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import struct
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,6 @@ from tunelab.domain.scalar_wire import (
     pack_floats_raw,
     pack_ints_raw,
 )
-
-
-@pytest.fixture
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{api_url}/api/v1", timeout=60) as http:
-        yield http
 
 
 def series(metric: str, its: list[int], vals: list[float]) -> dict[str, Any]:

@@ -18,12 +18,6 @@ from tunelab.domain.scalar_wire import pack_floats, pack_ints
 UNKNOWN = "0" * 32
 
 
-@pytest.fixture
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{api_url}/api/v1", timeout=60) as http:
-        yield http
-
-
 def create_task(client: httpx.Client) -> str:
     response = client.post(
         "/tasks", json={"name": "scalars", "project": f"tests/{uuid.uuid4().hex[:8]}"}

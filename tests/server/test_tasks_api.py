@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-
-@pytest.fixture
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{api_url}/api/v1", timeout=60) as http:
-        yield http
+from tests.server.answers import ok
 
 
 @pytest.fixture
 def project() -> str:
     """A project path of this test's own: the server is shared by the whole session."""
     return f"api-{uuid.uuid4().hex[:12]}"
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def create(client: httpx.Client, **body: Any) -> dict[str, Any]:

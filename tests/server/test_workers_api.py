@@ -7,13 +7,13 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.server.answers import ok
 from tests.services import ServerProcess
 from tunelab.errors import ConfigError
 from tunelab.server import maintenance
@@ -22,19 +22,8 @@ from tunelab.store.engine import create_engine
 
 
 @pytest.fixture
-def client(api_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{api_url}/api/v1", timeout=60) as http:
-        yield http
-
-
-@pytest.fixture
 def queue() -> str:
     return f"q-{uuid.uuid4().hex[:10]}"
-
-
-def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def register(client: httpx.Client, *queues: str) -> str:

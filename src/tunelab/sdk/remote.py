@@ -109,9 +109,6 @@ def configuration(original: Any, stored: Mapping[str, str]) -> Any:
     return Path(handle.name) if isinstance(original, Path) else handle.name
 
 
-_MISSING = object()
-
-
 def _lookup(target: Any, name: str) -> Any:
     if not isinstance(target, Mapping):
         return getattr(target, name, None)
