@@ -95,6 +95,19 @@ def _wait_status(client: ApiClient, task_id: str, statuses: set[str], timeout: f
     raise AssertionError(f"task {task_id} still {task['status']} after {timeout}s")
 
 
+def _draft_from_repo(
+    client: ApiClient, project: str, repo: Path, entry_point: str, script: str
+) -> dict:
+    """A draft whose code is ``script``, committed as ``entry_point`` in a new repository."""
+    new_repo(repo, {entry_point: script})
+    execution = {"repository": str(repo), "branch": "main", "entry_point": entry_point,
+                 "working_dir": "."}  # fmt: skip
+    return client.create_task(
+        {"name": Path(entry_point).stem, "project": project, "status": "draft",
+         "execution": execution}
+    )  # fmt: skip
+
+
 def _seen(client: ApiClient, task_id: str) -> dict[str, float]:
     metrics = client.get_metrics(task_id)["metrics"]
     return {variant: s["last"] for variant, s in metrics["seen"].items()}
@@ -160,20 +173,7 @@ for i in range(100000):
     logger.report_scalar("loss", "train", 1.0 / (i + 1), iteration=i)
     time.sleep(0.01)
 """
-    new_repo(repo, {"long.py": script})
-    draft = client.create_task(
-        {
-            "name": "long",
-            "project": project,
-            "status": "draft",
-            "execution": {
-                "repository": str(repo),
-                "branch": "main",
-                "entry_point": "long.py",
-                "working_dir": ".",
-            },
-        }
-    )
+    draft = _draft_from_repo(client, project, repo, "long.py", script)
     client.enqueue_task(draft["id"], queue=queue)
     _wait_status(client, draft["id"], {"running"}, timeout=120)
     deadline = time.monotonic() + 120
@@ -199,20 +199,7 @@ from tunelab import Task
 Task.init(project_name={project!r}, task_name="bad")
 raise ValueError("bad batch shape")
 """
-    new_repo(repo, {"bad.py": script})
-    draft = client.create_task(
-        {
-            "name": "bad",
-            "project": project,
-            "status": "draft",
-            "execution": {
-                "repository": str(repo),
-                "branch": "main",
-                "entry_point": "bad.py",
-                "working_dir": ".",
-            },
-        }
-    )
+    draft = _draft_from_repo(client, project, repo, "bad.py", script)
     client.enqueue_task(draft["id"], queue=queue)
     done = _wait_status(client, draft["id"], {"completed", "failed", "stopped"}, timeout=120)
     assert done["status"] == "failed"
