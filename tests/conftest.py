@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.services import ServerProcess, postgres_server
+from tests.services import (
+    S3_TEST_BUCKET,
+    SeaweedServer,
+    ServerProcess,
+    postgres_server,
+    seaweed_server,
+)
 from tunelab.store import migrations, schema
 from tunelab.store.engine import create_engine
 
@@ -59,3 +65,20 @@ def api_url(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> str:
     """The server's URL, also exported as TUNELAB_API_URL for SDK code under test."""
     monkeypatch.setenv("TUNELAB_API_URL", server.url)
     return server.url
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[SeaweedServer]:
+    """A real S3-compatible service (SeaweedFS on 127.0.0.1) with the bucket
+    ``S3_TEST_BUCKET`` created; ``endpoint``, ``key`` and ``secret`` reach it."""
+    import s3fs
+
+    with seaweed_server() as service:
+        fs = s3fs.S3FileSystem(
+            key=service.key,
+            secret=service.secret,
+            endpoint_url=f"http://{service.endpoint}",
+            skip_instance_cache=True,
+        )
+        fs.mkdir(S3_TEST_BUCKET)
+        yield service

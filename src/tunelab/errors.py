@@ -7,6 +7,7 @@
      ├── Conflict                     409, "conflict"        (refused by the task's state)
      ├── Unauthorized                 401, "unauthorized"
      ├── ServerUnavailable            503, "server_unavailable" (SDK/CLI side: no answer)
+     ├── StorageError                 502, "storage_error"   (object storage refused or failed)
      └── ConfigError                  400, "config_error"    (a bad setting or config file)
 
 The server maps any of these to HTTP in one handler, with the body
@@ -60,6 +61,14 @@ class Unauthorized(TunelabError):
 class ServerUnavailable(TunelabError):
     status = 503
     code = "server_unavailable"
+
+
+class StorageError(TunelabError):
+    """Object storage (a folder, S3, GCS, Azure, the server's file store) refused or failed:
+    wrong credentials, a missing bucket, a file whose hash does not match its record."""
+
+    status = 502
+    code = "storage_error"
 
 
 class ConfigError(TunelabError):

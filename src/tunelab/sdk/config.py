@@ -137,10 +137,7 @@ def load_config(
     environ: Mapping[str, str] = os.environ, path: str | os.PathLike[str] | None = None
 ) -> SdkConfig:
     """Read the SDK's settings; ``path`` replaces the config file's usual location."""
-    file_path = _expand(
-        str(path) if path is not None else environ.get("TUNELAB_CONFIG_FILE", DEFAULT_CONFIG_FILE),
-        environ,
-    )
+    file_path = config_file_path(environ, path)
     from_file = _read_file(file_path)
     values: dict[str, Any] = {}
     for key, (variable, parse) in _SETTINGS.items():
@@ -160,6 +157,15 @@ def load_config(
     for key in _PATHS:
         values.setdefault(key, _expand(str(getattr(defaults, key)), environ))
     return SdkConfig(**values, config_file=file_path if file_path.is_file() else None)
+
+
+def config_file_path(
+    environ: Mapping[str, str] = os.environ, path: str | os.PathLike[str] | None = None
+) -> Path:
+    """Where the config file is: ``path``, else ``TUNELAB_CONFIG_FILE``, else the default."""
+    if path is not None:
+        return _expand(str(path), environ)
+    return _expand(environ.get("TUNELAB_CONFIG_FILE", DEFAULT_CONFIG_FILE), environ)
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from tunelab.server.api import api_router
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.settings import ServerSettings
 from tunelab.server.work_signal import WorkSignal
+from tunelab.storage import StorageContext, load_storage_credentials
 from tunelab.store import migrations
 from tunelab.store.engine import create_engine, refresh_statistics
 
@@ -49,6 +50,11 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.work_signal = WorkSignal()
+    # tunelab:// on the server is its own files folder; other URIs use the config file's
+    # [storage] credentials (deleting the files of reset tasks, deleted models).
+    app.state.storage = StorageContext(
+        credentials=load_storage_credentials(), files_root=settings.data_dir / "files"
+    )
     error_handlers.install(app)
     app.include_router(api_router, prefix="/api/v1")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

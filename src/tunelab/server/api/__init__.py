@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from tunelab.server.api import (
     console,
+    files,
     health,
     lifecycle,
     projects,
@@ -22,3 +23,4 @@ api_router.include_router(scalars.router)
 api_router.include_router(console.router)
 api_router.include_router(queues.router)
 api_router.include_router(workers.router)
+api_router.include_router(files.router)
