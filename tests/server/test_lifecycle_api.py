@@ -108,6 +108,7 @@ def test_stop_reset_publish_archive_delete(client: httpx.Client, project: str) -
     assert stopped["completed"] is not None
     reset = ok(action(client, running["id"], "reset", delete_artifacts=True))
     assert (reset["status"], reset["started"], reset["stop_requested"]) == ("draft", None, False)
+    assert (reset["deleted_files"], reset["failed_files"]) == ([], [])
     assert reset["hyperparameters"] == running["hyperparameters"]
     queued = ok(action(client, running["id"], "enqueue"))
     assert queued["queue"] == "default"
@@ -121,8 +122,8 @@ def test_stop_reset_publish_archive_delete(client: httpx.Client, project: str) -
     assert ok(action(client, running["id"], "unarchive"))["archived"] is False
 
     draft = create(client, project)
-    response = client.delete(f"/tasks/{draft['id']}")
-    assert response.status_code == 204 and response.content == b""
+    answer = ok(client.delete(f"/tasks/{draft['id']}"))
+    assert answer == {"deleted": draft["id"], "deleted_files": [], "failed_files": []}
     assert client.get(f"/tasks/{draft['id']}").status_code == 404
 
 

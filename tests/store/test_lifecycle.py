@@ -13,7 +13,10 @@ import sqlalchemy as sa
 
 from tunelab.errors import Conflict, NotFound
 from tunelab.store import lifecycle, queues
+from tunelab.store.artifacts import put_artifact
 from tunelab.store.console import ConsoleLine, append_lines, read_lines
+from tunelab.store.input_model import set_input_model
+from tunelab.store.models import create_model, delete_model, get_model, publish_model
 from tunelab.store.scalars import ScalarBatch, SeriesPoints, ingest_batch, read_summaries
 from tunelab.store.task_inputs import merge_inputs, replace_inputs
 from tunelab.store.tasks import create_task, get_task, update_task
@@ -232,8 +235,8 @@ def test_reset_deletes_outputs_and_keeps_inputs(engine: sa.Engine) -> None:
         _record_outputs(conn, task_id)
         update_task(conn, task_id, {"status": "failed", "status_reason": "boom"})
         before = get_task(conn, task_id)
-        result = lifecycle.reset(conn, task_id, delete_artifacts=True)
-        assert result.not_deleted == []
+        result = lifecycle.reset(conn, task_id)
+        assert result.files == []
         task = result.task
         assert task["status"] == "draft"
         for key in ("execution", "hyperparameters", "configuration", "user_properties", "tags"):
@@ -256,6 +259,84 @@ def test_reset_of_a_queued_task_takes_it_out_of_the_queue(engine: sa.Engine) -> 
         task_id = task_in(conn, "queued")
         assert lifecycle.reset(conn, task_id).task["status"] == "draft"
         assert queues.list_entries(conn, "default") == []
+
+
+# --- artifacts and models through clone, reset and delete -----------------------------------
+
+
+def _record_artifacts_and_models(conn: sa.Connection, task_id: str) -> dict[str, str]:
+    """Two artifacts and four output models: plain, published, in use by another task, and
+    one whose file an artifact of another task names too. Answers the models' ids."""
+    artifact = {"type": "t", "format": "f", "size": 1, "sha256": ""}
+    put_artifact(conn, task_id, "data", uri="file:///out/data.csv", **artifact)
+    put_artifact(conn, task_id, "no file", uri="", **artifact)
+    made = {
+        name: create_model(conn, name=name, task_id=task_id, uri=f"file:///out/{name}.pt")["id"]
+        for name in ("plain", "published", "in use", "shared")
+    }
+    publish_model(conn, made["published"])
+    other = task_in(conn, "draft")
+    set_input_model(conn, other, made["in use"])
+    put_artifact(conn, task_in(conn, "running"), "copy", uri="file:///out/shared.pt", **artifact)
+    return made
+
+
+def _model_task(conn: sa.Connection, model_id: str) -> str | None:
+    found: str | None = get_model(conn, model_id)["task_id"]
+    return found
+
+
+def test_clone_copies_the_input_model_and_no_artifacts_or_output_models(
+    engine: sa.Engine,
+) -> None:
+    with engine.begin() as conn:
+        source = task_in(conn, "running")
+        _record_artifacts_and_models(conn, source)
+        base = create_model(conn, name="base")
+        set_input_model(conn, source, base["id"], by_run=True)
+        clone = lifecycle.clone(conn, source)
+        assert clone["input_model"] == get_task(conn, source)["input_model"]
+        assert (clone["artifacts"], clone["output_models"]) == ({}, [])
+        assert len(get_task(conn, source)["output_models"]) == 4
+
+
+def test_reset_removes_artifacts_and_the_output_models_nothing_needs(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        task_id = task_in(conn, "running")
+        made = _record_artifacts_and_models(conn, task_id)
+        base = create_model(conn, name="base")
+        set_input_model(conn, task_id, base["id"], by_run=True)
+        update_task(conn, task_id, {"status": "completed"})
+        result = lifecycle.reset(conn, task_id)
+        # The shared file stays: another task's artifact names it.
+        assert result.files == ["file:///out/data.csv", "file:///out/plain.pt"]
+        task = result.task
+        assert task["artifacts"] == {}
+        assert task["input_model"]["id"] == base["id"], "an input is kept"
+        kept = {m["name"] for m in task["output_models"]}
+        assert kept == {"published", "in use"}
+        for name in ("plain", "shared"):
+            with pytest.raises(NotFound):
+                get_model(conn, made[name])
+        assert _model_task(conn, made["published"]) == task_id
+        # Nothing left to remove: a second reset offers no files.
+        assert lifecycle.reset(conn, task_id).files == []
+
+
+def test_delete_removes_them_too_and_kept_models_lose_the_task(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        task_id = task_in(conn, "draft")
+        made = _record_artifacts_and_models(conn, task_id)
+        assert lifecycle.delete(conn, task_id) == ["file:///out/data.csv", "file:///out/plain.pt"]
+        assert _model_task(conn, made["published"]) is None
+        assert _model_task(conn, made["in use"]) is None
+        for name in ("plain", "shared"):
+            with pytest.raises(NotFound):
+                get_model(conn, made[name])
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM task_artifacts WHERE task_id = :t"), {"t": task_id}
+        )
+        assert left.scalar_one() == 0
 
 
 # --- edit rules -----------------------------------------------------------------------------
@@ -382,3 +463,50 @@ def test_of_two_concurrent_changes_exactly_one_wins(
                 sa.text("SELECT count(*) FROM queue_entries WHERE task_id = :t"), {"t": task_id}
             ).scalar_one()
             assert waiting == (1 if final == "queued" else 0)
+
+
+def test_a_model_deleted_while_a_task_takes_it_as_input_is_never_left_dangling(
+    engine: sa.Engine,
+) -> None:
+    for _ in range(5):
+        with engine.begin() as conn:
+            task_id = task_in(conn, "draft")
+            model_id: str = create_model(conn, name="m")["id"]
+        outcomes = race(
+            engine,
+            task_id,
+            lambda conn, t, m=model_id: set_input_model(conn, t, m),
+            lambda conn, t, m=model_id: delete_model(conn, m),
+        )
+        assert sorted(outcomes) == ["ok", "refused"], outcomes
+        with engine.begin() as conn:
+            taken = get_task(conn, task_id)["input_model"]
+            if outcomes[0] == "ok":
+                assert taken is not None and get_model(conn, model_id)
+            else:
+                assert taken is None
+                with pytest.raises(NotFound):
+                    get_model(conn, model_id)
+
+
+def test_an_output_model_a_reset_removes_is_never_left_as_an_input(engine: sa.Engine) -> None:
+    for _ in range(5):
+        with engine.begin() as conn:
+            source = task_in(conn, "completed")
+            model_id: str = create_model(conn, name="m", task_id=source)["id"]
+            user = task_in(conn, "draft")
+        outcomes = race(
+            engine,
+            source,
+            lambda conn, t: lifecycle.reset(conn, t),
+            lambda conn, t, u=user, m=model_id: set_input_model(conn, u, m),
+        )
+        assert outcomes[0] == "ok", outcomes
+        with engine.begin() as conn:
+            taken = get_task(conn, user)["input_model"]
+            if outcomes[1] == "ok":
+                assert taken is not None and get_model(conn, model_id), "kept: in use"
+            else:
+                assert taken is None
+                with pytest.raises(NotFound):
+                    get_model(conn, model_id)

@@ -35,6 +35,9 @@ TASK_KEYS = {
     "configuration",
     "user_properties",
     "runtime",
+    "input_model",
+    "artifacts",
+    "output_models",
 }
 
 
@@ -49,6 +52,7 @@ def test_a_new_task_has_every_field_of_the_api_task(engine: sa.Engine) -> None:
         assert task["started"] is None and task["completed"] is None
         assert task["created"] == task["last_update"]
         assert task["tags"] == [] and task["parent"] is None and task["archived"] is False
+        assert (task["input_model"], task["artifacts"], task["output_models"]) == (None, {}, [])
         assert task["execution"] == dict.fromkeys(EXECUTION_FIELDS, "")
         assert task["runtime"] == {
             "host": "",

@@ -108,6 +108,7 @@ class Editable(enum.Enum):
 
     INPUTS = "inputs"  # execution, hyperparameters, configuration, input models, docker, output
     USER_PROPERTIES = "user properties"
+    OUTPUTS = "outputs"  # artifacts and output models: what a run records, until published
     ANNOTATIONS = "annotations"  # name, tags, comment: always
 
 
@@ -119,11 +120,11 @@ def require_editable(kind: Editable, status: TaskStatus, *, by_run: bool = False
     """
     if kind is Editable.ANNOTATIONS:
         return
-    if kind is Editable.USER_PROPERTIES:
+    if kind in (Editable.USER_PROPERTIES, Editable.OUTPUTS):
         if status is not S.PUBLISHED:
             return
         raise Conflict(
-            "cannot edit the user properties of a published task: it is read-only for good",
+            f"cannot edit the {kind.value} of a published task: it is read-only for good",
             {"status": status.value},
         )
     if status is S.DRAFT or (by_run and status is S.RUNNING):

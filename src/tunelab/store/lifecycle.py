@@ -10,11 +10,12 @@ Example::
     draft = clone(conn, task_id, project="vision/tuned")
     enqueue(conn, draft["id"], "gpu")           # the Task, now queued
     reset(conn, task_id).task["status"]         # "draft": scalars and console gone
+    reset(conn, task_id).files                  # artifact and model files nothing names now
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,9 +23,11 @@ import sqlalchemy as sa
 from tunelab.domain.lifecycle import clone_name, clone_parent, require_action
 from tunelab.domain.task import TaskStatus
 from tunelab.store import queues
+from tunelab.store.artifacts import delete_task_artifacts
 from tunelab.store.batches import forget_batches
 from tunelab.store.console import delete_console
 from tunelab.store.lookup import new_id, now
+from tunelab.store.models import delete_output_models, lock_model
 from tunelab.store.projects import ensure_project
 from tunelab.store.scalars import delete_scalars
 from tunelab.store.schema import (
@@ -32,6 +35,7 @@ from tunelab.store.schema import (
     ingested_batches,
     queue_entries,
     scalar_chunks,
+    task_artifacts,
     task_configuration,
     task_metrics,
     task_params,
@@ -40,6 +44,7 @@ from tunelab.store.schema import (
     tasks,
     workers,
 )
+from tunelab.store.stored_files import unreferenced
 from tunelab.store.task_status import change_status, raise_changed, read_state
 from tunelab.store.tasks import get_task
 from tunelab.store.workers import ensure_worker
@@ -56,6 +61,7 @@ _DEPENDENT_TABLES = (
     task_metrics,
     ingested_batches,
     console_lines,
+    task_artifacts,
 )
 
 
@@ -181,9 +187,14 @@ def _set_archived(conn: sa.Connection, row: sa.Row[Any], action: str, archived: 
         raise_changed(conn, row.id, action, S(row.status))
 
 
-def delete(conn: sa.Connection, task_id: str) -> None:
+def delete(conn: sa.Connection, task_id: str) -> list[str]:
     """Delete a draft, or an archived task that is not queued or running; never a published
-    one. Its inputs, outputs and queue entry go with it; its children keep their parent id."""
+    one. Its inputs, outputs and queue entry go with it; its children keep their parent id.
+
+    Its output models go too, unless published or some task's input: those stay, with no
+    task. Answers the URIs of the files that belonged to the artifacts and models removed
+    (and that no record left names), for the caller to delete from storage if asked.
+    """
     row = read_state(conn, task_id)
     require_action("delete", S(row.status), archived=bool(row.archived))
     # Compare-and-set on what allowed the delete: the status and the archived flag.
@@ -193,10 +204,13 @@ def delete(conn: sa.Connection, task_id: str) -> None:
     still = conn.execute(sa.select(tasks.c.id).where(doomed).with_for_update()).first()
     if still is None:
         raise_changed(conn, task_id, "delete", S(row.status))
+    files = delete_task_artifacts(conn, task_id)
+    files += delete_output_models(conn, task_id, unlink_kept=True)
     for table in _DEPENDENT_TABLES:
         conn.execute(table.delete().where(table.c.task_id == task_id))
     conn.execute(workers.update().where(workers.c.task_id == task_id).values(task_id=None))
     conn.execute(tasks.delete().where(doomed))
+    return unreferenced(conn, files)
 
 
 # --- clone and reset ------------------------------------------------------------------------
@@ -214,11 +228,16 @@ def clone(
     """A new draft with the source's inputs and none of its outputs.
 
     Copied: type, execution (code, diff, requirements, docker, output destination), tags,
-    hyperparameters, configuration objects, user properties, user. Not copied: scalars,
-    console, metrics, times, runtime. ``project`` (a path, created if missing) defaults to
-    the source's; ``comment`` to the source's; the parent follows ``clone_parent``.
+    hyperparameters, configuration objects, user properties, user, input model. Not copied:
+    scalars, console, metrics, artifacts, output models, times, runtime. ``project`` (a
+    path, created if missing) defaults to the source's; ``comment`` to the source's; the
+    parent follows ``clone_parent``.
     """
     source = read_state(conn, source_id)
+    # Locked, so the model cannot be deleted before the clone that uses it is committed.
+    input_model_id = source.input_model_id
+    if input_model_id is not None and not lock_model(conn, input_model_id):
+        input_model_id = None
     stamp = now()
     clone_id = new_id()
     conn.execute(
@@ -239,6 +258,7 @@ def clone(
             execution=source.execution,
             runtime={},
             stop_requested=False,
+            input_model_id=input_model_id,
         )
     )
     for table in _INPUT_TABLES:
@@ -262,15 +282,17 @@ def _copy_rows(conn: sa.Connection, table: sa.Table, source_id: str, clone_id: s
 @dataclass(frozen=True)
 class ResetResult:
     task: dict[str, Any]
-    # Artifact files that could not be deleted from storage (with ``delete_artifacts``);
-    # artifacts are not stored yet, so for now this is always empty.
-    not_deleted: list[str] = field(default_factory=list)
+    # URIs of the files of the artifacts and output models the reset removed (and that no
+    # record left names): the caller deletes them from storage when asked to.
+    files: list[str]
 
 
-def reset(conn: sa.Connection, task_id: str, *, delete_artifacts: bool = False) -> ResetResult:
+def reset(conn: sa.Connection, task_id: str) -> ResetResult:
     """Back to draft with the inputs kept and the outputs deleted: scalars, metrics,
-    console, ingested batch ids, times, runtime, worker; a queued task leaves its queue.
-    Refused for a published task, and for a running one until it is stopped."""
+    console, ingested batch ids, artifacts, times, runtime, worker; a queued task leaves its
+    queue. Its output models go too, unless published or some task's input: those stay,
+    still naming the task. Refused for a published task, and for a running one until it is
+    stopped."""
     row = read_state(conn, task_id)
     status = S(row.status)
     require_action("reset", status)
@@ -293,5 +315,6 @@ def reset(conn: sa.Connection, task_id: str, *, delete_artifacts: bool = False) 
     delete_scalars(conn, task_id)
     delete_console(conn, task_id)
     forget_batches(conn, task_id)
-    # ``delete_artifacts`` goes to artifact storage once tasks have artifacts.
-    return ResetResult(task=get_task(conn, task_id))
+    files = delete_task_artifacts(conn, task_id)
+    files += delete_output_models(conn, task_id, unlink_kept=False)
+    return ResetResult(task=get_task(conn, task_id), files=unreferenced(conn, files))

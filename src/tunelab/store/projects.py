@@ -195,3 +195,15 @@ def _as_dict(row: sa.Row[Any], task_count: int) -> dict[str, Any]:
         "last_update": row.last_update,
         "task_count": task_count,
     }
+
+
+def project_ids(conn: sa.Connection, path: str, *, include_subprojects: bool) -> list[str]:
+    """The ids a listing filters on: the project (and its sub-projects); NotFound if none."""
+    if include_subprojects:
+        ids = subtree_ids(conn, path)
+    else:
+        found = project_id_by_name(conn, path)
+        ids = [found] if found else []
+    if not ids:
+        raise NotFound(f"no project named {path!r}")
+    return ids

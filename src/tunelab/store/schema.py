@@ -57,6 +57,9 @@ tasks = sa.Table(
     sa.Column("worker_id", sa.String(256), nullable=True),
     # A running task asked to stop: the agent running it sees this on its next heartbeat.
     sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The model the task starts from (``models.id``). No foreign key: models point back at
+    # tasks, and a cycle of keys would order neither table first; the store keeps it valid.
+    sa.Column("input_model_id", Id, nullable=True),
     sa.Index(None, "project_id", "last_update"),
     # Covers the listing's usual filters, so counting a page's total reads only this index.
     sa.Index(None, "project_id", "archived", "status"),
@@ -68,6 +71,8 @@ tasks = sa.Table(
     sa.Index(None, "completed"),
     sa.Index(None, "name"),
     sa.Index(None, "parent_id"),
+    # "Is this model any task's input?" before a model is deleted.
+    sa.Index(None, "input_model_id"),
 )
 
 task_tags = sa.Table(
@@ -222,4 +227,57 @@ workers = sa.Table(
     sa.Column("host", sa.String(256), nullable=False, server_default=""),
     sa.Column("registered", Time, nullable=False),
     sa.Column("last_heartbeat", Time, nullable=False),
+)
+
+
+# What a task produced, by name; the files themselves live in object storage at ``uri``.
+task_artifacts = sa.Table(
+    "task_artifacts",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("type", sa.String(64), nullable=False, server_default=""),
+    sa.Column("format", sa.String(64), nullable=False, server_default=""),
+    sa.Column("uri", sa.Text, nullable=False, server_default=""),
+    sa.Column("size", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("sha256", sa.String(64), nullable=False, server_default=""),
+    sa.Column("preview", sa.Text, nullable=False, server_default=""),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("created", Time, nullable=False),
+)
+
+# Models outlive the task that made them: deleting the task keeps a published model or one
+# another task starts from, with no task.
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("project_id", Id, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("framework", sa.String(128), nullable=False, server_default=""),
+    sa.Column("uri", sa.Text, nullable=False, server_default=""),
+    sa.Column("config_text", sa.Text, nullable=False, server_default=""),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, server_default=""),
+    sa.Column("published", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("size", sa.BigInteger, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("last_update", Time, nullable=False),
+    sa.Index(None, "project_id", "created"),
+    # The default listing, newest first, across every project.
+    sa.Index(None, "created"),
+    sa.Index(None, "framework"),
+    sa.Index(None, "name"),
+    # A task's output models, read with every task.
+    sa.Index(None, "task_id"),
+)
+
+model_tags = sa.Table(
+    "model_tags",
+    metadata,
+    sa.Column("model_id", Id, sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("tag", sa.String(256), primary_key=True),
+    sa.Index(None, "tag"),
 )

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tunelab.domain.task import TaskStatus
-from tunelab.errors import InvalidInput, NotFound
-from tunelab.store.projects import project_id_by_name, subtree_ids
+from tunelab.errors import InvalidInput
+from tunelab.store.projects import project_ids
 from tunelab.store.schema import PARAM_NUMBER_SQL, task_metrics, task_params, task_tags, tasks
 from tunelab.store.tasks import SUMMARY_COLUMNS, summaries
 
@@ -130,13 +130,7 @@ def list_tasks(
 def _filters(conn: sa.Connection, query: TaskQuery) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if query.project is not None:
-        if query.include_subprojects:
-            ids = subtree_ids(conn, query.project)
-        else:
-            found = project_id_by_name(conn, query.project)
-            ids = [found] if found else []
-        if not ids:
-            raise NotFound(f"no project named {query.project!r}")
+        ids = project_ids(conn, query.project, include_subprojects=query.include_subprojects)
         # One id keeps the (project_id, last_update) index usable for the default sort.
         where.append(tasks.c.project_id == ids[0] if len(ids) == 1 else tasks.c.project_id.in_(ids))
     if query.statuses:

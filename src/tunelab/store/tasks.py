@@ -1,7 +1,8 @@
 """One task: creating it, reading it whole as the API's ``Task``, changing some of its fields.
 
 Listing many tasks lives in ``task_listing``; the inputs (hyperparameters, configuration,
-user properties) in ``task_inputs``.
+user properties) in ``task_inputs``; the input model in ``input_model``; artifacts and
+models in ``artifacts`` and ``models``.
 """
 
 from __future__ import annotations
@@ -27,13 +28,18 @@ from tunelab.domain.task import (
     TaskType,
 )
 from tunelab.errors import Conflict, InvalidInput, NotFound
+from tunelab.store.artifacts import artifacts_by_name
 from tunelab.store.lookup import new_id, now
+from tunelab.store.models import input_model, output_models
 from tunelab.store.projects import ensure_project, names_by_id
 from tunelab.store.schema import queues, task_tags, tasks
+from tunelab.store.tags import clean_tags
 from tunelab.store.task_inputs import insert_new_task_inputs, read_all_inputs
 
-# What a TaskSummary shows: everything but the two JSON blobs.
-SUMMARY_COLUMNS = tuple(c for c in tasks.c if c.name not in ("execution", "runtime"))
+# What a TaskSummary shows: everything but the two JSON blobs and the input model.
+SUMMARY_COLUMNS = tuple(
+    c for c in tasks.c if c.name not in ("execution", "runtime", "input_model_id")
+)
 
 UPDATABLE_FIELDS = frozenset(
     {
@@ -59,7 +65,6 @@ _ENDING_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatu
 
 MAX_NAME_LENGTH = 1024
 MAX_USER_LENGTH = 256
-MAX_TAG_LENGTH = 256
 
 
 def create_task(
@@ -93,7 +98,7 @@ def create_task(
         "execution": _merged_execution({}, execution or {}),
         "runtime": _merged_runtime({}, runtime or {}),
     }
-    tag_set = _tags(tags)
+    tag_set = clean_tags(tags)
     task_id = new_id()
     if parent is not None:
         _check_parent(conn, parent, task_id)
@@ -124,7 +129,7 @@ def create_task(
 
 
 def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
-    """The whole ``Task``: its summary, execution, runtime and inputs."""
+    """The whole ``Task``: its summary, execution, runtime, inputs, artifacts and models."""
     row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
@@ -132,6 +137,9 @@ def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     task["execution"] = _merged_execution(row.execution, {})
     task["runtime"] = _merged_runtime(row.runtime, {})
     task.update(read_all_inputs(conn, task_id))
+    task["input_model"] = input_model(conn, row.input_model_id)
+    task["artifacts"] = artifacts_by_name(conn, task_id)
+    task["output_models"] = output_models(conn, task_id)
     return task
 
 
@@ -157,7 +165,7 @@ def update_task(
     stamp = now()
     values = _column_values(conn, row, changes)
     _check_rules(row, values, by_run)
-    tag_set = _tags(changes["tags"]) if "tags" in changes else None
+    tag_set = clean_tags(changes["tags"]) if "tags" in changes else None
     if "status" in changes:
         values.update(_status_times(row, values["status"], changes, stamp))
     values["last_update"] = stamp
@@ -337,17 +345,6 @@ def _time(value: Any, field: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput(f"{field} must be a finite time in seconds, got {value!r}")
     return float(value)
-
-
-def _tags(value: Any) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise InvalidInput("tags must be a list of texts")
-    tag_set = set()
-    for tag in value:
-        if not isinstance(tag, str) or not tag or len(tag) > MAX_TAG_LENGTH:
-            raise InvalidInput(f"a tag must be 1 to {MAX_TAG_LENGTH} characters, got {tag!r}")
-        tag_set.add(tag)
-    return sorted(tag_set)
 
 
 def _merged_execution(stored: Mapping[str, Any], given: Any) -> dict[str, str]:

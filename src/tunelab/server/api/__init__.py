@@ -3,10 +3,12 @@
 from fastapi import APIRouter
 
 from tunelab.server.api import (
+    artifacts,
     console,
     files,
     health,
     lifecycle,
+    models,
     projects,
     queues,
     scalars,
@@ -24,3 +26,5 @@ api_router.include_router(console.router)
 api_router.include_router(queues.router)
 api_router.include_router(workers.router)
 api_router.include_router(files.router)
+api_router.include_router(artifacts.router)
+api_router.include_router(models.router)

@@ -1,14 +1,16 @@
 """The task lifecycle: clone, reset, enqueue, dequeue, stop, publish, archive, delete, start.
 
 Each route is one store call in one transaction; a refusal is a 409 whose message names the
-task's status (``tunelab.domain.lifecycle``).
+task's status (``tunelab.domain.lifecycle``). Reset and delete remove the task's artifacts
+and output models from the store; with ``delete_artifacts`` their files are deleted from
+storage too, once the transaction has committed (``server.file_cleanup``).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.lifecycle_models import (
@@ -18,6 +20,7 @@ from tunelab.server.api.lifecycle_models import (
     StartRequest,
     StopRequest,
 )
+from tunelab.server.file_cleanup import delete_files
 from tunelab.store import lifecycle
 
 router = APIRouter(tags=["lifecycle"])
@@ -47,10 +50,16 @@ def clone_task(task_id: str, conn: Conn, body: CloneRequest | None = None) -> di
 
 @router.post("/tasks/{task_id}/reset")
 def reset_task(
-    task_id: str, conn: Conn, _wake: WakeWorkers, body: ResetRequest | None = None
+    task_id: str, request: Request, _wake: WakeWorkers, body: ResetRequest | None = None
 ) -> dict[str, Any]:
+    """The ``Task``, a draft again, with ``deleted_files`` and ``failed_files``."""
     body = body or ResetRequest()
-    return lifecycle.reset(conn, task_id, delete_artifacts=body.delete_artifacts).task
+    # Its own transaction, committed before any file is touched (deps.Conn would commit
+    # only after this function returns).
+    with request.app.state.engine.begin() as conn:
+        result = lifecycle.reset(conn, task_id)
+    files = result.files if body.delete_artifacts else []
+    return {**result.task, **delete_files(request, files)}
 
 
 @router.post("/tasks/{task_id}/enqueue")
@@ -87,10 +96,12 @@ def unarchive_task(task_id: str, conn: Conn) -> dict[str, Any]:
     return lifecycle.unarchive(conn, task_id)
 
 
-@router.delete("/tasks/{task_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_task(task_id: str, conn: Conn) -> Response:
-    lifecycle.delete(conn, task_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/tasks/{task_id}")
+def delete_task(task_id: str, request: Request, delete_artifacts: bool = False) -> dict[str, Any]:
+    """``{"deleted": id, "deleted_files", "failed_files"}``."""
+    with request.app.state.engine.begin() as conn:
+        files = lifecycle.delete(conn, task_id)
+    return {"deleted": task_id, **delete_files(request, files if delete_artifacts else [])}
 
 
 @router.post("/tasks/{task_id}/start")

@@ -1,4 +1,4 @@
-"""Tasks: create, read, change, list; replace or merge their inputs.
+"""Tasks: create, read, change, list; replace or merge their inputs; set their input model.
 
 Writes of inputs (and of ``execution`` in a PATCH) take ``?force=true`` from the running
 task's own SDK: recording what the run connects is allowed while it runs, as editing a
@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, status
 
 from tunelab.server.api.deps import Conn
+from tunelab.server.api.registry_bodies import InputModelSet
 from tunelab.server.api.task_models import (
     Configuration,
     ConfigurationPatch,
@@ -22,7 +23,7 @@ from tunelab.server.api.task_models import (
     UserProperties,
     UserPropertiesPatch,
 )
-from tunelab.store import task_inputs, task_listing, tasks
+from tunelab.store import input_model, task_inputs, task_listing, tasks
 from tunelab.store.task_listing import MAX_PAGE_SIZE, TaskQuery
 
 router = APIRouter(tags=["tasks"])
@@ -113,6 +114,14 @@ def merge_user_properties(
     task_id: str, body: Annotated[UserPropertiesPatch, Body()], conn: Conn, force: Force = False
 ) -> dict[str, Any]:
     return _merge(conn, task_id, "user_properties", _plain(body), force)
+
+
+@router.put("/tasks/{task_id}/input_model")
+def set_input_model(
+    task_id: str, body: InputModelSet, conn: Conn, force: Force = False
+) -> dict[str, Any]:
+    """The task's input model (``null`` for none): the ``Task``."""
+    return input_model.set_input_model(conn, task_id, body.model_id, by_run=force)
 
 
 def _replace(

@@ -1,0 +1,81 @@
+"""The model registry: register, read, list, change, publish, delete.
+
+A published model is read-only except its tags and comment; a model that some task uses as
+its input model cannot be deleted (409 naming one such task). ``DELETE`` with
+``?delete_file=true`` also deletes the model's file, after the record's deletion has
+committed; a file that cannot be deleted is reported in ``failed_files``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, status
+
+from tunelab.server.api.deps import Conn
+from tunelab.server.api.registry_bodies import ModelCreate, ModelUpdate
+from tunelab.server.file_cleanup import delete_files
+from tunelab.store import model_listing, models
+from tunelab.store.model_listing import MAX_PAGE_SIZE, ModelQuery
+
+router = APIRouter(tags=["models"])
+
+
+@router.post("/models", status_code=status.HTTP_201_CREATED)
+def create_model(body: ModelCreate, conn: Conn) -> dict[str, Any]:
+    return models.create_model(conn, **body.model_dump())
+
+
+@router.get("/models")
+def list_models(
+    conn: Conn,
+    project: Annotated[str | None, Query(max_length=512)] = None,
+    include_subprojects: bool = True,
+    tag: Annotated[list[str] | None, Query(max_length=100)] = None,
+    framework: Annotated[str | None, Query(max_length=128)] = None,
+    published: bool | None = None,
+    search: Annotated[str | None, Query(max_length=1024)] = None,
+    name: Annotated[str | None, Query(max_length=1024)] = None,
+    task_id: Annotated[str | None, Query(max_length=32)] = None,
+    order_by: Annotated[str, Query(max_length=64)] = "-created",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> dict[str, Any]:
+    query = ModelQuery(
+        project=project,
+        include_subprojects=include_subprojects,
+        tags=tuple(tag or ()),
+        framework=framework,
+        published=published,
+        search=search,
+        name=name,
+        task_id=task_id,
+        order_by=order_by,
+        page=page,
+        page_size=page_size,
+    )
+    return model_listing.list_models(conn, query)
+
+
+@router.get("/models/{model_id}")
+def get_model(model_id: str, conn: Conn) -> dict[str, Any]:
+    return models.get_model(conn, model_id)
+
+
+@router.patch("/models/{model_id}")
+def update_model(model_id: str, body: ModelUpdate, conn: Conn) -> dict[str, Any]:
+    return models.update_model(conn, model_id, body.changes())
+
+
+@router.post("/models/{model_id}/publish")
+def publish_model(model_id: str, conn: Conn) -> dict[str, Any]:
+    return models.publish_model(conn, model_id)
+
+
+@router.delete("/models/{model_id}")
+def delete_model(model_id: str, request: Request, delete_file: bool = False) -> dict[str, Any]:
+    # Its own transaction, committed before any file is touched (deps.Conn would commit
+    # only after this function returns).
+    with request.app.state.engine.begin() as conn:
+        files = models.delete_model(conn, model_id)
+    return {"deleted": model_id, **delete_files(request, files if delete_file else [])}
