@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Logger", "Task", "__version__"]
+__all__ = ["InputModel", "Logger", "Model", "OutputModel", "Task", "__version__"]
 
 if TYPE_CHECKING:
     from tunelab.sdk.logger import Logger
+    from tunelab.sdk.models import InputModel, Model, OutputModel
     from tunelab.sdk.task import Task
+
+_MODELS = {"InputModel", "Model", "OutputModel"}
 
 
 def __getattr__(name: str) -> Any:
@@ -31,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from tunelab.sdk.logger import Logger
 
         return Logger
+    if name in _MODELS:
+        from tunelab.sdk import models
+
+        return getattr(models, name)
     raise AttributeError(f"module 'tunelab' has no attribute {name!r}")

@@ -37,6 +37,7 @@ from tunelab.sdk.session_log import Op, WriteClient
 from tunelab.sdk.transport import ApiClient
 
 SESSION_FILE = "session.jsonl"
+OFFLINE_FILES = "files"  # artifact files of the session, uploaded by sync
 LOCAL_ID_PREFIX = "offline-"
 # Where a task refers to another one by id (mapped to the server's id on sync).
 _ID_FIELDS = ("parent",)
@@ -99,6 +100,15 @@ class OfflineClient:
     ) -> dict[str, Any]:
         return self._record(Op("console", task_id, {"lines": [dict(x) for x in lines]}, batch_id))
 
+    def put_artifact(self, task_id: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """An artifact whose file waits in ``FOLDER/files/``; ``sync`` uploads it."""
+        return self._record(session_log.op_for_call("put_artifact", task_id, name, dict(body)))
+
+    @property
+    def files_uri(self) -> str:
+        """Where an offline run stores artifact files when it has no destination of its own."""
+        return (self.folder / OFFLINE_FILES).as_uri()
+
     # ----- local state ------------------------------------------------------------------
 
     def _record(self, op: Op) -> dict[str, Any]:
@@ -136,6 +146,10 @@ class OfflineClient:
                 task[field] = {}
             _merge(task[field], payload, nested)
             return {field: task[field]}
+        if op.op == "put_artifact":
+            artifact = {"name": op.args["name"], **op.args["body"], "created": now}
+            task.setdefault("artifacts", {})[op.args["name"]] = artifact
+            return artifact
         if op.op == "scalars":
             stored = sum(_series_length(s) for s in op.args["series"])
             return {"stored": stored, "duplicate": False}
@@ -225,6 +239,8 @@ def sync_session(path: Path, client: WriteClient) -> str:
             else:
                 if op.op == "update_task":
                     op = Op(op.op, op.task_id, {"fields": _mapped(op.args["fields"], ids)})
+                if op.op == "put_artifact":
+                    op = _uploaded(op, path, client)
                 session_log.apply(client, op, _server_id(op.task_id, ids, log))
         except TunelabError as exc:
             if exc.status >= 500 or op.op == "create_task":
@@ -235,6 +251,24 @@ def sync_session(path: Path, client: WriteClient) -> str:
     if first is None:
         raise InvalidInput(f"{log} holds no operations")
     return _server_id(first, ids, log)
+
+
+def _uploaded(op: Op, session: Path, client: WriteClient) -> Op:
+    """An artifact recorded offline: its file goes from the session folder to the server's
+    file store (same key), and the record names it there. A file stored elsewhere (the run
+    had a destination of its own) is left as it is."""
+    from tunelab.storage import StorageContext, upload
+
+    body = dict(op.args["body"])
+    local_root = (session / OFFLINE_FILES).resolve()
+    prefix = local_root.as_uri() + "/"
+    if not (isinstance(client, ApiClient) and str(body.get("uri", "")).startswith(prefix)):
+        return op
+    key = body["uri"][len(prefix) :]
+    ctx = StorageContext(server_url=client.base_url, server_token=client.token)
+    stored = upload(local_root / key, f"tunelab://{key}", ctx)
+    body.update(uri=stored.uri, size=stored.size, sha256=stored.sha256)
+    return Op(op.op, op.task_id, {"name": op.args["name"], "body": body})
 
 
 def _server_id(task_id: str, ids: Mapping[str, str], log: Path) -> str:

@@ -33,6 +33,8 @@ OPS = (
     "set_configuration",
     "set_user_properties",
     "scalars",
+    "put_artifact",
+    "set_input_model",
     "console",
 )
 # The input setters: op name -> the name of its payload argument (as in ApiClient).
@@ -61,6 +63,8 @@ class WriteClient(Protocol):
     def post_console(
         self, task_id: str, lines: Sequence[Mapping[str, Any]], batch_id: str | None = None
     ) -> dict[str, Any]: ...
+    def put_artifact(self, task_id: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def set_input_model(self, task_id: str, model_id: str | None) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,12 @@ def op_for_call(method: str, *args: Any, **kwargs: Any) -> Op:
         if len(args) != 1 or not isinstance(args[0], str):
             raise TypeError("update_task takes the task id, then fields as keywords")
         return Op(method, args[0], _copied({"fields": kwargs}))
+    if method == "put_artifact":
+        task_id, name, body = args
+        return Op(method, str(task_id), _copied({"name": name, "body": body}))
+    if method == "set_input_model":
+        task_id, model_id = args
+        return Op(method, str(task_id), {"model_id": model_id})
     if method in _SETTERS:
         name = _SETTERS[method]
         names = ("task_id", name, "replace")
@@ -120,7 +130,8 @@ def op_for_call(method: str, *args: Any, **kwargs: Any) -> Op:
         payload = {name: bound[name], "replace": bool(bound.get("replace", False))}
         return Op(method, str(bound["task_id"]), _copied(payload))
     raise ValueError(
-        f"cannot queue {method!r}; queued calls are: update_task, {', '.join(_SETTERS)}"
+        f"cannot queue {method!r}; queued calls are: update_task, put_artifact, "
+        f"set_input_model, {', '.join(_SETTERS)}"
     )
 
 
@@ -145,6 +156,10 @@ def apply(client: WriteClient, op: Op, task_id: str | None = None) -> dict[str, 
         return answer
     if op.op == "create_task":
         return client.create_task(args["body"])
+    if op.op == "put_artifact":
+        return client.put_artifact(target, args["name"], args["body"])
+    if op.op == "set_input_model":
+        return client.set_input_model(target, args["model_id"])
     raise ValueError(f"unknown operation {op.op!r}")
 
 

@@ -28,12 +28,14 @@ from tunelab.sdk import parameters as P
 from tunelab.sdk import remote, task_start
 from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.logger import Logger
+from tunelab.sdk.models import InputModel
 from tunelab.sdk.run_session import RunSession
 from tunelab.sdk.task_lifecycle import TaskLifecycle, shared_client
+from tunelab.sdk.task_outputs import TaskOutputs
 from tunelab.sdk.transport import ApiClient
 
 
-class Task(TaskLifecycle):
+class Task(TaskLifecycle, TaskOutputs):
     _current: ClassVar[Task | None] = None
     _offline_override: ClassVar[bool | None] = None
 
@@ -41,6 +43,7 @@ class Task(TaskLifecycle):
         self, client: Any, data: dict[str, Any], session: RunSession | None = None
     ) -> None:
         super().__init__(client, data, session)
+        self._init_outputs()
         self._logger: Logger | None = None
         self._connected: list[tuple[str, Any, dict[str, Any]]] = []
 
@@ -56,8 +59,12 @@ class Task(TaskLifecycle):
         output_uri: str | None = None,
         auto_connect_arg_parser: bool = True,
         auto_connect_streams: bool = True,
+        auto_connect_frameworks: bool = True,
     ) -> Task:
         """Create the task for this run (status ``running``) and start recording.
+
+        ``auto_connect_frameworks``: files saved with ``joblib.dump`` or ``torch.save``
+        become the task's output models.
 
         Called again in the same process, returns the task already started.
         """
@@ -88,6 +95,11 @@ class Task(TaskLifecycle):
         cls._current = task
         if auto_connect_arg_parser:
             task_start.connect_arguments(session, data)
+        if auto_connect_frameworks and isinstance(client, ApiClient):
+            # Offline sessions record artifacts, not models (a model needs the server's id).
+            from tunelab.sdk.model_capture import install_model_capture
+
+            session.before_close.append(install_model_capture(task._capture_model_file))
         session.start()
         if remote_id is None:
             task_start.capture_source_later(session, data)
@@ -187,11 +199,14 @@ class Task(TaskLifecycle):
     # ----- hyperparameters ----------------------------------------------------------------
 
     def connect(self, mutable: Any, name: str | None = None) -> Any:
-        """Record a dict's (or a plain object's) values as hyperparameters in section ``name``.
+        """Record a dict's (or a plain object's) values as hyperparameters in section ``name``;
+        an ``InputModel`` becomes the task's input model.
 
         Nested dicts flatten with ``/``; each value keeps its type. Later changes to a
         connected dict are sent too. Returns the same object.
         """
+        if isinstance(mutable, InputModel):
+            return self._connect_input_model(mutable)
         section = name or SECTION_GENERAL
         if self._remote:
             stored = self._data.get("hyperparameters", {}).get(section, {})
@@ -337,7 +352,10 @@ class Task(TaskLifecycle):
         return self._logger
 
     def flush(self, wait_for_uploads: bool = True) -> bool:
-        """Send everything reported so far; returns True when all of it arrived."""
+        """Send everything reported so far (and, with ``wait_for_uploads``, finish the
+        artifact and model uploads); returns True when all of it arrived."""
+        if wait_for_uploads:
+            self._uploads_wait()
         if self._session is None:
             return True
         self._sync_connected()

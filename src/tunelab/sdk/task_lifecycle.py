@@ -66,9 +66,15 @@ class TaskLifecycle:
         task_id = task.id if hasattr(task, "id") else task
         return _config_client().dequeue_task(task_id)
 
-    def reset(self, delete_artifacts: bool = False) -> None:
-        """Back to draft: outputs (scalars, console, plots) deleted, inputs kept."""
-        self._data = self._control_client().reset_task(self.id, delete_artifacts=delete_artifacts)
+    def reset(self, delete_artifacts: bool = False) -> list[dict[str, str]]:
+        """Back to draft: outputs (scalars, console, artifacts, output models) deleted,
+        inputs kept. ``delete_artifacts`` also deletes their files from storage; returns
+        the files that could not be deleted (``[{"uri", "error"}]``)."""
+        answer = self._control_client().reset_task(self.id, delete_artifacts=delete_artifacts)
+        failed: list[dict[str, str]] = answer.pop("failed_files", [])
+        answer.pop("deleted_files", None)
+        self._data = answer
+        return failed
 
     def mark_stopped(self, status_message: str = "") -> None:
         """Stop the task: a queued one at once; a running one is asked to stop."""

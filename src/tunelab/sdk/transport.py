@@ -27,13 +27,16 @@ import httpx
 
 from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, encode_frame
 from tunelab.errors import InvalidInput, ServerUnavailable, TunelabError, from_code
+from tunelab.sdk.transport_registry import RegistryRoutes
 
 JsonObject = dict[str, Any]
 
 _API_PREFIX = "/api/v1"
 
 
-class ApiClient:
+class ApiClient(RegistryRoutes):
+    """Artifacts and models routes come from ``RegistryRoutes``."""
+
     def __init__(
         self,
         base_url: str,
@@ -52,6 +55,7 @@ class ApiClient:
         self.timeout = timeout
         self._owns_http = http is None
         self._http = http if http is not None else _new_http(url, timeout)
+        self.token = token
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._input_params = {"force": True} if as_run else None
 
@@ -203,8 +207,12 @@ class ApiClient:
     def unarchive_task(self, task_id: str) -> JsonObject:
         return self._action(task_id, "unarchive")
 
-    def delete_task(self, task_id: str) -> None:
-        self._request("DELETE", f"/tasks/{task_id}")
+    def delete_task(self, task_id: str, delete_artifacts: bool = False) -> JsonObject:
+        """``{"deleted", "deleted_files", "failed_files"}``: with ``delete_artifacts`` the
+        server also deletes the files of the task's artifacts and models from storage."""
+        return self._request(
+            "DELETE", f"/tasks/{task_id}", params={"delete_artifacts": delete_artifacts}
+        )
 
     def start_task(self, task_id: str, worker: str) -> JsonObject:
         return self._action(task_id, "start", {"worker": worker})

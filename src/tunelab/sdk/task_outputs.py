@@ -1,0 +1,283 @@
+"""What a task stores besides scalars and console: artifacts, output models (explicit and
+saved by ``joblib.dump`` / ``torch.save``) and its input model. Mixed into ``Task``.
+
+Files go to the task's output destination: its ``output_uri``, else the config's
+``default_output_uri``, else the server's own file store (``tunelab://``). The object is
+serialized when ``upload_artifact`` is called (later changes to it are not recorded); the
+upload and the registration run on a background thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunelab.errors import InvalidInput
+from tunelab.sdk.artifacts import Artifact
+from tunelab.sdk.config import load_config
+from tunelab.sdk.models import InputModel, Model, OutputModel
+from tunelab.sdk.run_session import RunSession
+from tunelab.sdk.uploads import Progress, Uploads
+
+SERVER_STORE = "tunelab://"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class TaskOutputs:
+    _client: Any
+    _data: dict[str, Any]
+    _session: RunSession | None
+    _remote: bool
+    id: str
+    name: str
+
+    def _init_outputs(self) -> None:
+        self._upload_queue: Uploads | None = None
+        self._storage: Any = None  # the StorageContext, built on first use
+        self._scratch: Path | None = None
+        self._captured_models: dict[Path, str] = {}  # saved file -> its model's id
+
+    # ----- artifacts ----------------------------------------------------------------------
+
+    def upload_artifact(
+        self,
+        name: str,
+        artifact_object: Any,
+        metadata: dict[str, Any] | None = None,
+        wait_on_upload: bool = False,
+    ) -> bool:
+        """Store ``artifact_object`` as artifact ``name`` (the same name replaces it).
+
+        A dict or list is stored as JSON, a DataFrame as parquet (csv.gz without pyarrow),
+        a numpy array as .npz, a PIL image as .png, a file path as the file, a folder
+        zipped, anything else pickled. Returns once the object is serialized; the upload
+        runs in the background unless ``wait_on_upload``.
+        """
+        from tunelab.sdk import artifact_formats
+
+        _check_artifact_name(name)
+        extra = _check_metadata(name, metadata)
+        packed = artifact_formats.pack(artifact_object, self._scratch_dir(), name)
+        owned = packed.type != "file"  # our serialization, removed once uploaded
+        uri = self._destination_uri("artifacts", _safe(name), packed.path.name)
+
+        def job() -> None:
+            from tunelab.storage import upload
+
+            stored = upload(
+                packed.path,
+                uri,
+                self._storage_context(),
+                progress=Progress("uploading", f"artifact {name!r}"),
+            )
+            body = {
+                "type": packed.type,
+                "format": packed.format,
+                "uri": stored.uri,
+                "size": stored.size,
+                "sha256": stored.sha256,
+                "preview": packed.preview,
+                "metadata": {**packed.metadata, **extra},
+            }
+            self._send("put_artifact", self.id, name, body)
+            self._data.setdefault("artifacts", {})[name] = {"name": name, **body}
+            if owned:
+                packed.path.unlink(missing_ok=True)
+
+        self._prepare(uri)
+        self._uploads().submit(job, label=f"artifact {name!r}", key=("artifact", name))
+        if wait_on_upload:
+            self._uploads().wait()
+        return True
+
+    @property
+    def artifacts(self) -> dict[str, Artifact]:
+        """``{name: Artifact}``: ``task.artifacts["features"].get()``."""
+        if self._session is None and self._is_on_server():
+            self._data = self._client.get_task(self.id)
+        stored = self._data.get("artifacts") or {}
+        return {name: Artifact(body, self._storage_context) for name, body in stored.items()}
+
+    # ----- models -------------------------------------------------------------------------
+
+    @property
+    def models(self) -> dict[str, list[Model]]:
+        """``{"input": [the input model], "output": [models this task created]}``."""
+        self.flush()
+        data = self._client.get_task(self.id)
+        found = [data.get("input_model")] if data.get("input_model") else []
+        return {
+            "input": [Model(self._client.get_model(m["id"]), self._client) for m in found],
+            "output": [
+                Model(self._client.get_model(m["id"]), self._client)
+                for m in data.get("output_models") or []
+            ],
+        }
+
+    def _connect_input_model(self, model: InputModel) -> InputModel:
+        """Record ``model`` as this task's input; under an agent, the model chosen on the
+        draft replaces the one the code names."""
+        chosen = self._data.get("input_model") if self._remote else None
+        if chosen and chosen["id"] != model.id:
+            model._swap_to(chosen["id"])
+        if not chosen:
+            self._send("set_input_model", self.id, model.id)
+            self._data["input_model"] = {"id": model.id, "name": model.name}
+        return model
+
+    def _upload_model_file(self, model: OutputModel, path: Path, *, delete_after: bool) -> str:
+        """Upload a weights file for ``model`` in the background; returns its future uri."""
+        uri = self._destination_uri("models", _safe(model.name), path.name)
+
+        def job() -> None:
+            from tunelab.storage import upload
+
+            progress = Progress("uploading", f"model {model.name!r}")
+            stored = upload(path, uri, self._storage_context(), progress=progress)
+            self._client.update_model(
+                model.id, uri=stored.uri, size=stored.size, sha256=stored.sha256
+            )
+            if delete_after:
+                path.unlink(missing_ok=True)
+
+        self._prepare(uri)
+        self._uploads().submit(job, label=f"model {model.name!r}", key=("model", model.id))
+        return uri
+
+    def _capture_model_file(self, path: Path, framework: str) -> None:
+        """A file saved by joblib.dump / torch.save: an output model of this task, uploaded
+        when the task has a destination of its own, else registered at its local path."""
+        models = self._captured_models
+        explicit = self._explicit_destination()
+
+        def job() -> None:
+            model_id = models.get(path)
+            if model_id is None:
+                body = {"name": path.name, "task_id": self.id, "framework": framework}
+                model_id = models[path] = self._client.create_model(body)["id"]
+            if explicit:
+                from tunelab.storage import upload
+
+                uri = self._destination_uri("models", _safe(path.stem), path.name)
+                stored = upload(path, uri, self._storage_context())
+                fields = {"uri": stored.uri, "size": stored.size, "sha256": stored.sha256}
+            else:
+                from tunelab.storage import file_sha256
+
+                size, sha256 = file_sha256(path)
+                fields = {"uri": path.as_uri(), "size": size, "sha256": sha256}
+            self._client.update_model(model_id, **fields)
+
+        if explicit:
+            self._prepare(explicit)
+        self._uploads().submit(job, label=f"model file {path.name!r}", key=("file", path))
+
+    # ----- plumbing -----------------------------------------------------------------------
+
+    def _explicit_destination(self) -> str:
+        execution = self._data.get("execution") or {}
+        return str(execution.get("output_uri") or load_config().default_output_uri or "")
+
+    def _destination_uri(self, kind: str, *parts: str) -> str:
+        from tunelab.storage import join_uri
+
+        project = "/".join(_safe(p) for p in self._project_name().split("/") if p)
+        folder = f"{_safe(self.name)}.{self.id}"
+        base = self._explicit_destination() or getattr(self._client, "files_uri", SERVER_STORE)
+        return join_uri(base, project, folder, kind, *parts)
+
+    def _project_name(self) -> str:
+        return str((self._data.get("project") or {}).get("name") or "Default")
+
+    def _prepare(self, uri: str) -> None:
+        """Load the back end for ``uri`` on the caller's thread. An upload may still run
+        while the interpreter shuts down (the script has ended), when Python refuses the
+        imports that fsspec and its back ends need."""
+        from tunelab.storage import filesystem
+
+        with contextlib.suppress(Exception):  # the upload itself reports what is wrong
+            filesystem(uri, self._storage_context())
+
+    def _storage_context(self) -> Any:
+        if self._storage is None:
+            from tunelab.storage import StorageContext
+
+            self._storage = StorageContext.from_config(load_config())
+        return self._storage
+
+    def _uploads(self) -> Uploads:
+        if self._upload_queue is None:
+            self._upload_queue = Uploads()
+            self._upload_queue.finish_before_shutdown()
+            if self._session is not None:
+                # Every upload is registered before the run's final status is sent.
+                self._session.before_close.insert(0, self._finish_uploads)
+        return self._upload_queue
+
+    def _finish_uploads(self) -> None:
+        self._uploads_wait()
+        self._remove_scratch()
+
+    def _uploads_wait(self, timeout: float | None = None) -> bool:
+        return True if self._upload_queue is None else self._upload_queue.wait(timeout)
+
+    def _scratch_dir(self) -> Path:
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="tunelab-artifacts-"))
+        # One folder per upload: replacing an artifact never overwrites a file being sent.
+        return Path(tempfile.mkdtemp(dir=self._scratch))
+
+    def _remove_scratch(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def _send(self, method: str, *args: Any) -> None:
+        """An API call in order with the run's other reports (queued, retried, spooled when
+        the server is away), or at once for a task that is not this process's run."""
+        if self._session is not None:
+            self._session.call(method, *args)
+        else:
+            getattr(self._client, method)(*args)
+
+    def _is_on_server(self) -> bool:
+        from tunelab.sdk.transport import ApiClient
+
+        return isinstance(self._client, ApiClient)
+
+    if TYPE_CHECKING:
+
+        def flush(self, wait_for_uploads: bool = True) -> bool: ...  # Task's
+
+
+def _check_artifact_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("an artifact needs a name")
+    if "/" in name or len(name) > 256 or any(ord(c) < 32 for c in name):
+        raise InvalidInput(
+            f"artifact name {name!r}: at most 256 characters, no '/' or control characters"
+        )
+
+
+def _check_metadata(name: str, metadata: Any) -> dict[str, Any]:
+    import json
+
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidInput(f"artifact {name!r}: metadata must be a dict")
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"artifact {name!r}: metadata must be JSON values ({exc})") from None
+    return dict(metadata)
+
+
+def _safe(part: str) -> str:
+    """A path component every back end accepts ("my run #3" -> "my_run_3")."""
+    cleaned = _UNSAFE.sub("_", part).strip("._")
+    return cleaned or "_"

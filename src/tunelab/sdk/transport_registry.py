@@ -1,0 +1,78 @@
+"""The API routes of what runs leave behind: artifacts, models and a task's input model.
+
+Mixed into ``ApiClient`` (``tunelab.sdk.transport``), which provides ``_request``.
+
+Example::
+
+    client = ApiClient("http://127.0.0.1:8080")
+    model = client.create_model({"name": "resnet", "task_id": task_id, "framework": "PyTorch"})
+    client.update_model(model["id"], uri="s3://bucket/resnet.pt", size=1024, sha256="...")
+    client.list_models(project="vision", tag=["best"], published=True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+JsonObject = dict[str, Any]
+
+
+class RegistryRoutes:
+    _input_params: dict[str, Any] | None
+    if TYPE_CHECKING:
+        _request: Callable[..., JsonObject]  # ApiClient's one seam to the network
+
+    # ----- artifacts --------------------------------------------------------------------
+
+    def put_artifact(self, task_id: str, name: str, body: Mapping[str, Any]) -> JsonObject:
+        """Record (or replace) the artifact ``name``: type, format, uri, size, sha256, ..."""
+        return self._request("PUT", _artifact_path(task_id, name), json=dict(body))
+
+    def list_artifacts(self, task_id: str) -> JsonObject:
+        return self._request("GET", f"/tasks/{task_id}/artifacts")
+
+    def get_artifact(self, task_id: str, name: str) -> JsonObject:
+        return self._request("GET", _artifact_path(task_id, name))
+
+    def delete_artifact(self, task_id: str, name: str, delete_file: bool = False) -> JsonObject:
+        return self._request(
+            "DELETE", _artifact_path(task_id, name), params={"delete_file": delete_file}
+        )
+
+    # ----- models -----------------------------------------------------------------------
+
+    def create_model(self, body: Mapping[str, Any]) -> JsonObject:
+        return self._request("POST", "/models", json=dict(body))
+
+    def get_model(self, model_id: str) -> JsonObject:
+        return self._request("GET", f"/models/{model_id}")
+
+    def list_models(self, **query: Any) -> JsonObject:
+        """``list_models(project="vision", tag=["best"], published=True, name="resnet")``."""
+        return self._request("GET", "/models", params=query)
+
+    def update_model(self, model_id: str, **fields: Any) -> JsonObject:
+        return self._request("PATCH", f"/models/{model_id}", json=fields)
+
+    def publish_model(self, model_id: str) -> JsonObject:
+        return self._request("POST", f"/models/{model_id}/publish", json={})
+
+    def delete_model(self, model_id: str, delete_file: bool = False) -> JsonObject:
+        return self._request("DELETE", f"/models/{model_id}", params={"delete_file": delete_file})
+
+    def set_input_model(self, task_id: str, model_id: str | None) -> JsonObject:
+        """A draft's input model (``None`` removes it); the running task's own SDK may set
+        its own (``as_run``)."""
+        return self._request(
+            "PUT",
+            f"/tasks/{task_id}/input_model",
+            json={"model_id": model_id},
+            params=self._input_params,
+        )
+
+
+def _artifact_path(task_id: str, name: str) -> str:
+    # Artifact names are free text ("train data", "features@v2"): quote them whole.
+    return f"/tasks/{task_id}/artifacts/{quote(name, safe='')}"
