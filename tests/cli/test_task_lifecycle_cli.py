@@ -5,13 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.scripts import script_env, unique
+from tests.scripts import unique
 from tunelab.sdk.transport import ApiClient
 
 
@@ -39,17 +37,6 @@ def failed(done: subprocess.CompletedProcess[str], message: str) -> None:
     lines = done.stderr.strip().splitlines()
     assert message in done.stderr, done.stderr
     assert lines[-1].startswith("error:") or lines[-1].startswith("Error:"), done.stderr
-
-
-@pytest.fixture
-def env(api_url: str, tmp_path: Path) -> dict[str, str]:
-    return script_env(api_url, tmp_path)
-
-
-@pytest.fixture
-def client(api_url: str) -> Iterator[ApiClient]:
-    with ApiClient(api_url) as api:
-        yield api
 
 
 @pytest.fixture

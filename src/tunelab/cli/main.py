@@ -34,12 +34,13 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tunelab.cli import agent, db, queue, server, sync, task
+    from tunelab.cli import agent, db, model, queue, server, sync, task
 
     cli.add_command(server.server)
     cli.add_command(db.db)
     cli.add_command(task.task)
     cli.add_command(queue.queue)
+    cli.add_command(model.model)
     cli.add_command(sync.sync)
     cli.add_command(agent.agent)
 

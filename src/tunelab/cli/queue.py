@@ -8,12 +8,10 @@ Example::
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-
 import click
 
 from tunelab.cli.connection import api_client
+from tunelab.cli.tables import table, when
 
 
 @click.group()
@@ -26,7 +24,7 @@ def list_queues() -> None:
     """Every queue with its length and the workers serving it."""
     found = api_client().list_queues()["items"]
     rows = [(q["name"], str(q["length"]), ", ".join(q["workers"]) or "-") for q in found]
-    _table(("QUEUE", "LENGTH", "WORKERS"), rows)
+    table(("QUEUE", "LENGTH", "WORKERS"), rows)
 
 
 @queue.command("show")
@@ -40,19 +38,9 @@ def show(name: str) -> None:
             e["task"]["id"],
             e["task"]["project"]["name"],
             e["task"]["name"],
-            _when(e["added"]),
+            when(e["added"]),
         )
         for i, e in enumerate(entries, start=1)
     ]
-    _table(("#", "ID", "PROJECT", "NAME", "ADDED"), rows)
+    table(("#", "ID", "PROJECT", "NAME", "ADDED"), rows)
     click.echo(f"{len(rows)} waiting in {name}")
-
-
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(c) for c in col) for col in zip(headers, *rows, strict=False)]
-    for row in [headers, *rows]:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())

@@ -7,18 +7,18 @@ Example::
     tunelab task clone 3f1c0a... --project vision/tuned       # prints the draft's id
     tunelab task set-param 9a2b... Args/lr=0.01 General/batch=64
     tunelab task enqueue 9a2b... --queue gpu
+    tunelab task set-input-model 9a2b... 77c0...               # the draft starts from a model
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from tunelab.cli.connection import api_client
+from tunelab.cli.tables import size, table, when
 
 
 @click.group()
@@ -58,10 +58,10 @@ def list_tasks(
         click.echo(json.dumps(found, indent=2))
         return
     rows = [
-        (t["id"], t["status"], t["project"]["name"], t["name"], _when(t["last_update"]))
+        (t["id"], t["status"], t["project"]["name"], t["name"], when(t["last_update"]))
         for t in found["items"]
     ]
-    _table(("ID", "STATUS", "PROJECT", "NAME", "UPDATED"), rows)
+    table(("ID", "STATUS", "PROJECT", "NAME", "UPDATED"), rows)
     click.echo(f"{len(rows)} of {found['total']} tasks")
 
 
@@ -80,7 +80,7 @@ def show(task_id: str, as_json: bool) -> None:
     click.echo(f"  project:    {record['project']['name']}    type: {record['type']}")
     if record.get("status_reason"):
         click.echo(f"  reason:     {record['status_reason']}")
-    click.echo(f"  created:    {_when(record['created'])}")
+    click.echo(f"  created:    {when(record['created'])}")
     if ex.get("repository"):
         where = f"{ex['repository']} @ {ex.get('commit', '')[:12]} ({ex.get('branch', '')})"
         click.echo(f"  repository: {where}")
@@ -125,8 +125,9 @@ def clone(
 @click.option("--delete-artifacts", is_flag=True, help="Also delete its artifacts from storage.")
 def reset(task_id: str, delete_artifacts: bool) -> None:
     """Bring a task back to draft, deleting its outputs and keeping its inputs."""
-    api_client().reset_task(task_id, delete_artifacts=delete_artifacts)
-    click.echo(f"reset {task_id} to draft: scalars, console and metrics deleted, inputs kept")
+    answer = api_client().reset_task(task_id, delete_artifacts=delete_artifacts)
+    click.echo(f"reset {task_id} to draft: outputs deleted, inputs kept")
+    _report_files(answer)
 
 
 @task.command("enqueue")
@@ -183,7 +184,8 @@ def archive(task_id: str, undo: bool) -> None:
 @task.command("delete")
 @click.argument("task_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def delete(task_id: str, yes: bool) -> None:
+@click.option("--delete-artifacts", is_flag=True, help="Also delete its files from storage.")
+def delete(task_id: str, yes: bool, delete_artifacts: bool) -> None:
     """Delete a draft, or an archived task (never a published one), with its outputs."""
     client = api_client()
     if not yes:
@@ -192,8 +194,56 @@ def delete(task_id: str, yes: bool) -> None:
             f"delete task {task_id} ({record['name']}, {record['status']}) and its outputs?",
             abort=True,
         )
-    client.delete_task(task_id)
+    answer = client.delete_task(task_id, delete_artifacts=delete_artifacts)
     click.echo(f"deleted {task_id}")
+    _report_files(answer)
+
+
+@task.command("artifacts")
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def artifacts(task_id: str, as_json: bool) -> None:
+    """List a task's artifacts and models: where they are stored, size and hash."""
+    record = api_client().get_task(task_id)
+    if as_json:
+        keys = ("artifacts", "input_model", "output_models")
+        click.echo(json.dumps({k: record.get(k) for k in keys}, indent=2))
+        return
+    rows = [
+        (a["name"], f"{a['type']}/{a['format']}", size(a["size"]), a["sha256"][:12], a["uri"])
+        for a in (record.get("artifacts") or {}).values()
+    ]
+    table(("ARTIFACT", "TYPE", "SIZE", "SHA256", "URI"), rows)
+    if record.get("input_model"):
+        model = record["input_model"]
+        click.echo(f"input model:  {model['id']}  {model['name']}  {model.get('uri') or '-'}")
+    for model in record.get("output_models") or []:
+        click.echo(f"output model: {model['id']}  {model['name']}  {model.get('uri') or '-'}")
+
+
+@task.command("set-input-model")
+@click.argument("task_id")
+@click.argument("model_id", required=False)
+@click.option("--remove", is_flag=True, help="Remove the draft's input model.")
+def set_input_model(task_id: str, model_id: str | None, remove: bool) -> None:
+    """Choose the model a draft starts from (the code's own choice is replaced), or remove it."""
+    if remove == bool(model_id):
+        raise click.UsageError("give a MODEL_ID, or --remove")
+    api_client().set_input_model(task_id, None if remove else model_id)
+    click.echo(
+        f"removed the input model of {task_id}"
+        if remove
+        else f"{task_id} starts from model {model_id}"
+    )
+
+
+def _report_files(answer: dict[str, Any]) -> None:
+    deleted = answer.get("deleted_files") or []
+    if deleted:
+        click.echo(f"deleted {len(deleted)} file(s) from storage")
+    failed = answer.get("failed_files") or []
+    for item in failed:
+        click.echo(f"warning: could not delete {item['uri']}: {item['error']}", err=True)
 
 
 @task.command("set-param")
@@ -238,13 +288,3 @@ def _typed(section: str, name: str, value: str, kind: str) -> str:
     except ValueError as exc:
         raise click.UsageError(f"{section}/{name} is stored as {kind}: {exc}") from None
     return str(cast) if kind == "bool" else value
-
-
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
-
-
-def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    for row in [headers, *rows]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
