@@ -68,7 +68,7 @@ class Model:
         try:
             value = json.loads(text)
         except ValueError:
-            import yaml
+            import yaml  # type: ignore[import-untyped]
 
             value = yaml.safe_load(text)
         return dict(value) if isinstance(value, Mapping) else {"value": value}
@@ -213,7 +213,7 @@ class OutputModel(Model):
         path = Path(weights_filename)
         if not path.is_file():
             raise InvalidInput(f"no weights file at {str(path)!r}")
-        uri = self._task._upload_model_file(self, path, delete_after=auto_delete_file)
+        uri: str = self._task._upload_model_file(self, path, delete_after=auto_delete_file)
         if not async_enable:
             self.wait_for_upload()
         return uri

@@ -32,8 +32,12 @@ class TaskOutputs:
     _data: dict[str, Any]
     _session: RunSession | None
     _remote: bool
-    id: str
-    name: str
+    if TYPE_CHECKING:  # Task's properties
+
+        @property
+        def id(self) -> str: ...
+        @property
+        def name(self) -> str: ...
 
     def _init_outputs(self) -> None:
         self._upload_queue: Uploads | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -19,7 +20,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def require_task(conn: sa.Connection, task_id: str) -> sa.Row[tuple[str, str]]:
+def require_task(conn: sa.Connection, task_id: str) -> sa.Row[Any, Any]:
     """The task's ``(id, status)``, or NotFound naming the id."""
     row = conn.execute(sa.select(tasks.c.id, tasks.c.status).where(tasks.c.id == task_id)).first()
     if row is None:
