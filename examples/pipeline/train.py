@@ -9,6 +9,8 @@ model on its own).
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -21,7 +23,8 @@ def main() -> None:
     parser.add_argument("--ridge", type=float, default=1e-3, help="L2 penalty")
     args = parser.parse_args()
 
-    task = Task.init(project_name="examples/pipeline", task_name="train")
+    # output_uri=True: the saved model is uploaded to the server's file store.
+    task = Task.init(project_name="examples/pipeline", task_name="train", output_uri=True)
     source = Task.get_task(project_name="examples/pipeline", task_name="preprocess")
     features = source.artifacts["features"].get()
     task.set_user_properties(features_task=source.id)
@@ -37,7 +40,10 @@ def main() -> None:
         error = float(np.mean((x[rows] @ weights - y[rows]) ** 2))
         logger.report_scalar("mse", name, value=error, iteration=0)
         print(f"{name} mse: {error:.5f}")
-    joblib.dump({"weights": weights, "columns": list(features.columns[:-1])}, "linear.joblib")
+    folder = Path(tempfile.gettempdir()) / "tunelab-pipeline"
+    folder.mkdir(exist_ok=True)
+    model = {"weights": weights, "columns": list(features.columns[:-1])}
+    joblib.dump(model, folder / "linear.joblib")
     print(f"trained on {len(features)} rows from task {source.id}")
 
 

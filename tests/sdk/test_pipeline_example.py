@@ -42,3 +42,4 @@ def test_training_pulls_the_newest_features_by_name(api_url: str, tmp_path: Path
         assert validation["last"] < 0.01  # it learned the relation, from the artifact's data
         (model,) = train["output_models"]
         assert model["name"] == "linear.joblib"
+        assert model["uri"].startswith("tunelab://")  # output_uri=True: uploaded

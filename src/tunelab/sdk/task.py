@@ -31,7 +31,7 @@ from tunelab.sdk.logger import Logger
 from tunelab.sdk.models import InputModel
 from tunelab.sdk.run_session import RunSession
 from tunelab.sdk.task_lifecycle import TaskLifecycle, shared_client
-from tunelab.sdk.task_outputs import TaskOutputs
+from tunelab.sdk.task_outputs import SERVER_STORE, TaskOutputs
 from tunelab.sdk.transport import ApiClient
 
 
@@ -56,13 +56,14 @@ class Task(TaskLifecycle, TaskOutputs):
         task_name: str | None = None,
         task_type: str | TaskType = TaskType.TRAINING,
         tags: list[str] | None = None,
-        output_uri: str | None = None,
+        output_uri: str | bool | None = None,
         auto_connect_arg_parser: bool = True,
         auto_connect_streams: bool = True,
         auto_connect_frameworks: bool = True,
     ) -> Task:
         """Create the task for this run (status ``running``) and start recording.
 
+        ``output_uri``: where artifacts and models go (``True``: the server's file store).
         ``auto_connect_frameworks``: files saved with ``joblib.dump`` or ``torch.save``
         become the task's output models.
 
@@ -86,7 +87,7 @@ class Task(TaskLifecycle, TaskOutputs):
                 name=task_name or task_start.default_task_name(),
                 task_type=kind,
                 tags=list(tags or []),
-                output_uri=output_uri or "",
+                output_uri=_destination(output_uri),
                 capture_console=auto_connect_streams,
             )
         task = cls(client, data, session)
@@ -444,6 +445,12 @@ def _merge_args(args: tuple[Mapping[str, Any], ...], kwargs: Mapping[str, Any]) 
         merged.update(dict(item))
     merged.update(kwargs)
     return merged
+
+
+def _destination(output_uri: str | bool | None) -> str:
+    if output_uri is True:
+        return SERVER_STORE
+    return output_uri or ""
 
 
 def _client(config: SdkConfig) -> ApiClient:

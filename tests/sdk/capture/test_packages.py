@@ -62,11 +62,18 @@ def test_without_a_repository_the_script_folder_is_scanned(tmp_path: Path) -> No
 
 def test_the_script_is_scanned_even_outside_the_repository_root(tmp_path: Path) -> None:
     make_project(tmp_path / "project")
-    script = write(tmp_path / "elsewhere" / "run.py", "import click\n")
+    script = write(tmp_path / "elsewhere" / "run.py", "import click\nimport helpers\n")
 
     requirements = capture_requirements(script, tmp_path / "project")
 
     assert requirements == pinned("click", "httpx", "PyYAML")
+
+
+def test_a_script_that_imports_nothing_local_needs_only_its_own_imports(tmp_path: Path) -> None:
+    make_project(tmp_path / "project")  # helpers.py and models/ import httpx and yaml
+    script = write(tmp_path / "project" / "examples" / "lone.py", "import click\n")
+
+    assert capture_requirements(script, tmp_path / "project") == pinned("click")
 
 
 def test_a_local_module_named_like_a_package_is_not_that_package(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """The third-party packages a script needs, as ``name==version`` lines for the agent to install.
 
-The script and the other Python files of its repository are scanned for imports (their
-``ast``, never executed); each top-level module name maps to the installed distributions that
-provide it. The standard library, the repository's own modules and ``tunelab`` itself (the
-agent brings its own) are left out.
+The script is scanned for imports (its ``ast``, never executed); when it imports modules of
+its own repository, every Python file of the repository is scanned too. A lone script's
+requirements are its own, not those of the tests and tools beside it. Each top-level module
+name maps to the installed distributions that provide it. The standard library, the
+repository's own modules and ``tunelab`` itself (the agent brings its own) are left out.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ def capture_requirements(
         return _as_text(_installed_versions())
     script = Path(script_path).resolve()
     root = Path(repo_root).resolve() if repo_root is not None else script.parent
-    files = [script, *(f for f in _python_files(root) if f != script)]
-    imports: set[str] = set()
-    for file in files:
-        imports |= imported_modules(file)
-    local = _local_module_names(files, root)
+    repository = [script, *(f for f in _python_files(root) if f != script)]
+    local = _local_module_names(repository, root)
+    imports = imported_modules(script)
+    if any(name.partition(".")[0] in local for name in imports):
+        for file in repository[1:]:
+            imports |= imported_modules(file)
     wanted = {
         name.partition(".")[0]
         for name in imports
