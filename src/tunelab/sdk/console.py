@@ -18,17 +18,20 @@ class TeeStream:
         self._stream = stream
         self._sink = sink
         self._partial = ""
-        self._lock = threading.Lock()
+        # Re-entrant: a KeyboardInterrupt can land between taking the lock and the block
+        # that releases it, and the exit path (same main thread) drains through it again.
+        self._lock = threading.RLock()
 
     def write(self, text: str) -> int:
-        written = self._original.write(text)
+        # Recorded before it is shown: whoever reacts to the printed line (a Ctrl-C, a
+        # parent process) finds this call already past its lock.
         if text:
             with self._lock:
                 data = self._partial + text
                 *lines, self._partial = data.split("\n")
             for line in lines:
                 self._sink(self._stream, line)
-        return written
+        return self._original.write(text)
 
     def flush(self) -> None:
         self._original.flush()

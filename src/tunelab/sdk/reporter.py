@@ -83,7 +83,9 @@ class Reporter:
         self._buffers = SeriesBuffers()
         self._series = self._buffers.appends  # the hot path's dict: (metric, variant) -> append
         self._console: list[tuple[str, str, float]] = []
-        self._lock = threading.Lock()
+        # Re-entrant for the same reason as the console's: the exit path runs on the main
+        # thread, which a KeyboardInterrupt may have left holding it.
+        self._lock = threading.RLock()
         self._flushed = threading.Condition(self._lock)
         self._queue: deque[Op | _Raw] = deque()
         self._wake = threading.Event()
