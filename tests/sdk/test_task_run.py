@@ -199,6 +199,9 @@ def test_a_signal_stops_the_task(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As in a terminal: a test run started in the background (a CI job) ignores
+        # SIGINT, and a child inherits that, so Ctrl-C would never reach the script.
+        preexec_fn=_default_signals,
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
@@ -262,3 +265,7 @@ def test_offline_session_syncs_as_one_task(api_url: str, client: ApiClient, tmp_
     assert task["status"] == "completed"
     assert task["hyperparameters"]["Args"]["lr"]["value"] == "0.1"
     assert client.get_metrics(task["id"])["metrics"]["loss"]["train"]["count"] == 30
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
