@@ -71,7 +71,8 @@ def test_the_script_is_scanned_even_outside_the_repository_root(tmp_path: Path) 
 
 def test_a_script_that_imports_nothing_local_needs_only_its_own_imports(tmp_path: Path) -> None:
     make_project(tmp_path / "project")  # helpers.py and models/ import httpx and yaml
-    script = write(tmp_path / "project" / "examples" / "lone.py", "import click\n")
+    write(tmp_path / "project" / "src" / "tunelab" / "__init__.py", "")  # a checkout of the SDK
+    script = write(tmp_path / "project" / "examples" / "lone.py", "import click, tunelab\n")
 
     assert capture_requirements(script, tmp_path / "project") == pinned("click")
 

@@ -42,7 +42,8 @@ def capture_requirements(
     repository = [script, *(f for f in _python_files(root) if f != script)]
     local = _local_module_names(repository, root)
     imports = imported_modules(script)
-    if any(name.partition(".")[0] in local for name in imports):
+    # "import tunelab" is the SDK, even in a checkout of Tunelab's own repository.
+    if any(name.partition(".")[0] in local - {"tunelab"} for name in imports):
         for file in repository[1:]:
             imports |= imported_modules(file)
     wanted = {
