@@ -21,6 +21,7 @@ import pytest
 from tests.gitrepo import git, new_repo, write
 from tests.scripts import unique
 from tests.services import ServerProcess
+from tests.waiting import wait_for
 from tunelab.agent.environment import EnvironmentBuilder
 from tunelab.agent.launcher import Launcher
 from tunelab.agent.repository import RepositoryCache
@@ -118,16 +119,6 @@ def new_task(
 def console(client: ApiClient, task_id: str) -> list[tuple[str, str]]:
     lines = client.get_console(task_id, limit=10_000)["lines"]
     return [(line["stream"], line["text"]) for line in lines]
-
-
-def wait_for(condition: Any, timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or condition}")
 
 
 def final_status(client: ApiClient, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
@@ -425,7 +416,7 @@ def test_sigterm_drains_and_a_second_sigterm_stops_the_task(
     agents.append(agent)
     wait_for(lambda: ("stdout", "ready") in console(client, second), what="the script")
     agent.terminate()
-    time.sleep(0.3)
+    wait_for(lambda: "draining" in agent.log, what="the agent to start draining")
     agent.terminate()  # the second time: stop it now
     assert agent.wait(30) == 0, agent.log
     task = client.get_task(second)

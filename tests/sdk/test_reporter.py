@@ -9,12 +9,13 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.services import ServerProcess, free_port
+from tests.waiting import wait_for
 from tunelab.domain.scalar_wire import pack_floats, pack_ints
 from tunelab.sdk import session_log
 from tunelab.sdk.offline import sync_session
@@ -36,14 +37,6 @@ def _new_task(client: ApiClient) -> str:
         "id"
     ]
     return task_id
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def _spooled_points(path: Path) -> int:
@@ -169,7 +162,7 @@ def test_server_down_then_back_every_point_once(
         owner = {"value": "alice", "type": "str", "description": ""}
         reporter.call("set_user_properties", task_id, {"owner": owner})
         reporter.add_console("stderr", "written while the server was down")
-        _wait_for(lambda: _spooled_points(spool) == 4000)  # kept on disk, not only in memory
+        wait_for(lambda: _spooled_points(spool) == 4000)  # kept on disk, not only in memory
         assert not reporter.flush(timeout=0.2)
 
         server.start()
@@ -248,7 +241,7 @@ def test_killed_program_leaves_a_spool_that_sync_uploads_once(
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert proc.stdout is not None and proc.stdout.readline() == b"reported\n"
-        _wait_for(
+        wait_for(
             lambda: (
                 _spooled_points(spool) == 20000
                 and {op.op for _, op in session_log.iter_ops(spool)}

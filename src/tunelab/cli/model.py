@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from tunelab.cli.connection import api_client
-from tunelab.cli.tables import size, table, when
+from tunelab.cli.tables import report_files, size, table, when
 
 
 @click.group()
@@ -152,8 +152,7 @@ def delete(model_id: str, delete_file: bool) -> None:
     """Delete a model (refused while a task uses it as its input model)."""
     answer = api_client().delete_model(model_id, delete_file=delete_file)
     click.echo(f"deleted model {model_id}")
-    for item in answer.get("failed_files") or []:
-        click.echo(f"warning: could not delete {item['uri']}: {item['error']}", err=True)
+    report_files(answer)
 
 
 def _label(text: str) -> tuple[str, int]:

@@ -1,9 +1,10 @@
-"""How the CLI prints: aligned tables, local times and sizes."""
+"""How the CLI prints: aligned tables, local times, sizes, files deleted from storage."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import click
 
@@ -26,3 +27,12 @@ def table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
     for row in [headers, *rows]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+def report_files(answer: Mapping[str, Any]) -> None:
+    deleted = answer.get("deleted_files") or []
+    if deleted:
+        click.echo(f"deleted {len(deleted)} file(s) from storage")
+    failed = answer.get("failed_files") or []
+    for item in failed:
+        click.echo(f"warning: could not delete {item['uri']}: {item['error']}", err=True)

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from tunelab.cli.connection import api_client
-from tunelab.cli.tables import size, table, when
+from tunelab.cli.tables import report_files, size, table, when
 
 
 @click.group()
@@ -127,7 +127,7 @@ def reset(task_id: str, delete_artifacts: bool) -> None:
     """Bring a task back to draft, deleting its outputs and keeping its inputs."""
     answer = api_client().reset_task(task_id, delete_artifacts=delete_artifacts)
     click.echo(f"reset {task_id} to draft: outputs deleted, inputs kept")
-    _report_files(answer)
+    report_files(answer)
 
 
 @task.command("enqueue")
@@ -196,7 +196,7 @@ def delete(task_id: str, yes: bool, delete_artifacts: bool) -> None:
         )
     answer = client.delete_task(task_id, delete_artifacts=delete_artifacts)
     click.echo(f"deleted {task_id}")
-    _report_files(answer)
+    report_files(answer)
 
 
 @task.command("artifacts")
@@ -235,15 +235,6 @@ def set_input_model(task_id: str, model_id: str | None, remove: bool) -> None:
         if remove
         else f"{task_id} starts from model {model_id}"
     )
-
-
-def _report_files(answer: dict[str, Any]) -> None:
-    deleted = answer.get("deleted_files") or []
-    if deleted:
-        click.echo(f"deleted {len(deleted)} file(s) from storage")
-    failed = answer.get("failed_files") or []
-    for item in failed:
-        click.echo(f"warning: could not delete {item['uri']}: {item['error']}", err=True)
 
 
 @task.command("set-param")

@@ -24,6 +24,7 @@ from typing import Any
 
 from tunelab.errors import InvalidInput, NotFound
 from tunelab.sdk.config import load_config
+from tunelab.sdk.transport import all_items
 from tunelab.sdk.uploads import Progress
 
 
@@ -247,7 +248,7 @@ def _query(
     only_published: bool,
     limit: int | None,
 ) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {"order_by": "-created", "page_size": min(limit or 500, 500)}
+    query: dict[str, Any] = {"order_by": "-created"}
     if project:
         query["project"] = project
     if name:
@@ -256,14 +257,7 @@ def _query(
         query["tag"] = list(tags)
     if only_published:
         query["published"] = True
-    rows: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        found = client.list_models(page=page, **query)
-        rows.extend(found["items"])
-        if (limit and len(rows) >= limit) or page * found["page_size"] >= found["total"]:
-            return rows[:limit] if limit else rows
-        page += 1
+    return all_items(client.list_models, limit, **query)
 
 
 def _default_client() -> Any:

@@ -32,7 +32,7 @@ from tunelab.sdk.models import InputModel
 from tunelab.sdk.run_session import RunSession
 from tunelab.sdk.task_lifecycle import TaskLifecycle, shared_client
 from tunelab.sdk.task_outputs import SERVER_STORE, TaskOutputs
-from tunelab.sdk.transport import ApiClient
+from tunelab.sdk.transport import ApiClient, all_items
 
 
 class Task(TaskLifecycle, TaskOutputs):
@@ -158,23 +158,18 @@ class Task(TaskLifecycle, TaskOutputs):
     ) -> list[Task]:
         """Tasks in a project (and its sub-projects), newest first, optionally by name/tags."""
         client = _client(load_config())
-        query: dict[str, Any] = {"order_by": "-created", "page_size": 500}
+        query: dict[str, Any] = {"order_by": "-created"}
         if project_name:
             query["project"] = project_name
         if tags:
             query["tag"] = list(tags)
         if task_name:
             query["search"] = task_name
-        tasks: list[Task] = []
-        page = 1
-        while True:
-            found = client.list_tasks(page=page, **query)
-            for item in found["items"]:
-                if task_name is None or item["name"] == task_name:
-                    tasks.append(cls(client, client.get_task(item["id"])))
-            if page * found["page_size"] >= found["total"]:
-                return tasks
-            page += 1
+        return [
+            cls(client, client.get_task(item["id"]))
+            for item in all_items(client.list_tasks, **query)
+            if task_name is None or item["name"] == task_name
+        ]
 
     # ----- identity -----------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import InvalidInput
 from tunelab.sdk.artifacts import Artifact
-from tunelab.sdk.config import load_config
+from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.models import InputModel, Model, OutputModel
 from tunelab.sdk.run_session import RunSession
 from tunelab.sdk.uploads import Progress, Uploads
@@ -44,6 +44,7 @@ class TaskOutputs:
         self._storage: Any = None  # the StorageContext, built on first use
         self._scratch: Path | None = None
         self._captured_models: dict[Path, str] = {}  # saved file -> its model's id
+        self._config: SdkConfig | None = None
 
     # ----- artifacts ----------------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class TaskOutputs:
 
     def _explicit_destination(self) -> str:
         execution = self._data.get("execution") or {}
-        return str(execution.get("output_uri") or load_config().default_output_uri or "")
+        return str(execution.get("output_uri") or self._sdk_config().default_output_uri or "")
 
     def _destination_uri(self, kind: str, *parts: str) -> str:
         from tunelab.storage import join_uri
@@ -206,11 +207,17 @@ class TaskOutputs:
         with contextlib.suppress(Exception):  # the upload itself reports what is wrong
             filesystem(uri, self._storage_context())
 
+    def _sdk_config(self) -> SdkConfig:
+        """The run's own settings, or the config file's read once (every joblib.dump asks)."""
+        if self._config is None:
+            self._config = self._session.config if self._session else load_config()
+        return self._config
+
     def _storage_context(self) -> Any:
         if self._storage is None:
             from tunelab.storage import StorageContext
 
-            self._storage = StorageContext.from_config(load_config())
+            self._storage = StorageContext.from_config(self._sdk_config())
         return self._storage
 
     def _uploads(self) -> Uploads:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import json as jsonlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -321,6 +321,22 @@ class ApiClient(RegistryRoutes):
         if not isinstance(answer, dict):
             raise ServerUnavailable(f"{self.base_url} answered {method} {path} with {answer!r}")
         return answer
+
+
+def all_items(
+    list_page: Callable[..., JsonObject], limit: int | None = None, **query: Any
+) -> list[JsonObject]:
+    """Every item of a paged listing (``client.list_tasks``, ``client.list_models``), page
+    after page of 500, stopping once ``limit`` items are in."""
+    size = min(limit or 500, 500)
+    items: list[JsonObject] = []
+    page = 1
+    while True:
+        found = list_page(page=page, page_size=size, **query)
+        items.extend(found["items"])
+        if (limit and len(items) >= limit) or page * found["page_size"] >= found["total"]:
+            return items[:limit] if limit else items
+        page += 1
 
 
 def _new_http(url: str, timeout: float) -> httpx.Client:
