@@ -157,3 +157,43 @@ def clone_parent(source_id: str, source_parent: str | None, *, set_as_parent: bo
 
 def clone_name(source_name: str, name: str | None) -> str:
     return name if name else f"Clone Of {source_name}"
+
+
+# The order a menu offers them in (the web app's row menu, its bulk bar).
+MENU_ACTIONS = (
+    "clone",
+    "reset",
+    "enqueue",
+    "dequeue",
+    "stop",
+    "publish",
+    "archive",
+    "unarchive",
+    "delete",
+)
+
+
+def allowed_actions(status: TaskStatus, *, archived: bool = False) -> list[str]:
+    """The actions ``status`` allows, in menu order: what a menu offers, no more.
+
+    Clone is always allowed; archive and unarchive follow ``archived``; a draft is not
+    offered a reset, which would change nothing.
+    """
+    allowed = []
+    for action in MENU_ACTIONS:
+        if action == "reset" and status is S.DRAFT:
+            continue
+        if action == "clone":
+            allowed.append(action)
+        elif action == "unarchive":
+            if archived:
+                allowed.append(action)
+        elif action == "archive" and archived:
+            continue
+        else:
+            try:
+                require_action(action, status, archived=archived)
+            except Conflict:
+                continue
+            allowed.append(action)
+    return allowed

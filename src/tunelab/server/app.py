@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from tunelab import __version__
-from tunelab.server import error_handlers, maintenance
+from tunelab.server import error_handlers, maintenance, web
 from tunelab.server.api import api_router
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.settings import ServerSettings
@@ -57,5 +57,6 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     )
     error_handlers.install(app)
     app.include_router(api_router, prefix="/api/v1")
+    web.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app

@@ -1,16 +1,19 @@
-"""Every error the server returns goes through here, as ``{"error": {code, message, detail}}``."""
+"""Every error the server returns goes through here: as ``{"error": {code, message, detail}}``
+under ``/api``, as a page (or an htmx toast) saying the same elsewhere (``web.errors``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunelab.errors import TunelabError, error_body
+from tunelab.server.web.errors import error_page, wants_page
 
 log = logging.getLogger("tunelab.server")
 
@@ -33,19 +36,31 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-async def _tunelab_error(_request: Request, exc: Exception) -> JSONResponse:
+def _respond(
+    request: Request,
+    body: dict[str, Any],
+    status: int,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    if wants_page(request):
+        error = body["error"]
+        return error_page(request, status, error["code"], error["message"])
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _tunelab_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TunelabError)
-    return JSONResponse(exc.to_body(), status_code=exc.status)
+    return _respond(request, exc.to_body(), exc.status)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = [_describe(err) for err in exc.errors()]
     if any(p["type"] == "json_invalid" for p in problems):
         message = "the request body is not valid JSON"
     else:
         message = "; ".join(f"{p['where']}: {p['message']}" for p in problems[:5])
-    return JSONResponse(error_body("invalid_input", message, problems), status_code=400)
+    return _respond(request, error_body("invalid_input", message, problems), 400)
 
 
 def _describe(err: Any) -> dict[str, Any]:
@@ -53,18 +68,16 @@ def _describe(err: Any) -> dict[str, Any]:
     return {"where": where, "message": err.get("msg", ""), "type": err.get("type", "")}
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = str(exc.detail)
     if exc.status_code == 404 and message == "Not Found":
         message = f"no such route: {request.method} {request.url.path}"
-    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+    return _respond(request, error_body(code, message), exc.status_code, exc.headers)
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
-    return JSONResponse(
-        error_body("internal", "the server failed to handle this request; see its log"),
-        status_code=500,
-    )
+    body = error_body("internal", "the server failed to handle this request; see its log")
+    return _respond(request, body, 500)

@@ -1,0 +1,45 @@
+"""The web pages, served at ``/``: server-rendered Jinja2 templates, htmx for partial updates
+and forms, uPlot for charts; the static files are vendored, with no build step.
+
+Pages are siblings of ``server/api``: both call the same store functions, neither calls the
+other over HTTP. A page's JavaScript reads JSON from ``/api/v1`` where a chart needs numbers.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from tunelab.server.web import (
+    actions,
+    charts,
+    compare,
+    dashboard,
+    experiment,
+    experiment_edit,
+    experiment_page,
+    experiments,
+    plots,
+    queues,
+)
+from tunelab.server.web.templating import STATIC_DIR, create_templates
+
+PAGES = (
+    dashboard,
+    experiments,
+    actions,
+    experiment_page,
+    experiment,
+    experiment_edit,
+    charts,
+    plots,
+    compare,
+    queues,
+)
+
+
+def install(app: FastAPI) -> None:
+    app.state.templates = create_templates()
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for page in PAGES:
+        app.include_router(page.router)

@@ -1,0 +1,1 @@
+// (compare: being written)
