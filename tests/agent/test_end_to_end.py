@@ -5,15 +5,14 @@ recorded uncommitted change) using the edited values."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.agents import agent_daemon
 from tests.gitrepo import new_repo
 from tests.scripts import run_script, script_env, unique
 from tunelab.sdk.transport import ApiClient
@@ -53,36 +52,8 @@ def client(api_url: str) -> Iterator[ApiClient]:
 def agent(api_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A real agent daemon serving a queue of its own."""
     queue = unique("e2e")
-    env = script_env(api_url, tmp_path)
-    log = open(tmp_path / "agent.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tunelab.cli.main",
-            "agent",
-            "daemon",
-            "--queue",
-            queue,
-            "--work-dir",
-            str(tmp_path / "agent-work"),
-            "--stop-grace",
-            "5",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    yield queue, proc
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with agent_daemon(api_url, tmp_path, queue) as proc:
+        yield queue, proc
 
 
 def _wait_status(client: ApiClient, task_id: str, statuses: set[str], timeout: float) -> dict:
