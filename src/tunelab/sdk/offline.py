@@ -15,7 +15,7 @@ Example::
 
 Sync is safe to run again: ``FOLDER/synced.json`` (``FILE.synced.json`` for a spool file)
 records the server id given to each local task and how many lines were sent, and
-scalars and console lines keep their batch ids, so nothing is stored twice.
+scalars, console lines and plots keep their batch ids, so nothing is stored twice.
 """
 
 from __future__ import annotations
@@ -100,6 +100,11 @@ class OfflineClient:
     ) -> dict[str, Any]:
         return self._record(Op("console", task_id, {"lines": [dict(x) for x in lines]}, batch_id))
 
+    def post_plots(
+        self, task_id: str, plots: Sequence[Mapping[str, Any]], batch_id: str | None = None
+    ) -> dict[str, Any]:
+        return self._record(Op("plots", task_id, {"plots": [dict(p) for p in plots]}, batch_id))
+
     def put_artifact(self, task_id: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """An artifact whose file waits in ``FOLDER/files/``; ``sync`` uploads it."""
         return self._record(session_log.op_for_call("put_artifact", task_id, name, dict(body)))
@@ -153,6 +158,8 @@ class OfflineClient:
         if op.op == "scalars":
             stored = sum(_series_length(s) for s in op.args["series"])
             return {"stored": stored, "duplicate": False}
+        if op.op == "plots":
+            return {"stored": len(op.args["plots"]), "duplicate": False}
         return {"stored": len(op.args["lines"]), "duplicate": False}
 
 

@@ -1,6 +1,6 @@
-"""The background sender: points, console lines and API calls reach the server in order,
-exactly once, without slowing the training loop and without losing data when the server
-is away.
+"""The background sender: points, console lines, plots and API calls reach the server in
+order, exactly once, without slowing the training loop and without losing data when the
+server is away.
 
 Example::
 
@@ -11,12 +11,13 @@ Example::
     reporter.close()                                              # bounded final flush
 
 How it works. ``add_scalar`` appends ``(value, iteration, time)`` to the list of its
-(metric, variant); no lock, no check. A daemon thread wakes every ``flush_interval`` (sooner
-once ``max_batch_points`` wait), cuts the buffers, packs the points with ``scalar_wire``
-into batches of at most ``max_batch_points`` points, each with a fresh ``batch_id``, and
-sends them; console lines likewise; queued calls keep their place between them. A batch
-keeps its ``batch_id`` for every retry, so one the server stored before its answer was
-lost is stored once.
+(metric, variant); no lock, no check. ``add_plot`` appends a plot the logger checked. A
+daemon thread wakes every ``flush_interval`` (sooner once ``max_batch_points`` wait), cuts
+the buffers, packs the points with ``scalar_wire`` into batches of at most
+``max_batch_points`` points, each with a fresh ``batch_id``, and sends them; console lines
+and plots likewise; queued calls keep their place between them. A batch keeps its
+``batch_id`` for every retry, so one the server stored before its answer was lost is stored
+once.
 
 When the server does not answer (or answers 5xx) everything unsent is appended to the
 spool file (the session-log format) and retried with exponential backoff; once the server
@@ -29,6 +30,7 @@ uploads.
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import threading
 import uuid
@@ -47,6 +49,10 @@ CONSOLE_STREAMS = frozenset({"stdout", "stderr", "log"})
 
 _POLL = 0.05  # how often the sender looks at the buffer's length
 _CONSOLE_BATCH_LINES = 2000
+# A plot batch is cut at this many plots or this much JSON (one plot is at most 4 MB), well
+# under the server's body limit.
+_PLOT_BATCH_PLOTS = 100
+_PLOT_BATCH_BYTES = 16 * 1024 * 1024
 _BACKOFF_FIRST, _BACKOFF_CAP = 0.2, 5.0
 _MAX_WARNINGS = 10
 
@@ -54,13 +60,19 @@ Outcome = Literal["sent", "dropped", "retry"]
 
 
 class _Raw:
-    """Points or console lines cut from the buffers, packed into ops by the sender."""
+    """Points, console lines or plots cut from the buffers, packed into ops by the sender."""
 
-    __slots__ = ("console", "scalars")
+    __slots__ = ("console", "plots", "scalars")
 
-    def __init__(self, scalars: Cut | None = None, console: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        scalars: Cut | None = None,
+        console: list[Any] | None = None,
+        plots: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.scalars = scalars
         self.console = console
+        self.plots = plots
 
 
 class Reporter:
@@ -83,6 +95,7 @@ class Reporter:
         self._buffers = SeriesBuffers()
         self._series = self._buffers.appends  # the hot path's dict: (metric, variant) -> append
         self._console: list[tuple[str, str, float]] = []
+        self._plots: list[dict[str, Any]] = []
         # Re-entrant for the same reason as the console's: the exit path runs on the main
         # thread, which a KeyboardInterrupt may have left holding it.
         self._lock = threading.RLock()
@@ -117,6 +130,10 @@ class Reporter:
         if stream not in CONSOLE_STREAMS:
             raise ValueError(f"stream must be one of {sorted(CONSOLE_STREAMS)}, got {stream!r}")
         self._console.append((stream, text, _now()))
+
+    def add_plot(self, plot: dict[str, Any]) -> None:
+        """Record a plot already checked by ``tunelab.domain.plots.check_plot``."""
+        self._plots.append(plot)
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Queue a client call, e.g. ``call("update_task", task_id, status="completed")``.
@@ -306,8 +323,11 @@ class Reporter:
         count = len(self._console)
         console = self._console[:count]
         del self._console[:count]
-        if scalars or console:
-            self._queue.append(_Raw(scalars, console))
+        count = len(self._plots)
+        plots = self._plots[:count]
+        del self._plots[:count]
+        if scalars or console or plots:
+            self._queue.append(_Raw(scalars, console, plots))
 
     def _spool_queue_locked(self) -> None:
         ops = [op for item in self._queue for op in self._pack(item)]
@@ -319,7 +339,9 @@ class Reporter:
             raise
 
     def _nothing_pending_locked(self) -> bool:
-        return not (self._queue or self._spooled or self._console or self._buffers.pending())
+        return not (
+            self._queue or self._spooled or self._console or self._plots or self._buffers.pending()
+        )
 
     def _schedule_retry(self) -> None:
         self._retry_at = monotonic() + self._backoff
@@ -352,6 +374,8 @@ class Reporter:
             for i in range(0, len(lines), _CONSOLE_BATCH_LINES):
                 chunk = lines[i : i + _CONSOLE_BATCH_LINES]
                 ops.append(Op("console", self.task_id, {"lines": chunk}, _batch_id()))
+        for chunk in _plot_batches(item.plots or []):
+            ops.append(Op("plots", self.task_id, {"plots": chunk}, _batch_id()))
         return ops
 
     def _warn(self, message: str) -> None:
@@ -374,6 +398,23 @@ class Reporter:
 
 def _batch_id() -> str:
     return uuid.uuid4().hex
+
+
+def _plot_batches(plots: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    batches: list[list[dict[str, Any]]] = []
+    size = 0
+    for plot in plots:
+        plot_size = len(json.dumps(plot["data"], separators=(",", ":")))
+        if (
+            not batches
+            or len(batches[-1]) >= _PLOT_BATCH_PLOTS
+            or size + plot_size > _PLOT_BATCH_BYTES
+        ):
+            batches.append([])
+            size = 0
+        batches[-1].append(plot)
+        size += plot_size
+    return batches
 
 
 def _describe(op: Op) -> str:

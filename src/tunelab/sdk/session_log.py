@@ -6,10 +6,11 @@ One line per operation, in the order the program made them::
     {"op": "set_hyperparameters", "task_id": "...", "args": {"params": {...}, "replace": false}}
     {"op": "scalars", "task_id": "...", "args": {"series": [...]}, "batch_id": "9c1e..."}
     {"op": "console", "task_id": "...", "args": {"lines": [...]}, "batch_id": "77d0..."}
+    {"op": "plots", "task_id": "...", "args": {"plots": [...]}, "batch_id": "a41b..."}
 
 ``task_id`` is a server id (a spool file) or a local ``offline-<hex>`` id (an offline
 session, mapped to the server's id when it is synced). ``batch_id`` travels with the
-scalars and console ops, so replaying a line the server already stored changes nothing.
+scalars, console and plots ops, so replaying a line the server already stored changes nothing.
 Writes append whole lines and fsync; a last line cut short by a crash is ignored.
 """
 
@@ -36,6 +37,7 @@ OPS = (
     "put_artifact",
     "set_input_model",
     "console",
+    "plots",
 )
 # The input setters: op name -> the name of its payload argument (as in ApiClient).
 _SETTERS = {
@@ -62,6 +64,9 @@ class WriteClient(Protocol):
     def post_scalars(self, task_id: str, batch: Mapping[str, Any]) -> dict[str, Any]: ...
     def post_console(
         self, task_id: str, lines: Sequence[Mapping[str, Any]], batch_id: str | None = None
+    ) -> dict[str, Any]: ...
+    def post_plots(
+        self, task_id: str, plots: Sequence[Mapping[str, Any]], batch_id: str | None = None
     ) -> dict[str, Any]: ...
     def put_artifact(self, task_id: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
     def set_input_model(self, task_id: str, model_id: str | None) -> dict[str, Any]: ...
@@ -148,6 +153,8 @@ def apply(client: WriteClient, op: Op, task_id: str | None = None) -> dict[str, 
         return client.post_scalars(target, {"batch_id": op.batch_id, "series": args["series"]})
     if op.op == "console":
         return client.post_console(target, args["lines"], batch_id=op.batch_id)
+    if op.op == "plots":
+        return client.post_plots(target, args["plots"], batch_id=op.batch_id)
     if op.op == "update_task":
         return client.update_task(target, **args["fields"])
     if op.op in _SETTERS:

@@ -344,6 +344,7 @@ class Task(TaskLifecycle, TaskOutputs):
                 reporter.add_scalar,
                 reporter.add_console,
                 lambda: self._session.console.original_stdout,  # type: ignore[union-attr]
+                reporter.add_plot,
             )
         return self._logger
 

@@ -168,6 +168,30 @@ class ApiClient(RegistryRoutes):
         params = {"after": after, "limit": limit, "search": search}
         return self._request("GET", f"/tasks/{task_id}/console", params=params)
 
+    # ----- plots ------------------------------------------------------------------------
+
+    def post_plots(
+        self, task_id: str, plots: Sequence[Mapping[str, Any]], batch_id: str | None = None
+    ) -> JsonObject:
+        """Store plots (``tunelab.domain.plots``); a ``batch_id`` already stored answers
+        ``duplicate: true``."""
+        body: JsonObject = {"plots": list(plots)}
+        if batch_id is not None:
+            body["batch_id"] = batch_id
+        return self._request("POST", f"/tasks/{task_id}/plots", json=body)
+
+    def get_plots(
+        self,
+        task_id: str,
+        title: str | None = None,
+        series: str | None = None,
+        iteration: int | None = None,
+        last_only: bool = False,
+    ) -> JsonObject:
+        """``{"plots": [...]}`` ordered by title, series, iteration."""
+        params = {"title": title, "series": series, "iteration": iteration, "last_only": last_only}
+        return self._request("GET", f"/tasks/{task_id}/plots", params=params)
+
     # ----- lifecycle --------------------------------------------------------------------
 
     def clone_task(

@@ -28,6 +28,7 @@ from tunelab.store.batches import forget_batches
 from tunelab.store.console import delete_console
 from tunelab.store.lookup import new_id, now
 from tunelab.store.models import delete_output_models, lock_model
+from tunelab.store.plots import delete_plots
 from tunelab.store.projects import ensure_project
 from tunelab.store.scalars import delete_scalars
 from tunelab.store.schema import (
@@ -39,6 +40,7 @@ from tunelab.store.schema import (
     task_configuration,
     task_metrics,
     task_params,
+    task_plots,
     task_properties,
     task_tags,
     tasks,
@@ -62,6 +64,7 @@ _DEPENDENT_TABLES = (
     ingested_batches,
     console_lines,
     task_artifacts,
+    task_plots,
 )
 
 
@@ -289,9 +292,9 @@ class ResetResult:
 
 def reset(conn: sa.Connection, task_id: str) -> ResetResult:
     """Back to draft with the inputs kept and the outputs deleted: scalars, metrics,
-    console, ingested batch ids, artifacts, times, runtime, worker; a queued task leaves its
-    queue. Its output models go too, unless published or some task's input: those stay,
-    still naming the task. Refused for a published task, and for a running one until it is
+    console, plots, ingested batch ids, artifacts, times, runtime, worker; a queued task
+    leaves its queue. Its output models go too, unless published or some task's input: those
+    stay, still naming the task. Refused for a published task, and for a running one until it is
     stopped."""
     row = read_state(conn, task_id)
     status = S(row.status)
@@ -314,6 +317,7 @@ def reset(conn: sa.Connection, task_id: str) -> ResetResult:
     queues.remove_entry(conn, task_id)
     delete_scalars(conn, task_id)
     delete_console(conn, task_id)
+    delete_plots(conn, task_id)
     forget_batches(conn, task_id)
     files = delete_task_artifacts(conn, task_id)
     files += delete_output_models(conn, task_id, unlink_kept=False)

@@ -199,6 +199,22 @@ console_lines = sa.Table(
 )
 
 
+# Histograms, scatter plots, confusion matrices, tables and images: one row per plot and
+# iteration (reporting the same one again replaces it); ``data`` is the plot's JSON text
+# (``tunelab.domain.plots``), read and written whole.
+task_plots = sa.Table(
+    "task_plots",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("title", sa.String(512), primary_key=True),
+    sa.Column("series", sa.String(512), primary_key=True),
+    sa.Column("iteration", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created", Time, nullable=False),
+)
+
+
 queues = sa.Table(
     "queues",
     metadata,

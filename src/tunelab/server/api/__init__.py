@@ -9,6 +9,7 @@ from tunelab.server.api import (
     health,
     lifecycle,
     models,
+    plots,
     projects,
     queues,
     scalars,
@@ -23,6 +24,7 @@ api_router.include_router(tasks.router)
 api_router.include_router(lifecycle.router)
 api_router.include_router(scalars.router)
 api_router.include_router(console.router)
+api_router.include_router(plots.router)
 api_router.include_router(queues.router)
 api_router.include_router(workers.router)
 api_router.include_router(files.router)
