@@ -10,6 +10,8 @@ Example::
     batch = ScalarBatch(batch_id="5f0c", series=[SeriesPoints("loss", "train", its, vals, ts)])
     ingest_batch(conn, task_id, batch)            # IngestResult(stored=3, duplicate=False)
     read_series(conn, [task_id], max_points=2000)["<id>"]["loss"]["train"].y
+    read = read_scalars(conn, [task_id], after=cursor)  # only chunks stored since ``cursor``
+    read.series, read.cursors[task_id]                  # the new points; the next cursor
 """
 
 from __future__ import annotations
@@ -109,9 +111,11 @@ def ingest_batch(conn: sa.Connection, task_id: str, batch: ScalarBatch) -> Inges
         conn, task_id, SCALAR_BATCH_PREFIX + batch.batch_id
     ):
         return IngestResult(stored=0, duplicate=True)
+    # The task row first: its lock (PostgreSQL) makes a task's concurrent batches take their
+    # chunk ids in commit order, so an ``after`` cursor never steps over a later-committing id.
+    _touch_task(conn, task_id, max(int(s.iterations[-1]) for s in series))
     conn.execute(scalar_chunks.insert(), [_chunk_row(task_id, s) for s in series])
     conn.execute(_summary_upsert(conn.dialect.name), [_summary_row(task_id, s) for s in series])
-    _touch_task(conn, task_id, max(int(s.iterations[-1]) for s in series))
     return IngestResult(stored=sum(len(s.iterations) for s in series), duplicate=False)
 
 
@@ -269,17 +273,56 @@ def _touch_task(conn: sa.Connection, task_id: str, max_iteration: int) -> None:
 Series = dict[str, dict[str, SeriesData]]
 
 
+@dataclass(frozen=True)
+class ScalarRead:
+    """Series as read, and per task the cursor for the next incremental read.
+
+    ``cursors[task_id]`` is the id of the last chunk read for that task (or the ``after`` it
+    was given when nothing new was there): pass it back as ``after`` to get only newer points.
+    """
+
+    series: dict[str, Series]
+    cursors: dict[str, int]
+
+    @property
+    def cursor(self) -> int:
+        """One cursor for a read of several tasks: the greatest of theirs."""
+        return max(self.cursors.values(), default=0)
+
+
 def read_series(
     conn: sa.Connection,
     task_ids: Sequence[str],
     metrics: Sequence[str] | None = None,
     variants: Sequence[str] | None = None,
     max_points: int = 2000,
+    *,
+    after: int = 0,
 ) -> dict[str, Series]:
     """``{task_id: {metric: {variant: SeriesData}}}``, every task id present (maybe empty).
 
     ``metrics``/``variants`` narrow the read (None: all); ``max_points=0`` is full resolution.
+    ``after`` keeps only chunks stored after that cursor (``read_scalars`` returns the next).
     Unknown task ids simply have no series; callers check existence first.
+    """
+    return read_scalars(conn, task_ids, metrics, variants, max_points, after=after).series
+
+
+def read_scalars(
+    conn: sa.Connection,
+    task_ids: Sequence[str],
+    metrics: Sequence[str] | None = None,
+    variants: Sequence[str] | None = None,
+    max_points: int = 2000,
+    *,
+    after: int = 0,
+) -> ScalarRead:
+    """``read_series`` with the cursors: ``after=0`` reads everything, ``after=<a cursor>``
+    only the points of chunks stored since (each series of them downsampled on its own).
+
+    Chunk ids grow in commit order per task (ingest locks the task row before it inserts), so
+    polling with the returned cursor sees every point once. SQLite may hand out the ids of
+    deleted chunks again, so a reader re-reads from 0 after a reset.
     """
     c = scalar_chunks.c
     # No ORDER BY: SQLite would sort the rows blobs and all in a temporary B-tree; the rows
@@ -287,16 +330,21 @@ def read_series(
     query = sa.select(
         c.task_id, c.metric, c.variant, c.id, c.iterations, c["values"], c.timestamps
     ).where(c.task_id.in_(list(task_ids)))
+    if after:
+        query = query.where(c.id > after)
     if metrics:
         query = query.where(c.metric.in_(list(metrics)))
     if variants:
         query = query.where(c.variant.in_(list(variants)))
     found: dict[str, Series] = {task_id: {} for task_id in task_ids}
+    cursors = dict.fromkeys(task_ids, after)
     rows = sorted(conn.execute(query).all(), key=lambda r: r[:4])
-    for (task_id, metric, variant), chunks in itertools.groupby(rows, key=lambda r: r[:3]):
+    for (task_id, metric, variant), group in itertools.groupby(rows, key=lambda r: r[:3]):
+        chunks = list(group)
+        cursors[task_id] = max(cursors[task_id], chunks[-1][3])
         series = _assemble([chunk[4:] for chunk in chunks], max_points)
         found[task_id].setdefault(metric, {})[variant] = series
-    return found
+    return ScalarRead(series=found, cursors=cursors)
 
 
 def _assemble(chunks: list[Sequence[bytes]], max_points: int) -> SeriesData:

@@ -34,6 +34,10 @@ MaxPoints = Annotated[
 ]
 Metrics = Annotated[list[str] | None, Query(alias="metric")]
 Variants = Annotated[list[str] | None, Query(alias="variant")]
+After = Annotated[
+    int,
+    Query(ge=0, description="a cursor from an earlier answer: only points stored since"),
+]
 
 
 @router.post("/tasks/{task_id}/scalars")
@@ -79,10 +83,11 @@ def get_task_scalars(
     max_points: MaxPoints = 2000,
     metric: Metrics = None,
     variant: Variants = None,
+    after: After = 0,
 ) -> JSONResponse:
     require_task(conn, task_id)
-    found = scalars.read_series(conn, [task_id], metric, variant, max_points)
-    return JSONResponse(_scalar_data(found[task_id]))
+    read = scalars.read_scalars(conn, [task_id], metric, variant, max_points, after=after)
+    return JSONResponse(_scalar_data(read, task_id))
 
 
 @router.get("/scalars", response_class=JSONResponse)
@@ -92,11 +97,13 @@ def get_scalars(
     max_points: MaxPoints = 2000,
     metric: Metrics = None,
     variant: Variants = None,
+    after: After = 0,
 ) -> JSONResponse:
     task_ids = list(dict.fromkeys(task))  # a repeated id is read once
     _require_tasks(conn, task_ids)
-    found = scalars.read_series(conn, task_ids, metric, variant, max_points)
-    return JSONResponse({"tasks": {tid: _scalar_data(found[tid]) for tid in task_ids}})
+    read = scalars.read_scalars(conn, task_ids, metric, variant, max_points, after=after)
+    tasks_data = {tid: _scalar_data(read, tid) for tid in task_ids}
+    return JSONResponse({"tasks": tasks_data, "cursor": read.cursor})
 
 
 @router.get("/tasks/{task_id}/metrics")
@@ -119,12 +126,13 @@ def _require_tasks(conn: sa.Connection, task_ids: list[str]) -> None:
         raise NotFound(f"no task with id {missing[0]!r}", {"missing": missing})
 
 
-def _scalar_data(series: scalars.Series) -> dict[str, Any]:
+def _scalar_data(read: scalars.ScalarRead, task_id: str) -> dict[str, Any]:
     return {
         "metrics": {
             metric: {variant: _series(data) for variant, data in variants.items()}
-            for metric, variants in series.items()
-        }
+            for metric, variants in read.series[task_id].items()
+        },
+        "cursor": read.cursors[task_id],
     }
 
 
