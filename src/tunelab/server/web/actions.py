@@ -1,5 +1,191 @@
-"""(being written)"""
+"""Every lifecycle action in the browser: the modals (clone, reset, enqueue, delete), the
+direct actions (dequeue, stop, publish, archive, unarchive), and with them the project
+picker and the bulk actions (``action_picker``, ``action_bulk``).
 
-from fastapi import APIRouter
+Each action is the same store call as the API's route (``server.api.lifecycle``), so a
+refusal is the store's own Conflict, shown as a toast with the API's message. Reset and
+delete remove files from storage only after their transaction has committed
+(``server.file_cleanup``), as the API does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from tunelab.domain.lifecycle import require_action
+from tunelab.domain.task import TaskStatus
+from tunelab.server.api.deps import Conn
+from tunelab.server.api.lifecycle import WakeWorkers
+from tunelab.server.file_cleanup import delete_files
+from tunelab.server.web import action_bulk, action_picker
+from tunelab.server.web.action_form import Form, changed, files_said
+from tunelab.server.web.queues import picker_queues
+from tunelab.server.web.templating import is_htmx, render
+from tunelab.store import lifecycle, queues, tasks
 
 router = APIRouter(include_in_schema=False)
+# Before the per-task routes: "/experiments/bulk" is not a task id.
+router.include_router(action_bulk.router)
+router.include_router(action_picker.router)
+
+MODAL_TITLES = {
+    "clone": "Clone experiment",
+    "reset": "Reset experiment",
+    "enqueue": "Enqueue experiment",
+    "delete": "Delete experiment",
+}
+
+
+def modal(request: Request, action: str, context: dict[str, Any]) -> HTMLResponse:
+    """A modal's form: the fragment for the dialog, or a whole page holding it (its URL
+    opened directly)."""
+    template = f"actions/{action}.html"
+    if is_htmx(request):
+        return render(request, template, context)
+    page = {**context, "body": template, "title": MODAL_TITLES.get(action, "Experiments")}
+    return render(request, "actions/page.html", page)
+
+
+def _task_for(conn: sa.Connection, task_id: str, action: str) -> dict[str, Any]:
+    """The task, when its status allows ``action``; the store's Conflict otherwise, so a
+    stale menu gets the refusal before a form is filled in."""
+    task = tasks.get_task(conn, task_id)
+    if action != "clone":
+        require_action(action, TaskStatus(task["status"]), archived=bool(task["archived"]))
+    return task
+
+
+# --- modals ---------------------------------------------------------------------------------
+
+
+@router.get("/experiments/{task_id}/clone", response_class=HTMLResponse)
+def clone_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
+    return modal(request, "clone", {"task": _task_for(conn, task_id, "clone")})
+
+
+@router.get("/experiments/{task_id}/reset", response_class=HTMLResponse)
+def reset_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
+    return modal(request, "reset", {"task": _task_for(conn, task_id, "reset")})
+
+
+@router.get("/experiments/{task_id}/enqueue", response_class=HTMLResponse)
+def enqueue_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
+    task = _task_for(conn, task_id, "enqueue")
+    on_offer, selected = picker_queues(conn)
+    return modal(request, "enqueue", {"task": task, "queues": on_offer, "selected": selected})
+
+
+@router.get("/experiments/{task_id}/delete", response_class=HTMLResponse)
+def delete_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
+    return modal(request, "delete", {"task": _task_for(conn, task_id, "delete")})
+
+
+# --- modal actions --------------------------------------------------------------------------
+
+
+@router.post("/experiments/{task_id}/clone")
+def clone_task(task_id: str, request: Request, conn: Conn, form: Form) -> Response:
+    project = form.get("project").strip()
+    draft = lifecycle.clone(
+        conn,
+        task_id,
+        project=project or None,
+        comment=form.optional("comment"),
+        set_as_parent=form.checked("set_as_parent"),
+    )
+    return changed(
+        request,
+        [draft["id"]],
+        f"Cloned into {draft['name']}",
+        redirect=f"/experiments/{draft['id']}/execution",
+    )
+
+
+@router.post("/experiments/{task_id}/reset")
+def reset_task(task_id: str, request: Request, form: Form, _wake: WakeWorkers) -> Response:
+    # Its own transaction, committed before any file is touched (as the API's reset).
+    with request.app.state.engine.begin() as conn:
+        result = lifecycle.reset(conn, task_id)
+    wanted = form.checked("delete_artifacts")
+    said, failed = files_said(delete_files(request, result.files if wanted else []), wanted)
+    return changed(
+        request,
+        [task_id],
+        f"Reset {result.task['name']}: a draft again.{said}",
+        kind="warn" if failed else "ok",
+        back_to=f"/experiments/{task_id}",
+    )
+
+
+@router.post("/experiments/{task_id}/enqueue")
+def enqueue_task(
+    task_id: str, request: Request, conn: Conn, form: Form, _wake: WakeWorkers
+) -> Response:
+    queue = form.get("queue").strip() or queues.DEFAULT_QUEUE
+    task = lifecycle.enqueue(conn, task_id, queue)
+    return changed(
+        request,
+        [task_id],
+        f"Enqueued {task['name']} in {queue}",
+        back_to=f"/experiments/{task_id}",
+    )
+
+
+@router.post("/experiments/{task_id}/delete")
+def delete_task(task_id: str, request: Request, form: Form) -> Response:
+    with request.app.state.engine.begin() as conn:
+        task = tasks.get_task(conn, task_id)
+        files = lifecycle.delete(conn, task_id)
+    wanted = form.checked("delete_artifacts")
+    said, failed = files_said(delete_files(request, files if wanted else []), wanted)
+    project_page = f"/projects/{task['project']['id']}"
+    # On the deleted task's own page there is nothing left to show: go to its project.
+    on_its_page = f"/experiments/{task_id}" in request.headers.get("HX-Current-URL", "")
+    return changed(
+        request,
+        [task_id],
+        f"Deleted {task['name']}.{said}",
+        kind="warn" if failed else "ok",
+        back_to=project_page,
+        redirect=project_page if on_its_page else None,
+    )
+
+
+# --- direct actions -------------------------------------------------------------------------
+
+
+def _stopped(task: dict[str, Any]) -> str:
+    if task["status"] == TaskStatus.STOPPED.value:
+        return f"Stopped {task['name']}"
+    return f"Asked {task['name']} to stop: its agent ends it on its next heartbeat"
+
+
+DIRECT_ACTIONS: dict[str, tuple[Callable[..., dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
+    "dequeue": (lifecycle.dequeue, lambda t: f"Dequeued {t['name']}: a draft again"),
+    "stop": (lifecycle.stop, _stopped),
+    "publish": (lifecycle.publish, lambda t: f"Published {t['name']}: read-only for good"),
+    "archive": (lifecycle.archive, lambda t: f"Archived {t['name']}"),
+    "unarchive": (lifecycle.unarchive, lambda t: f"Restored {t['name']} from the archive"),
+}
+
+
+def _direct_route(action: str) -> Callable[..., Response]:
+    act, say = DIRECT_ACTIONS[action]
+
+    def route(task_id: str, request: Request, conn: Conn, _wake: WakeWorkers) -> Response:
+        task = act(conn, task_id)
+        return changed(request, [task_id], say(task), back_to=f"/experiments/{task_id}")
+
+    route.__name__ = f"{action}_task"
+    return route
+
+
+for _action in DIRECT_ACTIONS:
+    router.add_api_route(
+        f"/experiments/{{task_id}}/{_action}", _direct_route(_action), methods=["POST"]
+    )

@@ -1,0 +1,144 @@
+"""Bulk actions on the experiments checked in a table: one action applied task by task.
+
+Each task's action is its own transaction: a refusal for one (its status does not allow
+it) leaves the others done, and the one toast says how many succeeded and which were
+refused, with the store's reason. Files of reset or deleted tasks are deleted (when asked)
+after every transaction has committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from tunelab.errors import InvalidInput, TunelabError
+from tunelab.server.api.deps import Conn
+from tunelab.server.api.lifecycle import WakeWorkers
+from tunelab.server.file_cleanup import delete_files
+from tunelab.server.web.action_form import Form, changed, files_said, id_list, plural
+from tunelab.server.web.action_tasks import task_names
+from tunelab.server.web.queues import picker_queues
+from tunelab.server.web.templating import is_htmx, render
+from tunelab.store import lifecycle, queues
+
+router = APIRouter(include_in_schema=False)
+
+# What the bulk bar offers, in menu order; clone needs a project per task, so it is not here.
+BULK_ACTIONS = ("reset", "enqueue", "dequeue", "stop", "publish", "archive", "unarchive", "delete")
+# Those that ask something first (a queue; whether to delete files) in a small modal.
+ASKING = ("reset", "enqueue", "delete")
+DONE = {
+    "reset": "Reset",
+    "enqueue": "Enqueued",
+    "dequeue": "Dequeued",
+    "stop": "Stopped",
+    "publish": "Published",
+    "archive": "Archived",
+    "unarchive": "Unarchived",
+    "delete": "Deleted",
+}
+# At most this many refusals are named in the toast; the rest are counted.
+NAMED_REFUSALS = 5
+
+
+@dataclass
+class Outcome:
+    done: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (name or id, reason)
+    files: list[str] = field(default_factory=list)
+
+
+def _action(value: str) -> str:
+    if value not in BULK_ACTIONS:
+        raise InvalidInput(f"unknown bulk action {value!r}: one of {', '.join(BULK_ACTIONS)}")
+    return value
+
+
+@router.get("/experiments/bulk", response_class=HTMLResponse)
+def bulk_modal(request: Request, conn: Conn, form: Form) -> HTMLResponse:
+    """The modal of a bulk action that asks first: ``?action=enqueue&ids=a,b``."""
+    action = _action(form.get("action"))
+    ids = id_list(form.all("ids"))
+    if not ids:
+        raise InvalidInput("select one or more experiments first")
+    context: dict[str, Any] = {"action": action, "ids": ids, "label": DONE[action]}
+    if action == "enqueue":
+        context["queues"], context["selected"] = picker_queues(conn)
+    if is_htmx(request):
+        return render(request, "actions/bulk.html", context)
+    page = {**context, "body": "actions/bulk.html", "title": f"{action.capitalize()} experiments"}
+    return render(request, "actions/page.html", page)
+
+
+@router.post("/experiments/bulk")
+def bulk_action(request: Request, form: Form, _wake: WakeWorkers) -> Response:
+    action = _action(form.get("action"))
+    ids = id_list(form.all("ids"))
+    if not ids:
+        raise InvalidInput("select one or more experiments first")
+    engine: sa.Engine = request.app.state.engine
+    with engine.begin() as conn:
+        names = task_names(conn, ids)
+    outcome = Outcome()
+    queue = form.get("queue").strip() or queues.DEFAULT_QUEUE
+    for task_id in ids:
+        try:
+            with engine.begin() as conn:
+                outcome.files += _apply(conn, action, task_id, queue)
+        except TunelabError as exc:
+            outcome.refused.append((names.get(task_id, task_id), exc.message))
+        else:
+            outcome.done.append(task_id)
+    wanted = action in ("reset", "delete") and form.checked("delete_artifacts")
+    cleanup = delete_files(request, outcome.files if wanted else [])
+    message, kind = report(action, len(ids), outcome, queue, cleanup, wanted)
+    return changed(request, outcome.done, message, kind=kind)
+
+
+def _apply(conn: sa.Connection, action: str, task_id: str, queue: str) -> list[str]:
+    """Apply ``action`` to one task; answers the files it left for deletion."""
+    if action == "reset":
+        return lifecycle.reset(conn, task_id).files
+    if action == "delete":
+        return lifecycle.delete(conn, task_id)
+    if action == "enqueue":
+        lifecycle.enqueue(conn, task_id, queue)
+    elif action == "dequeue":
+        lifecycle.dequeue(conn, task_id)
+    elif action == "stop":
+        lifecycle.stop(conn, task_id)
+    elif action == "publish":
+        lifecycle.publish(conn, task_id)
+    elif action == "archive":
+        lifecycle.archive(conn, task_id)
+    elif action == "unarchive":
+        lifecycle.unarchive(conn, task_id)
+    return []
+
+
+def report(
+    action: str,
+    asked: int,
+    outcome: Outcome,
+    queue: str,
+    cleanup: dict[str, list[Any]],
+    wanted: bool,
+) -> tuple[str, str]:
+    """``Enqueued 2 of 3 experiments in gpu. Refused: b (cannot enqueue ...)``, and the
+    toast's kind: ok when all succeeded, warn when some, error when none."""
+    done = len(outcome.done)
+    where = f" in {queue}" if action == "enqueue" and done else ""
+    text = f"{DONE[action]} {done} of {plural(asked, 'experiment')}{where}."
+    if outcome.refused:
+        named = "; ".join(f"{name} ({why})" for name, why in outcome.refused[:NAMED_REFUSALS])
+        more = outcome.refused[NAMED_REFUSALS:]
+        text += f" Refused: {named}" + (f"; and {len(more)} more." if more else ".")
+    said, failed = files_said(cleanup, wanted)
+    text += said
+    if not outcome.refused and not failed:
+        return text, "ok"
+    return text, "warn" if done else "error"
