@@ -20,17 +20,16 @@ from tunelab.sdk.offline import sync_session
 from tunelab.sdk.reporter import Reporter
 from tunelab.sdk.transport import ApiClient
 
-# The figure stands in for matplotlib's (not a dependency): anything with savefig(file,
-# format="png") is reported the same way.
 REPORT = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from PIL import Image
 from tunelab import Task
 
-class Figure:
-    def savefig(self, file, format):
-        Image.new("RGB", (40, 30), (200, 60, 60)).save(file, format=format)
+figure, axes = plt.subplots(figsize=(2, 1.5))
+axes.plot([0, 1, 2], [1, 4, 2])
 
 task = Task.init(project_name=PROJECT, task_name="plots")
 logger = task.get_logger()
@@ -48,7 +47,7 @@ logger.report_confusion_matrix("confusion", "val", matrix=np.array([[50, 2], [4,
 frame = pd.DataFrame({"class": ["cat", "dog"], "f1": [0.91, float("nan")]})
 logger.report_table("scores", "val", table_plot=frame)
 logger.report_table("scores", "rows", table_plot=[["k", "v"], ["lr", 0.1]])
-logger.report_matplotlib_figure("figure", "sample", Figure(), iteration=10)
+logger.report_matplotlib_figure("figure", "sample", figure, iteration=10)
 try:
     logger.report_histogram("bad", "nan", values=[1.0, float("nan")])
 except ValueError as exc:
