@@ -1,7 +1,7 @@
 """Reading the action forms' bodies, and the answer an action sends back to the page.
 
-htmx posts forms urlencoded; the server has no multipart parser installed, so the body is
-parsed here, by a dependency that reads it before the (synchronous) route runs.
+The fields come from ``posted_form`` (the body) and the query string (a modal's URL may
+carry the ids it was opened for).
 
 An action's answer is an empty 200 whose ``HX-Trigger`` tells the page what happened:
 ``tasks-changed`` (the table and the experiment page refresh), ``toast`` and
@@ -13,16 +13,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
-from tunelab.errors import InvalidInput
+from tunelab.server.web.posted_form import read_posted_form
 from tunelab.server.web.templating import is_htmx
-
-# A form of the action pages is a few fields and some ids; anything bigger is not ours.
-MAX_FORM_BYTES = 1024 * 1024
 
 
 class FormFields:
@@ -49,11 +45,9 @@ class FormFields:
 
 
 async def _read_form(request: Request) -> FormFields:
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise InvalidInput(f"a form is at most {MAX_FORM_BYTES} bytes")
-    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    # Query parameters count too: a modal's URL may carry the ids it was opened for.
+    fields: dict[str, list[str]] = {}
+    for name, value in (await read_posted_form(request)).multi_items():
+        fields.setdefault(name, []).append(str(value))
     for name, value in request.query_params.multi_items():
         fields.setdefault(name, []).append(value)
     return FormFields(fields)

@@ -20,8 +20,9 @@ from tunelab.domain.task import TaskStatus
 from tunelab.errors import InvalidInput
 from tunelab.server.api.deps import Conn
 from tunelab.server.web import experiment_params
-from tunelab.server.web.experiment_forms import PostedForm, form_text
+from tunelab.server.web.experiment_forms import form_text
 from tunelab.server.web.experiment_view import fragment, require_part, saved
+from tunelab.server.web.posted_form import PostedForm
 from tunelab.server.web.templating import render
 from tunelab.storage import parse_destination
 from tunelab.store import input_model, tasks

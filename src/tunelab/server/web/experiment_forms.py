@@ -13,11 +13,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from typing import Any
 
-from fastapi import Depends, Request
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
 
 from tunelab.errors import InvalidInput
 
@@ -25,20 +23,6 @@ _ROW_FIELD = re.compile(r"p-(\d+)-name")
 _INT = re.compile(r"[+-]?\d+")
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})
 _FALSE = frozenset({"false", "0", "no", "n", "off"})
-
-
-async def _posted_form(request: Request) -> FormData:
-    # htmx and plain forms post urlencoded fields; read them without a multipart parser.
-    kind = request.headers.get("content-type", "").split(";")[0].strip()
-    if kind not in ("", "application/x-www-form-urlencoded"):
-        raise InvalidInput(f"expected a form (application/x-www-form-urlencoded), got {kind}")
-    body = (await request.body()).decode("utf-8", errors="replace")
-    fields: list[tuple[str, str | UploadFile]] = list(parse_qsl(body, keep_blank_values=True))
-    return FormData(fields)
-
-
-# A route's posted form, read before the (synchronous) route runs in its worker thread.
-PostedForm = Annotated[FormData, Depends(_posted_form)]
 
 
 @dataclass(frozen=True)

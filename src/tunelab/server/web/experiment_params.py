@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse
 from tunelab.errors import InvalidInput
 from tunelab.server.api.deps import Conn
 from tunelab.server.web.experiment_forms import (
-    PostedForm,
     entries_from_rows,
     form_text,
     posted_rows,
 )
 from tunelab.server.web.experiment_view import fragment, saved
+from tunelab.server.web.posted_form import PostedForm
 from tunelab.server.web.templating import render
 from tunelab.store import task_inputs
 from tunelab.store.tasks import get_task
