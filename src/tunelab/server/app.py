@@ -13,6 +13,7 @@ from tunelab.server import error_handlers, maintenance, web
 from tunelab.server.api import api_router
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.settings import ServerSettings
+from tunelab.server.timing import ServerTimingMiddleware
 from tunelab.server.work_signal import WorkSignal
 from tunelab.storage import StorageContext, load_storage_credentials
 from tunelab.store import migrations
@@ -59,4 +60,5 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(api_router, prefix="/api/v1")
     web.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ServerTimingMiddleware)
     return app

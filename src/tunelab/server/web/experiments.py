@@ -1,5 +1,118 @@
-"""(being written)"""
+"""The experiments table: a project's (``/projects/{id}``) or everyone's (``/experiments``).
 
-from fastapi import APIRouter
+One fragment (``experiments/_table.html``) holds the filters, the bulk bar, the table and
+its pager; htmx re-fetches it whole with the new URL pushed, and a plain GET of the same URL
+renders the page around it. The rows part re-fetches itself when tasks change and, while a
+row shown is queued or running, every few seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from tunelab.domain.task import TaskType
+from tunelab.errors import NotFound
+from tunelab.server.api.deps import Conn
+from tunelab.server.web.table_query import TableState
+from tunelab.server.web.templating import is_htmx, render
+from tunelab.store import task_columns, task_listing
+from tunelab.store.projects import names_by_id
 
 router = APIRouter(include_in_schema=False)
+
+# (label, sort key or "" for none), in the order the table shows them.
+BASE_COLUMNS = (
+    ("Status", "status"),
+    ("Name", "name"),
+    ("Type", "type"),
+    ("Tags", ""),
+    ("User", "user"),
+    ("Started", "started"),
+    ("Updated", "last_update"),
+    ("Iteration", "last_iteration"),
+    ("Queue / worker", ""),
+)
+# Rows in these statuses change on their own: the table polls while it shows one.
+LIVE_STATUSES = frozenset({"queued", "running"})
+POLL_SECONDS = 3
+
+
+@router.get("/experiments", response_class=HTMLResponse)
+def all_experiments(request: Request, conn: Conn) -> HTMLResponse:
+    return _table(request, conn, None)
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def project_experiments(project_id: str, request: Request, conn: Conn) -> HTMLResponse:
+    return _table(request, conn, _project(conn, project_id))
+
+
+@router.get("/table/columns", response_class=HTMLResponse)
+def column_picker(request: Request, conn: Conn, project_id: str = "") -> HTMLResponse:
+    """The column picker's list (loaded when it is first opened): the hyperparameters and
+    metrics the project's tasks use, each a link adding it to the table's URL."""
+    project = _project(conn, project_id) if project_id else None
+    state = TableState.from_params(request.query_params)
+    offer = task_columns.columns_on_offer(conn, project["name"] if project else None)
+    context = {
+        "state": state,
+        "base": _base(project),
+        "offer": offer,
+        "shown": set(state.cols),
+        "metric_values": task_listing.METRIC_VALUES,
+    }
+    return render(request, "experiments/_column_picker.html", context)
+
+
+def _table(request: Request, conn: sa.Connection, project: dict[str, str] | None) -> HTMLResponse:
+    state = TableState.from_params(request.query_params)
+    listing = task_listing.list_tasks(conn, state.task_query(project["name"] if project else None))
+    columns = state.columns
+    items = listing["items"]
+    base = _base(project)
+    context: dict[str, Any] = {
+        "project": project,
+        "state": state,
+        "base": base,
+        "self_url": state.url(base),
+        "listing": listing,
+        "items": items,
+        "columns": columns,
+        "values": task_columns.column_values(conn, [t["id"] for t in items], columns),
+        "base_columns": BASE_COLUMNS,
+        "task_types": [t.value for t in TaskType],
+        "live": any(t["status"] in LIVE_STATUSES for t in items),
+        "poll_seconds": POLL_SECONDS,
+        "picker_url": _picker_url(state, project),
+    }
+    # The same URL answers a fragment or a page: caches must keep them apart.
+    headers = {"Vary": "HX-Request"}
+    if not is_htmx(request):
+        return render(request, "experiments/page.html", context, headers=headers)
+    if request.headers.get("HX-Target") == "exp-table":
+        # A new layout: the address bar shows it spelled as the table's own links spell it
+        # (a submitted filter form would push "q=&tag=" and the form's order).
+        headers["HX-Push-Url"] = context["self_url"]
+    return render(request, "experiments/_table.html", context, headers=headers)
+
+
+def _project(conn: sa.Connection, project_id: str) -> dict[str, str]:
+    name = names_by_id(conn, [project_id]).get(project_id)
+    if name is None:
+        raise NotFound(f"no project with id {project_id!r}")
+    return {"id": project_id, "name": name}
+
+
+def _base(project: dict[str, str] | None) -> str:
+    return f"/projects/{project['id']}" if project else "/experiments"
+
+
+def _picker_url(state: TableState, project: dict[str, str] | None) -> str:
+    query = state.query_string()
+    if project:
+        query = f"{query}&project_id={project['id']}" if query else f"project_id={project['id']}"
+    return f"/table/columns?{query}" if query else "/table/columns"
