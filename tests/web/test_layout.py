@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import httpx
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect
 
+from tests.services import ServerProcess
 from tests.web.conftest import screenshot
 from tests.web.seed import create_task, project_name
 from tunelab.server.web.templating import STATIC_DIR
@@ -48,3 +50,40 @@ def test_vendored_files_keep_their_licenses_beside_them(http: httpx.Client) -> N
     for folder, script in (("htmx", "htmx.min.js"), ("uplot", "uPlot.iife.min.js")):
         assert (STATIC_DIR / "vendor" / folder / "LICENSE").is_file()
         assert http.get(f"/static/vendor/{folder}/{script}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(1280, 800), (1366, 768)], ids=["1280px", "laptop-1366x768"]
+)
+def test_the_main_pages_fit_the_screen_without_sideways_scrolling(
+    browser: Browser, server: ServerProcess, http: httpx.Client, width: int, height: int
+) -> None:
+    project = project_name("fit")
+    task = create_task(
+        http,
+        project,
+        "a run with a fairly long descriptive name for its table row",
+        hyperparameters={"Args": {"lr": 0.1, "batch_size": 64, "optimizer": "adam"}},
+        tags=["baseline", "resnet50", "imagenet"],
+    )
+    other = create_task(http, project, "another", hyperparameters={"Args": {"lr": 0.5}})
+    pages = [
+        "/",
+        "/projects",
+        f"/projects/{task['project']['id']}",
+        f"/experiments/{task['id']}/configuration",
+        f"/experiments/{task['id']}/info",
+        f"/compare?ids={task['id']},{other['id']}",
+        "/queues",
+    ]
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=server.url)
+    try:
+        tab = context.new_page()
+        for url in pages:
+            tab.goto(url)
+            overflow = tab.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{url} scrolls sideways by {overflow}px at {width}x{height}"
+    finally:
+        context.close()
