@@ -7,6 +7,8 @@
      ├── Conflict                     409, "conflict"        (refused by the task's state)
      ├── Unauthorized                 401, "unauthorized"
      ├── ServerUnavailable            503, "server_unavailable" (SDK/CLI side: no answer)
+     │    ├── DatabaseUnavailable     503, "database_unavailable" (its database failed)
+     │    └── InsufficientStorage     507, "insufficient_storage" (its database's disk is full)
      ├── StorageError                 502, "storage_error"   (object storage refused or failed)
      └── ConfigError                  400, "config_error"    (a bad setting or config file)
 
@@ -61,6 +63,21 @@ class Unauthorized(TunelabError):
 class ServerUnavailable(TunelabError):
     status = 503
     code = "server_unavailable"
+
+
+class DatabaseUnavailable(ServerUnavailable):
+    """The server answers but its database cannot write (or read) now: a disk I/O error, a
+    lost connection. A ServerUnavailable, so every client retries it the same way."""
+
+    status = 503
+    code = "database_unavailable"
+
+
+class InsufficientStorage(ServerUnavailable):
+    """The database's disk is full; the write is worth retrying once space is freed."""
+
+    status = 507
+    code = "insufficient_storage"
 
 
 class StorageError(TunelabError):
