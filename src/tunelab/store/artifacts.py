@@ -144,11 +144,13 @@ def require_id(value: str, what: str) -> None:
 
 
 def check_name(value: Any) -> str:
-    """A name that can sit in a URL path: 1-256 characters, no ``/``, no control characters."""
+    """A name that can sit in a URL path: 1-256 characters, no ``/`` or ``\\``, no control
+    characters, not ``.`` or ``..`` (a client saving artifacts under their names must not
+    be led out of its folder)."""
     if not _is_name(value):
         raise InvalidInput(
-            f"an artifact name must be 1 to {MAX_NAME_LENGTH} characters, without '/' or "
-            f"control characters; got {value!r}"
+            f"an artifact name must be 1 to {MAX_NAME_LENGTH} characters, without '/', '\\' "
+            f"or control characters, and not '.' or '..'; got {value!r}"
         )
     return value
 
@@ -158,6 +160,8 @@ def _is_name(value: Any) -> TypeGuard[str]:
         isinstance(value, str)
         and 1 <= len(value) <= MAX_NAME_LENGTH
         and "/" not in value
+        and "\\" not in value
+        and value not in (".", "..")
         and not any(ord(c) < 32 or ord(c) == 127 for c in value)
     )
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.scalar_models import ConsoleBatchIn
+from tunelab.server.api.task_models import INT64_MAX
 from tunelab.store import console
 from tunelab.store.lookup import require_task
 
@@ -28,7 +29,9 @@ def post_console(task_id: str, body: ConsoleBatchIn, conn: Conn) -> dict[str, An
 def get_console(
     task_id: str,
     conn: Conn,
-    after: Annotated[int, Query(ge=0, description="seq of the last line already read")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="seq of the last line already read")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LINES_PER_READ)] = 1000,
     search: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> dict[str, Any]:

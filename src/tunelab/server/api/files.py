@@ -6,7 +6,7 @@ Bodies are streamed to disk as they arrive, hashed on the way, never held in mem
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import FileResponse
@@ -52,14 +52,19 @@ async def put_file(
     return stored.as_json()
 
 
-@router.api_route(
-    "/files/{key:path}",
-    methods=["GET", "HEAD"],
-    response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
-)
+_FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {}}}}
+
+
+# GET and HEAD as two routes: one route for both gave the OpenAPI document two operations
+# with the same operationId.
+@router.get("/files/{key:path}", response_class=FileResponse, responses=_FILE_ANSWER)
 def get_file(key: str, store: Store) -> FileResponse:
     return FileResponse(store.existing(key), media_type="application/octet-stream")
+
+
+@router.head("/files/{key:path}", response_class=FileResponse, responses=_FILE_ANSWER)
+def head_file(key: str, store: Store) -> FileResponse:
+    return get_file(key, store)
 
 
 @router.delete("/files/{key:path}", status_code=status.HTTP_204_NO_CONTENT)

@@ -17,6 +17,9 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
+# Whole numbers the database stores in 64-bit columns: bigger ones are refused, not a 500.
+INT64_MAX = 2**63 - 1
+
 # Long texts (a git diff, a requirements file, a config file) are bounded by the body limit.
 LONG_TEXT = 32 * 1024 * 1024
 
@@ -47,10 +50,15 @@ class ProjectUpdate(_Body):
     description: ShortText
 
 
+# A parameter's value is shown in tables and compared; long texts belong in configuration
+# objects. A 10 MB value was stored before (only the body limit stopped it).
+ParameterValue = Annotated[str, StringConstraints(max_length=1024 * 1024)]
+
+
 class Parameter(_Body):
     """A hyperparameter or a user property."""
 
-    value: LongText
+    value: ParameterValue
     type: TypeName = "str"
     description: ShortText = ""
 
@@ -109,7 +117,7 @@ class RuntimeIn(_Body):
     host: ShortText = ""
     os: ShortText = ""
     python: ShortText = ""
-    cpu_count: Annotated[int, Field(ge=0)] = 0
+    cpu_count: Annotated[int, Field(ge=0, le=INT64_MAX)] = 0
     memory_gb: Annotated[float, Field(ge=0)] = 0.0
     gpus: Annotated[list[ShortText], Field(max_length=256)] = []
 
@@ -144,7 +152,7 @@ class TaskUpdate(_Body):
     user: UserName | None = None
     started: Time | None = None
     completed: Time | None = None
-    last_iteration: Annotated[int, Field(ge=0)] | None = None
+    last_iteration: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
     archived: bool | None = None
     execution: ExecutionIn | None = None
     runtime: RuntimeIn | None = None

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from tunelab.server.api.deps import Conn
+from tunelab.server.api.task_models import INT64_MAX
 from tunelab.server.web import experiment_files, models_page
 from tunelab.server.web.experiment_view import tab_context
 from tunelab.server.web.templating import FINAL_STATUSES, render
@@ -54,7 +55,7 @@ def console_tab(
     request: Request,
     conn: Conn,
     search: Annotated[str, Query(max_length=1000)] = "",
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> HTMLResponse:
     """The console from line ``after`` on, or only the lines containing ``search``; while the
     task runs, the page's script appends new lines as they arrive."""

@@ -1,0 +1,178 @@
+"""Refuse malformed input before any route reads it: text that is not UTF-8 (in the path,
+the query string, a JSON or form body) and JSON nested deeper than any real body is.
+
+Without this, invalid UTF-8 in a path or query string reached the routes as U+FFFD
+replacement characters (a search for mangled text answered 200), a form body's bad bytes were
+stored as U+FFFD, and JSON nested past Python's recursion limit got only FastAPI's generic
+"There was an error parsing the body". Each is now a 400 that says what is wrong.
+
+Body problems are raised as an ``HTTPException`` from the ``receive`` the app reads the body
+with, so the app's own error handlers answer (the JSON envelope under ``/api``, an error page
+or toast for pages); path and query problems are answered here, before routing.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote_to_bytes
+
+import numpy as np
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tunelab.errors import error_body
+
+# Real bodies (plots, artifact metadata, task records) nest a few levels; 128 leaves room
+# and stays far below the ~1000 where Python's JSON parser gives up with a RecursionError.
+MAX_JSON_DEPTH = 128
+
+# Only these bytes matter to nesting; the rest is dropped before counting.
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'"[]{}')
+_QUOTE = ord('"')
+_OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
+# Marks counted per numpy pass: memory stays a few MB whatever the body.
+_CHUNK = 1 << 20
+
+
+class InputGuardMiddleware:
+    def __init__(self, app: ASGIApp, max_json_depth: int = MAX_JSON_DEPTH) -> None:
+        self.app = app
+        self.max_json_depth = max_json_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problem = _url_problem(scope)
+        if problem is not None:
+            await _refuse(scope, receive, send, problem)
+            return
+        kind = _content_type(scope)
+        if kind == "json" or kind == "form":
+            receive = self._checked_receive(receive, kind)
+        await self.app(scope, receive, send)
+
+    def _checked_receive(self, receive: Receive, kind: str) -> Receive:
+        """A ``receive`` that gathers the whole body on the first call (the app reads all of
+        a JSON or form body anyway; the body-size limit sits outside this), checks it, and
+        hands it on as one message."""
+        done = False
+
+        async def checked() -> Message:
+            nonlocal done
+            if done:
+                return await receive()
+            done = True
+            chunks: list[bytes] = []
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            problem = (
+                _json_problem(body, self.max_json_depth) if kind == "json" else _form_problem(body)
+            )
+            if problem is not None:
+                raise HTTPException(400, problem)
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return checked
+
+
+def _content_type(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media = value.split(b";")[0].strip().lower()
+            if media == b"application/json" or media.endswith(b"+json"):
+                return "json"
+            if media == b"application/x-www-form-urlencoded":
+                return "form"
+            return "other"
+    return "other"
+
+
+def _url_problem(scope: Scope) -> str | None:
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    if not _is_utf8(unquote_to_bytes(raw_path.split(b"?")[0])):
+        return "the URL's path is not valid UTF-8 once percent-decoded"
+    query: bytes = scope.get("query_string", b"")
+    if query and not _is_utf8(unquote_to_bytes(query.replace(b"+", b" "))):
+        return "the URL's query string is not valid UTF-8 once percent-decoded"
+    return None
+
+
+def _json_problem(body: bytes, max_depth: int) -> str | None:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"the request body is not valid UTF-8 (byte {body[exc.start]:#04x} at {exc.start})"
+    depth = _json_depth(body)
+    if depth > max_depth:
+        return f"the JSON body is nested {depth} levels deep; at most {max_depth} are allowed"
+    return None
+
+
+def _json_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects, brackets inside strings not counted.
+
+    Escapes go first (``\\\\`` pairs, then ``\\"``, left to right as a parser reads them), then
+    every byte but quotes and brackets; what is left is counted in numpy passes: a bracket
+    is outside strings when an even number of quotes precedes it."""
+    plain = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = plain.translate(None, _NOT_MARKS)
+    depth = deepest = 0
+    in_string = 0
+    for start in range(0, len(marks), _CHUNK):
+        codes = np.frombuffer(marks[start : start + _CHUNK], dtype=np.uint8)
+        quote = codes == _QUOTE
+        quotes_before = np.cumsum(quote, dtype=np.int64) - quote + in_string
+        outside = (quotes_before % 2 == 0) & ~quote
+        steps = np.where(outside, np.where(np.isin(codes, _OPENERS), 1, -1), 0)
+        running = np.cumsum(steps, dtype=np.int64) + depth
+        deepest = max(deepest, int(running.max()))
+        depth = int(running[-1])
+        in_string = int(quotes_before[-1] + quote[-1]) % 2
+    return deepest
+
+
+def _form_problem(body: bytes) -> str | None:
+    if not _is_utf8(unquote_to_bytes(body.replace(b"+", b" "))):
+        return "the form's fields are not valid UTF-8 once percent-decoded"
+    return None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+    """A 400 the way the app's error handlers would answer it: the JSON envelope under
+    ``/api``, the error page elsewhere (the envelope if that page cannot be drawn here)."""
+    request = Request(scope, receive)
+    if not scope["path"].startswith("/api/"):
+        from tunelab.server.web.errors import error_page
+
+        try:
+            response = error_page(request, 400, "invalid_input", message)
+        except Exception:  # the page's template wants state the app sets later: plain JSON
+            response = None
+        if response is not None:
+            await response(scope, receive, send)
+            return
+    body = json.dumps(error_body("invalid_input", message)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
