@@ -162,11 +162,12 @@ def test_force_lets_the_running_task_record_its_inputs(client: httpx.Client, pro
     )
 
 
-def test_unknown_tasks_and_bad_bodies(client: httpx.Client) -> None:
+def test_unknown_tasks_and_bad_bodies(client: httpx.Client, project: str) -> None:
     for name in ("clone", "reset", "enqueue", "dequeue", "stop", "publish", "archive"):
         assert action(client, UNKNOWN, name).status_code == 404, name
     assert client.delete(f"/tasks/{UNKNOWN}").status_code == 404
-    invalid = client.post(f"/tasks/{UNKNOWN}/clone", json={"nmae": "typo"})
+    known = create(client, project)["id"]
+    invalid = client.post(f"/tasks/{known}/clone", json={"nmae": "typo"})
     assert invalid.status_code == 400 and invalid.json()["error"]["code"] == "invalid_input"
-    bad_queue = client.post(f"/tasks/{UNKNOWN}/enqueue", json={"queue": ""})
+    bad_queue = client.post(f"/tasks/{known}/enqueue", json={"queue": ""})
     assert bad_queue.status_code == 400

@@ -12,6 +12,7 @@ from tunelab.store.tasks import create_task, get_task, update_task
 
 TASK_KEYS = {
     "id",
+    "last_changed_by",
     "name",
     "project",
     "type",

@@ -69,8 +69,11 @@ def page(
 
 @pytest.fixture
 def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    """httpx on the server's root: pages as HTML, the API under /api/v1."""
+    """httpx on the server's root: pages as HTML, the API under /api/v1. Like a browser, it
+    holds the page's CSRF cookie and sends the token back with every request."""
     with httpx.Client(base_url=server.url, timeout=60) as client:
+        client.get("/")
+        client.headers["X-CSRF-Token"] = client.cookies["tunelab_csrf"]
         yield client
 
 

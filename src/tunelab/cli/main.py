@@ -34,7 +34,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tunelab.cli import agent, db, model, queue, server, sync, task
+    from tunelab.cli import agent, db, model, queue, server, sync, task, user
 
     cli.add_command(server.server)
     cli.add_command(db.db)
@@ -43,6 +43,8 @@ def _register() -> None:
     cli.add_command(model.model)
     cli.add_command(sync.sync)
     cli.add_command(agent.agent)
+    cli.add_command(user.user)
+    cli.add_command(user.token)
 
 
 _register()

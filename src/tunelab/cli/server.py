@@ -21,17 +21,31 @@ import click
     default=None,
     help="postgresql+psycopg://USER:PASS@HOST:PORT/DB (default: SQLite in the data dir).",
 )
+@click.option(
+    "--auth",
+    is_flag=True,
+    default=False,
+    help="Ask for login even on 127.0.0.1 (any other address always asks).",
+)
 def server(
-    host: str | None, port: int | None, data_dir: Path | None, database_url: str | None
+    host: str | None, port: int | None, data_dir: Path | None, database_url: str | None, auth: bool
 ) -> None:
-    """Run the Tunelab server."""
+    """Run the Tunelab server.
+
+    Bound to 127.0.0.1 (the default) it runs without login. Bound to any other address it
+    asks for login, and needs an admin first: `tunelab user create NAME --admin`.
+    """
     import uvicorn
 
     from tunelab.server.app import create_app
     from tunelab.server.settings import ServerSettings
 
     settings = ServerSettings.from_env(
-        data_dir=data_dir, database_url=database_url, host=host, port=port
+        data_dir=data_dir,
+        database_url=database_url,
+        host=host,
+        port=port,
+        auth="on" if auth else None,
     )
     app = create_app(settings)
     click.echo(

@@ -6,17 +6,21 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from tunelab import __version__
-from tunelab.server import error_handlers, maintenance, web
+from tunelab.errors import ConfigError
+from tunelab.server import error_handlers, maintenance, store_errors, web
 from tunelab.server.api import api_router
 from tunelab.server.body_limit import BodyLimitMiddleware
+from tunelab.server.csrf import CsrfCookieMiddleware
+from tunelab.server.json_guard import InputGuardMiddleware
 from tunelab.server.settings import ServerSettings
 from tunelab.server.timing import ServerTimingMiddleware
 from tunelab.server.work_signal import WorkSignal
 from tunelab.storage import StorageContext, load_storage_credentials
-from tunelab.store import migrations
+from tunelab.store import migrations, users
 from tunelab.store.engine import create_engine, refresh_statistics
 
 
@@ -27,6 +31,8 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     if migrate:
         migrations.upgrade(engine)
     refresh_statistics(engine)
+    if settings.auth_required:
+        _require_an_admin(engine, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,8 +63,29 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
         credentials=load_storage_credentials(), files_root=settings.data_dir / "files"
     )
     error_handlers.install(app)
+    store_errors.install(app)
     app.include_router(api_router, prefix="/api/v1")
     web.install(app)
+    # The guard reads bodies the limit has already bounded (middleware added last runs first).
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CsrfCookieMiddleware)
     app.add_middleware(ServerTimingMiddleware)
     return app
+
+
+def _require_an_admin(engine: sa.Engine, settings: ServerSettings) -> None:
+    """A server that asks for login must have someone able to log in: refuse to start
+    otherwise, saying how to set one up."""
+    with engine.connect() as conn:
+        if users.admin_exists(conn):
+            return
+    where = f"--data-dir {settings.data_dir}"
+    if not settings.database_url.startswith("sqlite"):
+        where = "--database-url URL"
+    raise ConfigError(
+        f"the server asks for login (bound to {settings.host}"
+        f"{', TUNELAB_AUTH=on' if settings.auth == 'on' else ''}) but has no admin yet: "
+        f"create one with `tunelab user create NAME --admin {where}`, "
+        "or bind to 127.0.0.1 to run without login"
+    )

@@ -6,13 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunelab.errors import TunelabError, error_body
+from tunelab.server.authorize import LoginRequired
 from tunelab.server.web.errors import error_page, wants_page
 
 log = logging.getLogger("tunelab.server")
@@ -30,6 +32,7 @@ _HTTP_CODES = {
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(TunelabError, _tunelab_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -46,6 +49,15 @@ def _respond(
         error = body["error"]
         return error_page(request, status, error["code"], error["message"])
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    """A page without a session goes to the login page, and comes back after."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    login = f"/login?{urlencode({'next': target})}"
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": login})
+    return RedirectResponse(login, status_code=303)
 
 
 async def _tunelab_error(request: Request, exc: Exception) -> Response:

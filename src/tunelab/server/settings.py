@@ -16,6 +16,8 @@ from pathlib import Path
 from tunelab.errors import ConfigError
 
 DEFAULT_DATA_DIR = Path("~/.tunelab")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+AUTH_CHOICES = ("auto", "on")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class ServerSettings:
     # Seconds a worker may stay silent (no heartbeat, no poll) before it counts as lost and
     # its running task fails with "worker lost".
     worker_timeout: float = 60.0
+    # "auto": login required unless bound to a loopback address; "on": always required.
+    auth: str = "auto"
+
+    @property
+    def auth_required(self) -> bool:
+        return self.auth == "on" or self.host not in LOOPBACK_HOSTS
 
     @classmethod
     def from_env(
@@ -40,6 +48,7 @@ class ServerSettings:
         database_url: str | None = None,
         host: str | None = None,
         port: int | None = None,
+        auth: str | None = None,
     ) -> ServerSettings:
         env = os.environ
         directory = Path(data_dir or env.get("TUNELAB_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
@@ -54,6 +63,7 @@ class ServerSettings:
             max_body_bytes=_int_env("TUNELAB_MAX_BODY_BYTES", 64 * 1024 * 1024),
             max_batch_points=_int_env("TUNELAB_MAX_BATCH_POINTS", 2_000_000),
             worker_timeout=_float_env("TUNELAB_WORKER_TIMEOUT", 60.0),
+            auth=_choice(auth or env.get("TUNELAB_AUTH") or "auto", "TUNELAB_AUTH", AUTH_CHOICES),
         )
 
 
@@ -80,4 +90,10 @@ def _float_env(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
+def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value

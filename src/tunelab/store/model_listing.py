@@ -18,6 +18,8 @@ from tunelab.store.schema import model_tags, models
 
 SORT_FIELDS = ("name", "created", "last_update", "framework")
 MAX_PAGE_SIZE = 500
+# (page - 1) * page_size must fit the database's 64-bit OFFSET.
+MAX_PAGE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class ModelQuery:
     order_by: str = "-created"
     page: int = 1
     page_size: int = 50
+    # Only models of these projects (what the asking account may see); None: every project.
+    visible: tuple[str, ...] | None = None
 
 
 def list_models(conn: sa.Connection, query: ModelQuery) -> dict[str, Any]:
@@ -73,6 +77,8 @@ def _filters(conn: sa.Connection, query: ModelQuery) -> list[ColumnElement[bool]
         # PostgreSQL refuses a NUL in any query; no model could match one anyway.
         raise InvalidInput("a filter must not contain NUL characters")
     where: list[ColumnElement[bool]] = []
+    if query.visible is not None:
+        where.append(models.c.project_id.in_(query.visible) if query.visible else sa.false())
     if query.project is not None:
         ids = project_ids(conn, query.project, include_subprojects=query.include_subprojects)
         column = models.c.project_id

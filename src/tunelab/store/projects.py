@@ -74,9 +74,14 @@ def get_project(conn: sa.Connection, project_id: str) -> dict[str, Any]:
     return _as_dict(row, count)
 
 
-def list_projects(conn: sa.Connection, parent: str | None = None) -> list[dict[str, Any]]:
-    """Every project by name, or only the direct children of ``parent``."""
+def list_projects(
+    conn: sa.Connection, parent: str | None = None, *, visible: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
+    """Every project by name, or only the direct children of ``parent``; ``visible`` keeps
+    only those projects (what the asking account may see)."""
     query = sa.select(projects).order_by(projects.c.name)
+    if visible is not None:
+        query = query.where(projects.c.id.in_(visible) if visible else sa.false())
     if parent is not None:
         validate_path(parent)
         if project_id_by_name(conn, parent) is None:

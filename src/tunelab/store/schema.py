@@ -55,6 +55,8 @@ tasks = sa.Table(
     # Where the task waits or ran: the queue it was enqueued to and the worker that took it.
     sa.Column("queue_id", Id, nullable=True),
     sa.Column("worker_id", sa.String(256), nullable=True),
+    # Who made the last change through the server (a user's name), when auth knows it.
+    sa.Column("last_changed_by", sa.String(128), nullable=True),
     # A running task asked to stop: the agent running it sees this on its next heartbeat.
     sa.Column("stop_requested", sa.Boolean, nullable=False, server_default=sa.false()),
     # The model the task starts from (``models.id``). No foreign key: models point back at
@@ -243,6 +245,9 @@ workers = sa.Table(
     sa.Column("host", sa.String(256), nullable=False, server_default=""),
     sa.Column("registered", Time, nullable=False),
     sa.Column("last_heartbeat", Time, nullable=False),
+    # The account whose token registered it: a worker account may write to the tasks its
+    # workers run, and to no other.
+    sa.Column("user_id", Id, nullable=True),
 )
 
 
@@ -296,4 +301,58 @@ model_tags = sa.Table(
     sa.Column("model_id", Id, sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("tag", sa.String(256), primary_key=True),
     sa.Index(None, "tag"),
+)
+
+
+# --- accounts and access -----------------------------------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    # argon2id; NULL for an account that only uses API keys (a worker).
+    sa.Column("password_hash", sa.String(256), nullable=True),
+    # admin | member | worker (tunelab.domain.access.UserKind)
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created", Time, nullable=False),
+)
+
+# API keys: only their SHA-256 is kept (the key is random, 256 bits: a slow hash adds
+# nothing); ``prefix`` is what lists show to tell keys apart.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False, server_default=""),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("last_used", Time, nullable=True),
+    sa.Column("revoked", Time, nullable=True),
+    sa.Index(None, "user_id"),
+)
+
+# Web sessions, by the SHA-256 of the cookie's value.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("expires", Time, nullable=False),
+    sa.Index(None, "user_id"),
+)
+
+# A user's role on a project, inherited by the projects under it.
+project_roles = sa.Table(
+    "project_roles",
+    metadata,
+    sa.Column("project_id", Id, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # viewer | editor | owner (tunelab.domain.access.Role)
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Index(None, "user_id"),
 )

@@ -38,6 +38,8 @@ SORT_FIELDS = (
 METRIC_VALUES = ("last", "min", "max")
 ARCHIVED_CHOICES = ("false", "true", "all")
 MAX_PAGE_SIZE = 500
+# (page - 1) * page_size must fit the database's 64-bit OFFSET.
+MAX_PAGE = 1_000_000_000
 # Below this many matching tasks a sort reads and sorts them all in one query: cheap at this
 # size, while an index walk might skip past the values of every other project's tasks.
 SORT_DIRECTLY_BELOW = 5_000
@@ -62,6 +64,8 @@ class TaskQuery:
     order_by: str = "-last_update"
     page: int = 1
     page_size: int = 50
+    # Only tasks of these projects (what the asking account may see); None: every project.
+    visible: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,8 @@ def list_tasks(
 
 def _filters(conn: sa.Connection, query: TaskQuery) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if query.visible is not None:
+        where.append(tasks.c.project_id.in_(query.visible) if query.visible else sa.false())
     if query.project is not None:
         ids = project_ids(conn, query.project, include_subprojects=query.include_subprojects)
         # One id keeps the (project_id, last_update) index usable for the default sort.

@@ -220,6 +220,7 @@ def summaries(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[dict[str
             "queue": queue_names.get(row.queue_id) if row.queue_id else None,
             "worker": row.worker_id,
             "stop_requested": bool(row.stop_requested),
+            "last_changed_by": row.last_changed_by,
         }
         for row in rows
     ]

@@ -47,7 +47,12 @@ def validate_worker_id(worker_id: Any) -> str:
 
 
 def register(
-    conn: sa.Connection, worker_id: str, queue_names: Sequence[str], host: str = ""
+    conn: sa.Connection,
+    worker_id: str,
+    queue_names: Sequence[str],
+    host: str = "",
+    *,
+    user_id: str | None = None,
 ) -> dict[str, Any]:
     """Register the worker, or register it again (a restarted agent): its queues, in the
     order it takes from them, are created if missing."""
@@ -61,7 +66,13 @@ def register(
         raise InvalidInput(f"host is at most {MAX_HOST_LENGTH} characters")
     stamp = now()
     insert = dialect_insert(conn, workers).values(
-        id=worker_id, queues=names, host=host, task_id=None, registered=stamp, last_heartbeat=stamp
+        id=worker_id,
+        queues=names,
+        host=host,
+        task_id=None,
+        registered=stamp,
+        last_heartbeat=stamp,
+        user_id=user_id,
     )
     conn.execute(
         insert.on_conflict_do_update(
@@ -69,6 +80,7 @@ def register(
             set_={
                 "queues": insert.excluded.queues,
                 "host": insert.excluded.host,
+                "user_id": insert.excluded.user_id,
                 "task_id": None,
                 "registered": stamp,
                 "last_heartbeat": stamp,

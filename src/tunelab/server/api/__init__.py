@@ -1,6 +1,6 @@
 """The JSON API, mounted under /api/v1."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from tunelab.server.api import (
     artifacts,
@@ -16,8 +16,10 @@ from tunelab.server.api import (
     tasks,
     workers,
 )
+from tunelab.server.authorize import authorize
 
-api_router = APIRouter()
+# Every route passes the one gate: who asks, and may they touch what the path names.
+api_router = APIRouter(dependencies=[Depends(authorize)])
 api_router.include_router(health.router)
 api_router.include_router(projects.router)
 api_router.include_router(tasks.router)

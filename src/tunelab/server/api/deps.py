@@ -8,6 +8,8 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import Depends, Request
 
+from tunelab.domain.access import Principal
+from tunelab.server.authorize import current_principal
 from tunelab.server.settings import ServerSettings
 
 
@@ -26,3 +28,5 @@ def _settings(request: Request) -> ServerSettings:
 # a write whose commit then failed (a PostgreSQL serialization error, a full disk).
 Conn = Annotated[sa.Connection, Depends(_connection, scope="function")]
 Settings = Annotated[ServerSettings, Depends(_settings)]
+# The account the request acts for (``server.authorize``).
+Who = Annotated[Principal, Depends(current_principal)]

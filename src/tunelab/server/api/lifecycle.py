@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 
-from tunelab.server.api.deps import Conn
+from tunelab.server import access
+from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.lifecycle_models import (
     CloneRequest,
     EnqueueRequest,
@@ -36,9 +37,12 @@ WakeWorkers = Annotated[None, Depends(_wake_workers_after_commit)]
 
 
 @router.post("/tasks/{task_id}/clone", status_code=status.HTTP_201_CREATED)
-def clone_task(task_id: str, conn: Conn, body: CloneRequest | None = None) -> dict[str, Any]:
+def clone_task(
+    task_id: str, conn: Conn, who: Who, body: CloneRequest | None = None
+) -> dict[str, Any]:
     body = body or CloneRequest()
-    return lifecycle.clone(
+    new_project = bool(body.project) and access.may_create_in(conn, who, body.project or "")
+    draft = lifecycle.clone(
         conn,
         task_id,
         name=body.name,
@@ -46,6 +50,9 @@ def clone_task(task_id: str, conn: Conn, body: CloneRequest | None = None) -> di
         comment=body.comment,
         set_as_parent=body.set_as_parent,
     )
+    if new_project and body.project:
+        access.grant_new_project(conn, who, body.project)
+    return draft
 
 
 @router.post("/tasks/{task_id}/reset")

@@ -12,23 +12,36 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 
-from tunelab.server.api.deps import Conn
+from tunelab.server import access
+from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.registry_bodies import ModelCreate, ModelUpdate
+from tunelab.server.auth import Forbidden
 from tunelab.server.file_cleanup import delete_files
 from tunelab.store import model_listing, models
-from tunelab.store.model_listing import MAX_PAGE_SIZE, ModelQuery
+from tunelab.store.model_listing import MAX_PAGE, MAX_PAGE_SIZE, ModelQuery
 
 router = APIRouter(tags=["models"])
 
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)
-def create_model(body: ModelCreate, conn: Conn) -> dict[str, Any]:
-    return models.create_model(conn, **body.model_dump())
+def create_model(body: ModelCreate, conn: Conn, who: Who) -> dict[str, Any]:
+    new_project = False
+    if body.task_id is not None:
+        access.require_task(conn, who, body.task_id, access.WRITE)
+    elif body.project is not None:
+        new_project = access.may_create_in(conn, who, body.project)
+    elif not who.is_admin:
+        raise Forbidden("a model needs a project or a task you may change")
+    model = models.create_model(conn, **body.model_dump())
+    if new_project and body.project is not None:
+        access.grant_new_project(conn, who, body.project)
+    return model
 
 
 @router.get("/models")
 def list_models(
     conn: Conn,
+    who: Who,
     project: Annotated[str | None, Query(max_length=512)] = None,
     include_subprojects: bool = True,
     tag: Annotated[list[str] | None, Query(max_length=100)] = None,
@@ -38,7 +51,7 @@ def list_models(
     name: Annotated[str | None, Query(max_length=1024)] = None,
     task_id: Annotated[str | None, Query(max_length=32)] = None,
     order_by: Annotated[str, Query(max_length=64)] = "-created",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> dict[str, Any]:
     query = ModelQuery(
@@ -53,6 +66,7 @@ def list_models(
         order_by=order_by,
         page=page,
         page_size=page_size,
+        visible=access.visible_projects(conn, who),
     )
     return model_listing.list_models(conn, query)
 

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from tunelab.server.api.deps import Conn
+from tunelab.server import access
+from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.task_models import ProjectCreate, ProjectUpdate
 from tunelab.store import projects
 
@@ -14,8 +15,11 @@ router = APIRouter(tags=["projects"])
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED)
-def create_project(body: ProjectCreate, conn: Conn, response: Response) -> dict[str, Any]:
+def create_project(body: ProjectCreate, conn: Conn, response: Response, who: Who) -> dict[str, Any]:
+    new_project = access.may_create_in(conn, who, body.name)
     project, created = projects.create_project(conn, body.name, body.description)
+    if new_project:
+        access.grant_new_project(conn, who, body.name)
     if not created:
         response.status_code = status.HTTP_200_OK
     return project
@@ -23,9 +27,10 @@ def create_project(body: ProjectCreate, conn: Conn, response: Response) -> dict[
 
 @router.get("/projects")
 def list_projects(
-    conn: Conn, parent: Annotated[str | None, Query(max_length=512)] = None
+    conn: Conn, who: Who, parent: Annotated[str | None, Query(max_length=512)] = None
 ) -> dict[str, Any]:
-    return {"items": projects.list_projects(conn, parent)}
+    visible = access.visible_projects(conn, who)
+    return {"items": projects.list_projects(conn, parent, visible=visible)}
 
 
 @router.get("/projects/{project_id}")

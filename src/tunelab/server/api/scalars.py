@@ -17,8 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE
 from tunelab.errors import NotFound
-from tunelab.server.api.deps import Conn, Settings
+from tunelab.server import access
+from tunelab.server.api.deps import Conn, Settings, Who
 from tunelab.server.api.scalar_models import ScalarBatchIn, decode_batch, decode_frame
+from tunelab.server.api.task_models import INT64_MAX
 from tunelab.store import scalars
 from tunelab.store.lookup import require_task
 from tunelab.store.schema import tasks
@@ -36,7 +38,11 @@ Metrics = Annotated[list[str] | None, Query(alias="metric")]
 Variants = Annotated[list[str] | None, Query(alias="variant")]
 After = Annotated[
     int,
-    Query(ge=0, description="a cursor from an earlier answer: only points stored since"),
+    Query(
+        ge=0,
+        le=INT64_MAX,
+        description="a cursor from an earlier answer: only points stored since",
+    ),
 ]
 
 
@@ -93,6 +99,7 @@ def get_task_scalars(
 @router.get("/scalars", response_class=JSONResponse)
 def get_scalars(
     conn: Conn,
+    who: Who,
     task: Annotated[list[str], Query(min_length=1, max_length=MAX_TASKS_PER_READ)],
     max_points: MaxPoints = 2000,
     metric: Metrics = None,
@@ -101,6 +108,8 @@ def get_scalars(
 ) -> JSONResponse:
     task_ids = list(dict.fromkeys(task))  # a repeated id is read once
     _require_tasks(conn, task_ids)
+    for task_id in task_ids:
+        access.require_task(conn, who, task_id, access.READ)
     read = scalars.read_scalars(conn, task_ids, metric, variant, max_points, after=after)
     tasks_data = {tid: _scalar_data(read, tid) for tid in task_ids}
     return JSONResponse({"tasks": tasks_data, "cursor": read.cursor})

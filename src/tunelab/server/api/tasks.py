@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, status
 
-from tunelab.server.api.deps import Conn
+from tunelab.server import access
+from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.registry_bodies import InputModelSet
 from tunelab.server.api.task_models import (
     Configuration,
@@ -24,7 +25,7 @@ from tunelab.server.api.task_models import (
     UserPropertiesPatch,
 )
 from tunelab.store import input_model, task_inputs, task_listing, tasks
-from tunelab.store.task_listing import MAX_PAGE_SIZE, TaskQuery
+from tunelab.store.task_listing import MAX_PAGE, MAX_PAGE_SIZE, TaskQuery
 
 router = APIRouter(tags=["tasks"])
 
@@ -33,13 +34,18 @@ Force = Annotated[bool, Query(description="the running task's own SDK records it
 
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED)
-def create_task(body: TaskCreate, conn: Conn) -> dict[str, Any]:
-    return tasks.create_task(conn, **body.model_dump())
+def create_task(body: TaskCreate, conn: Conn, who: Who) -> dict[str, Any]:
+    new_project = access.may_create_in(conn, who, body.project)
+    task = tasks.create_task(conn, **body.model_dump())
+    if new_project:
+        access.grant_new_project(conn, who, body.project)
+    return task
 
 
 @router.get("/tasks")
 def list_tasks(
     conn: Conn,
+    who: Who,
     project: Annotated[str | None, Query(max_length=512)] = None,
     include_subprojects: bool = True,
     status: Annotated[list[str] | None, Query(max_length=16)] = None,
@@ -48,7 +54,7 @@ def list_tasks(
     search: Annotated[str | None, Query(max_length=1024)] = None,
     archived: Literal["false", "true", "all"] = "false",
     order_by: Annotated[str, Query(max_length=2048)] = "-last_update",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> dict[str, Any]:
     query = TaskQuery(
@@ -62,6 +68,7 @@ def list_tasks(
         order_by=order_by,
         page=page,
         page_size=page_size,
+        visible=access.visible_projects(conn, who),
     )
     return task_listing.list_tasks(conn, query)
 

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.lifecycle_models import Heartbeat, NextRequest, WorkerRegistration
+from tunelab.server.authorize import current_principal
 from tunelab.server.work_signal import WorkSignal
 from tunelab.store import workers
 
@@ -28,8 +29,9 @@ RECHECK_SECONDS = 0.25
 
 
 @router.post("/workers")
-def register_worker(body: WorkerRegistration, conn: Conn) -> dict[str, Any]:
-    return workers.register(conn, body.id, body.queues, body.host)
+def register_worker(body: WorkerRegistration, conn: Conn, request: Request) -> dict[str, Any]:
+    principal = current_principal(request)
+    return workers.register(conn, body.id, body.queues, body.host, user_id=principal.user_id)
 
 
 @router.get("/workers")

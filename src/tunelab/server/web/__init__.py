@@ -7,9 +7,10 @@ other over HTTP. A page's JavaScript reads JSON from ``/api/v1`` where a chart n
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from tunelab.server.authorize import authorize
 from tunelab.server.web import (
     actions,
     charts,
@@ -19,12 +20,14 @@ from tunelab.server.web import (
     experiment_edit,
     experiment_page,
     experiments,
+    login,
     plots,
     queues,
 )
 from tunelab.server.web.templating import STATIC_DIR, create_templates
 
 PAGES = (
+    login,
     dashboard,
     experiments,
     actions,
@@ -42,4 +45,4 @@ def install(app: FastAPI) -> None:
     app.state.templates = create_templates()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for page in PAGES:
-        app.include_router(page.router)
+        app.include_router(page.router, dependencies=[Depends(authorize)])

@@ -19,7 +19,8 @@ from fastapi.responses import HTMLResponse
 
 from tunelab.domain.lifecycle import require_action
 from tunelab.domain.task import TaskStatus
-from tunelab.server.api.deps import Conn
+from tunelab.server import access
+from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.lifecycle import WakeWorkers
 from tunelab.server.file_cleanup import delete_files
 from tunelab.server.web import action_bulk, action_picker
@@ -89,8 +90,9 @@ def delete_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
 
 
 @router.post("/experiments/{task_id}/clone")
-def clone_task(task_id: str, request: Request, conn: Conn, form: Form) -> Response:
+def clone_task(task_id: str, request: Request, conn: Conn, form: Form, who: Who) -> Response:
     project = form.get("project").strip()
+    new_project = bool(project) and access.may_create_in(conn, who, project)
     draft = lifecycle.clone(
         conn,
         task_id,
@@ -98,6 +100,8 @@ def clone_task(task_id: str, request: Request, conn: Conn, form: Form) -> Respon
         comment=form.optional("comment"),
         set_as_parent=form.checked("set_as_parent"),
     )
+    if new_project:
+        access.grant_new_project(conn, who, project)
     return changed(
         request,
         [draft["id"]],

@@ -30,6 +30,7 @@ from tunelab.server.web.compare_metrics import (
 )
 from tunelab.server.web.compare_rows import comparison_groups
 from tunelab.server.web.templating import is_htmx, render
+from tunelab.server.web.visibility import require_readable, visible_projects
 from tunelab.store import scalars, tasks
 from tunelab.store.schema import tasks as tasks_table
 from tunelab.store.task_listing import TaskQuery, list_tasks
@@ -67,7 +68,9 @@ def compare_url(ids: Sequence[str], *, only_diff: bool = False) -> str:
     return "/compare" + ("?" + urlencode(query, safe=",") if query else "")
 
 
-def load_experiments(conn: sa.Connection, ids: Sequence[str]) -> list[dict[str, Any]]:
+def load_experiments(
+    conn: sa.Connection, ids: Sequence[str], request: Request | None = None
+) -> list[dict[str, Any]]:
     """The whole ``Task`` of each id, in order; one NotFound naming every unknown id."""
     known = set(
         conn.execute(sa.select(tasks_table.c.id).where(tasks_table.c.id.in_(ids))).scalars()
@@ -78,11 +81,20 @@ def load_experiments(conn: sa.Connection, ids: Sequence[str]) -> list[dict[str, 
         if len(unknown) == 1:
             raise NotFound(f"no experiment with id {names}: remove it from the comparison")
         raise NotFound(f"no experiments with ids {names}: remove them from the comparison")
+    if request is not None:
+        require_readable(request, conn, ids)
     return [tasks.get_task(conn, task_id) for task_id in ids]
 
 
-def candidates(conn: sa.Connection, q: str) -> list[dict[str, Any]]:
-    query = TaskQuery(search=q.strip() or None, order_by="-last_update", page_size=PICKER_SIZE)
+def candidates(
+    conn: sa.Connection, q: str, visible: tuple[str, ...] | None = None
+) -> list[dict[str, Any]]:
+    query = TaskQuery(
+        search=q.strip() or None,
+        order_by="-last_update",
+        page_size=PICKER_SIZE,
+        visible=visible,
+    )
     items: list[dict[str, Any]] = list_tasks(conn, query)["items"]
     return items
 
@@ -99,7 +111,7 @@ def compare_page(
     pc_value: str = "last",
 ) -> HTMLResponse:
     chosen = parse_ids(ids)
-    experiments = load_experiments(conn, chosen)
+    experiments = load_experiments(conn, chosen, request)
     context: dict[str, Any] = {
         "ids": chosen,
         "experiments": experiments,
@@ -109,7 +121,7 @@ def compare_page(
         "max_compared": MAX_COMPARED,
     }
     if len(experiments) < 2:
-        context["items"] = candidates(conn, q)
+        context["items"] = candidates(conn, q, visible_projects(request, conn))
         context["mode"] = "pick"
         return render(request, "compare/page.html", context)
     context.update(_comparison(conn, experiments, axes, pc_metric, pc_value))
@@ -164,7 +176,7 @@ def compare_search(
     if not is_htmx(request):
         query = {"q": q, **({"ids": ",".join(chosen)} if chosen else {})}
         return RedirectResponse("/compare?" + urlencode(query, safe=","), status_code=303)
-    items = candidates(conn, q)
+    items = candidates(conn, q, visible_projects(request, conn))
     if mode == "add":
         items = [t for t in items if t["id"] not in chosen]
     context = {

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from tunelab.domain.task import TaskStatus
 from tunelab.server.api.deps import Conn
 from tunelab.server.web.templating import render
+from tunelab.server.web.visibility import visible_projects
 from tunelab.store import task_listing
 from tunelab.store.projects import ancestors_and_self, list_projects
 from tunelab.store.task_listing import TaskQuery
@@ -44,13 +45,15 @@ class ProjectCard:
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, conn: Conn) -> HTMLResponse:
-    cards = {card.project["id"]: card for card in _cards(conn)}
+    visible = visible_projects(request, conn)
+    cards = {card.project["id"]: card for card in _cards(conn, visible)}
     recent = task_listing.recently_updated_projects(conn, RECENT_PROJECTS)
     # Projects with no recent task changes fill the rest, newest first.
     rest = sorted(cards.values(), key=lambda c: -c.project["last_update"])
     recent += [c.project["id"] for c in rest if c.project["id"] not in recent]
     experiments = task_listing.list_tasks(
-        conn, TaskQuery(order_by="-last_update", page_size=RECENT_EXPERIMENTS)
+        conn,
+        TaskQuery(order_by="-last_update", page_size=RECENT_EXPERIMENTS, visible=visible),
     )
     context = {
         "projects": [cards[i] for i in recent[:RECENT_PROJECTS] if i in cards],
@@ -62,7 +65,7 @@ def dashboard(request: Request, conn: Conn) -> HTMLResponse:
 
 @router.get("/projects", response_class=HTMLResponse)
 def projects_page(request: Request, conn: Conn) -> HTMLResponse:
-    cards = _cards(conn)
+    cards = _cards(conn, visible_projects(request, conn))
     names = {c.project["name"] for c in cards}
     roots = [c for c in cards if c.project["name"].rpartition("/")[0] not in names]
     total = sum(c.project["task_count"] for c in roots)
@@ -74,13 +77,15 @@ def projects_page(request: Request, conn: Conn) -> HTMLResponse:
     return render(request, "projects.html", {"roots": roots, "everything": everything})
 
 
-def _cards(conn: sa.Connection) -> list[ProjectCard]:
+def _cards(conn: sa.Connection, visible: tuple[str, ...] | None) -> list[ProjectCard]:
     """Every project's card, by name, children linked under their parents, each counting
     the non-archived tasks of its whole sub-tree by status."""
-    cards = [ProjectCard(p) for p in list_projects(conn)]
+    cards = [ProjectCard(p) for p in list_projects(conn, visible=visible)]
     by_name = {c.project["name"]: c for c in cards}
     names = {c.project["id"]: c.project["name"] for c in cards}
     for project_id, counts in task_listing.status_counts(conn).items():
+        if project_id not in names:
+            continue  # a project this account may not see
         for name in ancestors_and_self(names[project_id]):
             card = by_name.get(name)
             if card is None:

@@ -8,6 +8,7 @@ row shown is queued or running, every few seconds.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,7 @@ from tunelab.errors import NotFound
 from tunelab.server.api.deps import Conn
 from tunelab.server.web.table_query import TableState
 from tunelab.server.web.templating import is_htmx, render
+from tunelab.server.web.visibility import visible_projects
 from tunelab.store import task_columns, task_listing
 from tunelab.store.projects import names_by_id
 
@@ -70,7 +72,9 @@ def column_picker(request: Request, conn: Conn, project_id: str = "") -> HTMLRes
 
 def _table(request: Request, conn: sa.Connection, project: dict[str, str] | None) -> HTMLResponse:
     state = TableState.from_params(request.query_params)
-    listing = task_listing.list_tasks(conn, state.task_query(project["name"] if project else None))
+    query = state.task_query(project["name"] if project else None)
+    visible = visible_projects(request, conn)
+    listing = task_listing.list_tasks(conn, dataclasses.replace(query, visible=visible))
     columns = state.columns
     items = listing["items"]
     base = _base(project)

@@ -38,6 +38,7 @@ def create_templates() -> Jinja2Templates:
         statuses=[s.value for s in TaskStatus],
         allowed_actions=menu_actions,
         final_statuses=FINAL_STATUSES,
+        principal=lambda request: getattr(request.state, "principal", None),
     )
     return templates
 

@@ -40,6 +40,12 @@
     return Array.from(document.querySelectorAll("input.row-select:checked")).map((c) => c.value);
   };
 
+  // CSRF: every htmx request carries the page's token (server/csrf.py).
+  document.addEventListener("htmx:configRequest", (event) => {
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    if (csrf) event.detail.headers["X-CSRF-Token"] = csrf.content;
+  });
+
   document.addEventListener("DOMContentLoaded", () => {
     const dialog = document.getElementById("modal");
 

@@ -1,0 +1,63 @@
+"""Who is asking: an API key (``Authorization: Bearer tl_…``) or a web session cookie.
+
+With auth off (the embedded default, bound to 127.0.0.1) every request is ``OPEN``; a valid
+key or session still names the user, so changes record who made them. With auth on, a
+request without valid credentials is refused (401, or the login page for a page).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+
+from tunelab.domain.access import OPEN, Principal, UserKind
+from tunelab.errors import TunelabError
+from tunelab.store.auth_tokens import user_for_token
+from tunelab.store.web_sessions import user_for_session
+
+SESSION_COOKIE = "tunelab_session"
+
+
+class Unauthorized(TunelabError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(TunelabError):
+    status = 403
+    code = "forbidden"
+
+
+def credentials_user(conn: sa.Connection, request: Request) -> sa.Row[Any] | None:
+    """The user the request's key or session cookie belongs to; None when it has neither.
+    A key that is not valid raises Unauthorized rather than falling back to the cookie."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
+        user = user_for_token(conn, token.strip())
+        if user is None:
+            raise Unauthorized("this API key is unknown or revoked")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return user_for_session(conn, cookie)
+    return None
+
+
+def principal_for(conn: sa.Connection, request: Request, *, required: bool) -> Principal | None:
+    """The request's Principal; None when auth is required and the request has none."""
+    try:
+        user = credentials_user(conn, request)
+    except Unauthorized:
+        if required:
+            raise
+        user = None  # without login a stale key is no reason to refuse
+    if user is None:
+        return None if required else OPEN
+    return Principal(
+        user_id=user.id, name=user.name, kind=UserKind(user.kind), open_access=not required
+    )

@@ -1,0 +1,102 @@
+"""One gate in front of every API route and page: who asks, and may they touch what the
+route's path names (a task, a model, a project, a stored file).
+
+Reads (GET, HEAD) need a viewer's role on the project, writes an editor's; a worker account
+reads everything and writes only the tasks its workers run. Routes whose path names no
+project (lists, creating a task, the queues) are open to any signed-in account and check or
+filter by project themselves (``server.access``). A successful write to a task records who
+made it in ``tasks.last_changed_by``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+
+from tunelab.domain.access import Principal
+from tunelab.errors import TunelabError
+from tunelab.server import access
+from tunelab.server.auth import SESSION_COOKIE, Forbidden, Unauthorized, principal_for
+from tunelab.server.csrf import CSRF_COOKIE, CSRF_HEADER, token_matches
+from tunelab.store.schema import tasks
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Reachable without signing in: the health check and the login page itself.
+PUBLIC_PATHS = frozenset({"/api/v1/health", "/login", "/logout"})
+
+
+class LoginRequired(TunelabError):
+    """A page asked for without a session: the login page, then back (``next``)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+def authorize(request: Request) -> Iterator[None]:
+    path = request.url.path
+    if path in PUBLIC_PATHS:
+        yield
+        return
+    engine: sa.Engine = request.app.state.engine
+    required: bool = request.app.state.settings.auth_required
+    with engine.begin() as conn:
+        principal = principal_for(conn, request, required=required)
+        if principal is None:
+            if path.startswith("/api/"):
+                raise Unauthorized(
+                    "this server needs an API key: set TUNELAB_API_TOKEN (or api_token in the "
+                    "config file) to a key from the web app or `tunelab token create`"
+                )
+            raise LoginRequired("please log in")
+        need = access.READ if request.method in _READS else access.WRITE
+        if need is access.WRITE and _ambient(request, path):
+            _check_csrf(request)
+        _check_path(conn, principal, request.path_params, path, need)
+    request.state.principal = principal
+    yield
+    task_id = request.path_params.get("task_id")
+    if need is access.WRITE and task_id and principal.name:
+        with engine.begin() as conn:
+            conn.execute(
+                tasks.update().where(tasks.c.id == task_id).values(last_changed_by=principal.name)
+            )
+
+
+def current_principal(request: Request) -> Principal:
+    """The Principal ``authorize`` found (routes that filter lists by project use it)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+def _ambient(request: Request, path: str) -> bool:
+    """Whether the browser could have sent this request's credentials on its own: any page,
+    and an API call carrying the session cookie rather than an API key."""
+    if not path.startswith("/api/"):
+        return True
+    return SESSION_COOKIE in request.cookies and "authorization" not in request.headers
+
+
+def _check_csrf(request: Request) -> None:
+    if not token_matches(request.cookies.get(CSRF_COOKIE), request.headers.get(CSRF_HEADER)):
+        raise Forbidden(
+            "this form's security token is missing or stale (CSRF protection); reload the page "
+            "and try again"
+        )
+
+
+def _check_path(
+    conn: sa.Connection, principal: Principal, params: dict[str, Any], path: str, need: Any
+) -> None:
+    if "task_id" in params:
+        access.require_task(conn, principal, params["task_id"], need)
+    elif "model_id" in params:
+        access.require_model(conn, principal, params["model_id"], need)
+    elif "project_id" in params:
+        access.require_project_id(conn, principal, params["project_id"], need)
+    elif "key" in params:
+        access.require_file_key(conn, principal, params["key"], need)
+    if path.startswith("/api/v1/workers") and need is access.WRITE:
+        access.require_worker_account(principal)

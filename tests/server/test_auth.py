@@ -1,0 +1,102 @@
+"""Login and API keys on a server that asks for them: who may do what, and what a refusal
+says. A real server process bound to 127.0.0.1 with TUNELAB_AUTH=on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.services import ServerProcess
+from tunelab.domain.access import UserKind
+from tunelab.store import auth_tokens, migrations, users
+from tunelab.store.engine import create_engine
+
+SECRET = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, dict]]:
+    """A server asking for login, with an admin, two members, a worker account, and a key
+    for each."""
+    data_dir = tmp_path_factory.mktemp("auth-server")
+    # Made in the store directly (the CLI's own test makes one the CLI way).
+    engine = create_engine(f"sqlite:///{data_dir / 'tunelab.db'}")
+    migrations.upgrade(engine)
+    keys = {}
+    with engine.begin() as conn:
+        for name, kind in (("root", "admin"), ("alice", "member"), ("bob", "member"),
+                           ("agent", "worker")):  # fmt: skip
+            password = None if kind == "worker" else SECRET
+            made = users.create_user(conn, name, kind=UserKind(kind), password=password)
+            keys[name] = auth_tokens.create_token(conn, made["id"])[1]
+    engine.dispose()
+    proc = ServerProcess(data_dir, env={"TUNELAB_AUTH": "on"})
+    proc.start()
+    yield proc, keys
+    proc.stop()
+
+
+def _as(server: ServerProcess, key: str | None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.Client(base_url=f"{server.url}/api/v1", headers=headers, timeout=30)
+
+
+def test_without_credentials_the_api_answers_401_and_pages_go_to_login(guarded) -> None:
+    server, _ = guarded
+    with _as(server, None) as anonymous:
+        answer = anonymous.get("/tasks")
+        assert answer.status_code == 401
+        assert "TUNELAB_API_TOKEN" in answer.json()["error"]["message"]
+        assert anonymous.get("/health").status_code == 200
+    page = httpx.get(f"{server.url}/experiments?status=running", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=%2Fexperiments%3Fstatus%3Drunning"
+
+
+def test_a_member_sees_only_the_projects_they_have_a_role_on(guarded) -> None:
+    server, keys = guarded
+    with _as(server, keys["alice"]) as alice, _as(server, keys["bob"]) as bob:
+        mine = alice.post("/tasks", json={"name": "a", "project": "alice-proj"})
+        assert mine.status_code == 201, mine.text
+        theirs = bob.post("/tasks", json={"name": "b", "project": "bob-proj"})
+        assert theirs.status_code == 201, theirs.text
+        # The creator owns the new project; the other member can neither read nor write it.
+        assert alice.get(f"/tasks/{mine.json()['id']}").status_code == 200
+        refused = bob.get(f"/tasks/{mine.json()['id']}")
+        assert refused.status_code == 403
+        assert "alice-proj" in refused.json()["error"]["message"]
+        assert '"a"' not in refused.text
+        assert bob.patch(f"/tasks/{mine.json()['id']}", json={"comment": "x"}).status_code == 403
+        listed = {t["project"]["name"] for t in bob.get("/tasks").json()["items"]}
+        assert listed == {"bob-proj"}
+
+
+def test_a_wrong_or_revoked_key_is_refused(guarded) -> None:
+    server, _ = guarded
+    with _as(server, "tl_not-a-key") as stranger:
+        assert stranger.get("/tasks").status_code == 401
+
+
+def test_a_change_records_who_made_it(guarded) -> None:
+    server, keys = guarded
+    with _as(server, keys["alice"]) as alice:
+        task = alice.post("/tasks", json={"name": "who", "project": "alice-proj"}).json()
+        assert alice.patch(f"/tasks/{task['id']}", json={"comment": "mine"}).status_code == 200
+        assert alice.get(f"/tasks/{task['id']}").json()["last_changed_by"] == "alice"
+
+
+def test_a_worker_account_writes_only_the_tasks_it_runs(guarded) -> None:
+    server, keys = guarded
+    with _as(server, keys["root"]) as root, _as(server, keys["agent"]) as agent:
+        task = root.post("/tasks", json={"name": "w", "project": "ops"}).json()
+        assert agent.get(f"/tasks/{task['id']}").status_code == 200
+        refused = agent.patch(f"/tasks/{task['id']}", json={"comment": "x"})
+        assert refused.status_code == 403
+        assert agent.post("/tasks", json={"name": "n", "project": "ops"}).status_code == 403
+        assert root.post(f"/tasks/{task['id']}/enqueue", json={"queue": "q-w"}).status_code == 200
+        assert agent.post("/workers", json={"id": "w1", "queues": ["q-w"]}).status_code == 200
+        taken = agent.post("/workers/w1/next", json={"timeout": 0})
+        assert taken.status_code == 200 and taken.json()["task"]["id"] == task["id"]
+        assert agent.patch(f"/tasks/{task['id']}", json={"comment": "ran"}).status_code == 200
