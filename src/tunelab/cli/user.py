@@ -17,9 +17,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 _data_dir = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None
