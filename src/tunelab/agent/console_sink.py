@@ -1,4 +1,5 @@
-"""A task's output on its way to the server: lines are batched and sent every ~0.5 s.
+"""A task's output on its way to the server: lines are masked (no secret is stored), batched
+and sent every ~0.5 s.
 
 Each batch carries an id, and a failed send is retried with the same id, so the server stores
 it once however often it arrives. Retries are bounded: after ``max_attempts`` the batch is
@@ -16,6 +17,7 @@ from collections import deque
 from typing import Any
 
 from tunelab.errors import TunelabError
+from tunelab.sdk.secrets import Masker, process_masker
 
 MAX_LINE_CHARS = 16 * 1024
 
@@ -36,8 +38,12 @@ class ConsoleSink:
         max_batch_lines: int = 2000,
         max_buffered_lines: int = 100_000,
         max_attempts: int = 5,
+        masker: Masker | None = None,
     ) -> None:
         self.client = client
+        # The script's lines and the agent's own: neither may carry the token (or another
+        # secret of the environment) into the task's console.
+        self._mask = (masker if masker is not None else process_masker()).mask_text
         self.task_id = task_id
         self.interval = interval
         self.max_batch_lines = max_batch_lines
@@ -55,7 +61,7 @@ class ConsoleSink:
         return self
 
     def write(self, stream: str, text: str) -> None:
-        line = {"stream": stream, "text": text[:MAX_LINE_CHARS], "ts": time.time()}
+        line = {"stream": stream, "text": self._mask(text)[:MAX_LINE_CHARS], "ts": time.time()}
         with self._lock:
             if len(self._pending) == self._pending.maxlen:
                 self.dropped += 1  # the oldest line makes room

@@ -23,6 +23,7 @@ from typing import Any
 from tunelab.agent.heartbeat import Heartbeat
 from tunelab.agent.runner import TaskRunner
 from tunelab.errors import NotFound, ServerUnavailable, TunelabError
+from tunelab.sdk.secrets import process_masker
 
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 # One long poll's wait. Short, because a poll in flight cannot be abandoned safely (the
@@ -38,7 +39,9 @@ def default_worker_id() -> str:
 
 def _say(text: str) -> None:
     # os.write, not print: this may run inside a signal handler, mid-print of the main thread.
-    os.write(sys.stderr.fileno(), f"tunelab agent: {text}\n".encode(errors="replace"))
+    # Masked: a task's name or a server's message may hold a secret, and this is a log.
+    line = process_masker().mask_text(f"tunelab agent: {text}\n")
+    os.write(sys.stderr.fileno(), line.encode(errors="replace"))
 
 
 class AgentDaemon:

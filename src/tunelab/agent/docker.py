@@ -15,14 +15,12 @@ from pathlib import Path, PurePosixPath
 
 from tunelab.agent.environment import normalized_requirements, sdk_package_dir, sdk_requirements
 from tunelab.agent.launcher import entry_point_argument
+from tunelab.sdk.secrets import is_secret_name
 
 WORKSPACE = PurePosixPath("/workspace")
 CONTAINER_REQUIREMENTS = "/tmp/tunelab-requirements.txt"
 CONTAINER_SDK = "/opt/tunelab-sdk"
 DEFAULT_IMAGE = "python:3.11-slim"
-# Passed by name only (`-e NAME`): docker copies the value from its own environment, so a
-# secret never shows in the process list.
-_SECRET_HINTS = ("TOKEN", "SECRET", "PASSWORD", "KEY")
 
 
 def docker_command(
@@ -52,8 +50,9 @@ def docker_command(
         requirements = normalized_requirements(Path(requirements_file).read_text())
     command += ["-v", f"{sdk}:{CONTAINER_SDK}/tunelab:ro", "-w", str(workdir)]
     for name, value in sorted({**env, "PYTHONPATH": CONTAINER_SDK}.items()):
-        secret = any(hint in name.upper() for hint in _SECRET_HINTS)
-        command += ["-e", name if secret else f"{name}={value}"]
+        # A secret goes by name only (`-e NAME`): docker copies the value from its own
+        # environment, so it never shows in the process list nor in a logged command line.
+        command += ["-e", name if is_secret_name(name) else f"{name}={value}"]
     command += shlex.split(docker_arguments)
     install = ["python", "-m", "pip", "install", "--no-cache-dir", "--progress-bar=off"]
     if requirements_file is not None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tunelab.errors import NotFound, TunelabError
+from tunelab.sdk.secrets import process_masker
 
 OnStop = Callable[[str], None]
 
@@ -79,7 +80,12 @@ class Heartbeat:
             try:
                 self.beat()
             except TunelabError as exc:
-                print(f"tunelab agent: heartbeat failed: {exc.message}", file=sys.stderr)
+                _say(f"heartbeat failed: {exc.message}")
             except Exception as exc:  # the beat must outlive any surprise
-                print(f"tunelab agent: heartbeat failed: {exc!r}", file=sys.stderr)
+                _say(f"heartbeat failed: {exc!r}")
             self._halt.wait(self.interval)
+
+
+def _say(text: str) -> None:
+    # An error's text may quote what was sent: never a secret in the agent's log.
+    print(process_masker().mask_text(f"tunelab agent: {text}"), file=sys.stderr)

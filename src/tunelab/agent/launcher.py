@@ -32,9 +32,13 @@ READER_JOIN_TIMEOUT = 5.0
 
 
 def task_environment(
-    task_id: str, api_url: str, base: Mapping[str, str] | None = None
+    task_id: str,
+    api_url: str,
+    base: Mapping[str, str] | None = None,
+    token: str | None = None,
 ) -> dict[str, str]:
-    """The variables a task's process runs with: which task it is, where the server is."""
+    """The variables a task's process runs with: which task it is, where the server is, and
+    the agent's token (which may come from its config file, not its environment)."""
     env = dict(os.environ if base is None else base)
     env.update(
         {
@@ -44,6 +48,8 @@ def task_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if token:
+        env["TUNELAB_API_TOKEN"] = token
     return env
 
 

@@ -38,6 +38,7 @@ from tunelab.agent.launcher import (
 from tunelab.agent.repository import RepositoryCache, apply_diff
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import Conflict, NotFound, ServerUnavailable
+from tunelab.sdk.secrets import Masker, secret_values
 
 
 class TaskProcess(Protocol):
@@ -100,6 +101,8 @@ class TaskRunner:
         self.stop_grace = stop_grace
         self.docker_image = docker_image
         self.keep_work_dirs = keep_work_dirs
+        # What the task's console never shows: the agent's token, its secret variables.
+        self.masker = Masker([*secret_values(), self._token or ""])
         # Reentrant, so that request_stop is safe from any context, a signal handler included.
         self._lock = threading.RLock()
         self._current: _Run | None = None
@@ -115,7 +118,7 @@ class TaskRunner:
         run = _Run(task_id)
         with self._lock:
             self._current = run
-        sink = ConsoleSink(self.client, task_id).start()
+        sink = ConsoleSink(self.client, task_id, masker=self.masker).start()
         try:
             outcome = self._run(task, run, sink)
         except _StepFailed as failed:
@@ -207,7 +210,7 @@ class TaskRunner:
         self, task_id: str, ex: dict[str, str], task_dir: Path, sink: ConsoleSink
     ) -> tuple[list[str], dict[str, str]]:
         """The command running the task (in its environment or container) and its variables."""
-        env = task_environment(task_id, self.client.base_url)
+        env = task_environment(task_id, self.client.base_url, token=self._token)
         entry_point, working_dir = ex.get("entry_point", ""), ex.get("working_dir", "")
         image = (ex.get("docker_image") or self.docker_image) if self.docker_image else ""
         if image:
@@ -227,6 +230,11 @@ class TaskRunner:
         env["VIRTUAL_ENV"] = str(python.parent.parent)
         env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
         return [str(python), entry_point_argument(entry_point, working_dir)], env
+
+    @property
+    def _token(self) -> str | None:
+        token = getattr(self.client, "token", None)
+        return token if isinstance(token, str) else None
 
     # ----- the outcome ------------------------------------------------------------------
 

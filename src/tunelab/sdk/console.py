@@ -1,4 +1,9 @@
-"""Copying stdout and stderr to the task's console while still printing them locally."""
+"""Copying stdout and stderr to the task's console while still printing them locally.
+
+Each line is masked (``tunelab.sdk.secrets``: the Tunelab token, secret variables' values)
+before the sink sees it, so no secret is sent, spooled or recorded offline; the local terminal
+still shows the line as printed.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,22 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from tunelab.sdk.secrets import Masker, environment_masker
+
 LineSink = Callable[[str, str], None]  # (stream, text)
 
 
 class TeeStream:
     """Wraps a text stream: every complete line written also goes to ``sink``."""
 
-    def __init__(self, original: TextIO, stream: str, sink: LineSink) -> None:
+    def __init__(
+        self, original: TextIO, stream: str, sink: LineSink, masker: Masker | None = None
+    ) -> None:
         self._original = original
         self._stream = stream
         self._sink = sink
+        # None when there is nothing to hide: the hot path then pays nothing.
+        self._mask = masker.mask_text if masker else None
         self._partial = ""
         # Re-entrant: a KeyboardInterrupt can land between taking the lock and the block
         # that releases it, and the exit path (same main thread) drains through it again.
@@ -29,8 +40,9 @@ class TeeStream:
             with self._lock:
                 data = self._partial + text
                 *lines, self._partial = data.split("\n")
+            mask = self._mask
             for line in lines:
-                self._sink(self._stream, line)
+                self._sink(self._stream, line if mask is None else mask(line))
         return self._original.write(text)
 
     def flush(self) -> None:
@@ -41,7 +53,7 @@ class TeeStream:
         with self._lock:
             rest, self._partial = self._partial, ""
         if rest:
-            self._sink(self._stream, rest)
+            self._sink(self._stream, rest if self._mask is None else self._mask(rest))
 
     def __getattr__(self, name: str) -> Any:
         # isatty, fileno, encoding... behave as the wrapped stream does.
@@ -49,17 +61,27 @@ class TeeStream:
 
 
 class ConsoleCapture:
-    """Installs tees on sys.stdout / sys.stderr; ``uninstall`` puts the originals back."""
+    """Installs tees on sys.stdout / sys.stderr; ``uninstall`` puts the originals back.
 
-    def __init__(self, sink: LineSink) -> None:
+    The secrets to mask are read once, here (``masker``, by default from the process's
+    environment and config): precompiled, since every printed line pays for them.
+    """
+
+    def __init__(self, sink: LineSink, masker: Masker | None = None) -> None:
         self._sink = sink
+        self.masker = environment_masker() if masker is None else masker
         self._tees: list[tuple[str, TeeStream]] = []
+
+    def masked_sink(self, stream: str, text: str) -> None:
+        """The sink with masking, for lines that reach the console without being printed
+        (``Logger.report_text``)."""
+        self._sink(stream, self.masker.mask_text(text))
 
     def install(self) -> None:
         if self._tees:
             return
-        out = TeeStream(sys.stdout, "stdout", self._sink)
-        err = TeeStream(sys.stderr, "stderr", self._sink)
+        out = TeeStream(sys.stdout, "stdout", self._sink, self.masker)
+        err = TeeStream(sys.stderr, "stderr", self._sink, self.masker)
         sys.stdout, sys.stderr = out, err
         self._tees = [("stdout", out), ("stderr", err)]
 

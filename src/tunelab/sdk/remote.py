@@ -21,6 +21,7 @@ from tunelab.domain.task import SECTION_ARGS, SECTION_ENVIRONMENT
 from tunelab.errors import InvalidInput
 from tunelab.sdk import parameters as P
 from tunelab.sdk.config import load_config
+from tunelab.sdk.secrets import is_masked
 from tunelab.sdk.transport import ApiClient
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ def click_override(_ctx: click.Context) -> Mapping[str, str] | None:
 
 def export_environment(task: Mapping[str, Any]) -> None:
     for name, body in task.get("hyperparameters", {}).get(SECTION_ENVIRONMENT, {}).items():
-        os.environ[name] = body["value"]
+        if not is_masked(body["value"]):  # recorded masked: this machine's own value stays
+            os.environ[name] = body["value"]
 
 
 def inject(target: Any, stored: Mapping[str, Mapping[str, str]]) -> list[str]:

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tunelab.domain.task import SECTION_GENERAL, TaskStatus, TaskType
+from tunelab.domain.task import SECTION_ENVIRONMENT, SECTION_GENERAL, TaskStatus, TaskType
 from tunelab.errors import InvalidInput, NotFound, TunelabError
 from tunelab.sdk import parameters as P
-from tunelab.sdk import remote, task_start
+from tunelab.sdk import remote, secrets, task_start
 from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.logger import Logger
 from tunelab.sdk.models import InputModel
@@ -326,12 +326,13 @@ class Task(TaskLifecycle, TaskOutputs):
     # ----- the whole record ---------------------------------------------------------------
 
     def export_task(self) -> dict[str, Any]:
-        """The task's whole record as a dict (execution, parameters, configuration, ...)."""
+        """The task's whole record as a dict (execution, parameters, configuration, ...),
+        without secrets: secret-named ``Environment`` values and, anywhere in it, the
+        Tunelab token and secret variables' values read ``********``."""
         if not self._is_local_only():
             self.flush()
             self._data = self._client.get_task(self.id)
-        exported: dict[str, Any] = json.loads(json.dumps(self._data))
-        return exported
+        return _without_secrets(json.loads(json.dumps(self._data)))
 
     # ----- outputs ------------------------------------------------------------------------
 
@@ -342,7 +343,7 @@ class Task(TaskLifecycle, TaskOutputs):
             reporter = self._session.reporter
             self._logger = Logger(
                 reporter.add_scalar,
-                reporter.add_console,
+                self._session.console.masked_sink,  # report_text masks as printing does
                 lambda: self._session.console.original_stdout,  # type: ignore[union-attr]
                 reporter.add_plot,
             )
@@ -427,6 +428,16 @@ class Task(TaskLifecycle, TaskOutputs):
 
 
 _MISSING = object()
+
+
+def _without_secrets(record: dict[str, Any]) -> dict[str, Any]:
+    # A record written by an older SDK, or through the API, may hold an unmasked secret.
+    env = (record.get("hyperparameters") or {}).get(SECTION_ENVIRONMENT) or {}
+    for name, body in env.items():
+        if isinstance(body, dict) and secrets.is_secret_name(name):
+            body["value"] = secrets.MASK
+    masked: dict[str, Any] = secrets.environment_masker().mask_data(record)
+    return masked
 
 
 def _current_values(obj: Any) -> dict[str, Any]:
