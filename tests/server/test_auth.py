@@ -100,3 +100,23 @@ def test_a_worker_account_writes_only_the_tasks_it_runs(guarded) -> None:
         taken = agent.post("/workers/w1/next", json={"timeout": 0})
         assert taken.status_code == 200 and taken.json()["task"]["id"] == task["id"]
         assert agent.patch(f"/tasks/{task['id']}", json={"comment": "ran"}).status_code == 200
+
+
+def test_only_an_admin_has_the_server_delete_files_on_its_own_disk(guarded, tmp_path) -> None:
+    server, keys = guarded
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    record = {"type": "file", "format": "txt", "uri": precious.as_uri(), "size": 7,
+              "sha256": "ab" * 32}  # fmt: skip
+    with _as(server, keys["alice"]) as alice:
+        task = alice.post("/tasks", json={"name": "f", "project": "alice-proj"}).json()
+        alice.patch(f"/tasks/{task['id']}", json={"status": "running"})
+        stored = alice.put(f"/tasks/{task['id']}/artifacts/data", json=record)
+        assert stored.status_code == 200, stored.text
+        alice.patch(f"/tasks/{task['id']}", json={"status": "completed"})
+        reset = alice.post(f"/tasks/{task['id']}/reset", json={"delete_artifacts": True})
+    assert reset.status_code == 200, reset.text
+    assert reset.json()["deleted_files"] == []
+    assert [f["uri"] for f in reset.json()["failed_files"]] == [precious.as_uri()]
+    assert "only an admin" in reset.json()["failed_files"][0]["error"]
+    assert precious.read_text() == "keep me"

@@ -25,6 +25,10 @@ from tunelab.storage import delete
 
 log = logging.getLogger("tunelab.server")
 
+LOCAL_FILES_ADMIN_ONLY = (
+    "only an admin may have the server delete files on its own disk; delete it by hand"
+)
+
 
 def delete_files(request: Request, uris: Sequence[str]) -> dict[str, list[Any]]:
     """``{"deleted_files": [uri, ...], "failed_files": [{"uri", "error"}, ...]}``."""
@@ -33,7 +37,14 @@ def delete_files(request: Request, uris: Sequence[str]) -> dict[str, list[Any]]:
     if not uris:
         return {"deleted_files": deleted, "failed_files": failed}
     storage = request.app.state.storage
+    principal = getattr(request.state, "principal", None)
     for uri in uris:
+        if _local_path(uri) and not (principal is None or principal.is_admin):
+            # A record may name any path on the server's machine; with several accounts only
+            # an admin may have the server delete one (object stores and the server's own
+            # store are fine: credentials and keys scope them).
+            failed.append({"uri": uri, "error": LOCAL_FILES_ADMIN_ONLY})
+            continue
         try:
             delete(uri, storage)
         except TunelabError as exc:
@@ -51,3 +62,9 @@ def delete_files(request: Request, uris: Sequence[str]) -> dict[str, list[Any]]:
         else:
             deleted.append(uri)
     return {"deleted_files": deleted, "failed_files": failed}
+
+
+def _local_path(uri: str) -> bool:
+    """A plain path or file:// URI: a file on the server's own disk, outside its store."""
+    scheme = uri.partition("://")[0] if "://" in uri else ""
+    return scheme in ("", "file")
