@@ -120,3 +120,43 @@ def test_only_an_admin_has_the_server_delete_files_on_its_own_disk(guarded, tmp_
     assert [f["uri"] for f in reset.json()["failed_files"]] == [precious.as_uri()]
     assert "only an admin" in reset.json()["failed_files"][0]["error"]
     assert precious.read_text() == "keep me"
+
+
+def _login_form(web: httpx.Client, name: str, password: str) -> httpx.Response:
+    web.get("/login")
+    form = {"name": name, "password": password, "next": "/experiments",
+            "csrf_token": web.cookies["tunelab_csrf"]}  # fmt: skip
+    return web.post("/login", data=form)
+
+
+def test_web_login_gives_an_httponly_session_and_page_writes_need_the_csrf_token(
+    guarded,
+) -> None:
+    server, _ = guarded
+    with httpx.Client(base_url=server.url, timeout=30) as web:
+        answer = _login_form(web, "alice", SECRET)
+        assert answer.status_code == 303 and answer.headers["location"] == "/experiments"
+        cookie = answer.headers["set-cookie"]
+        assert "tunelab_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+        assert web.get("/experiments").status_code == 200
+        task = web.post("/api/v1/tasks", json={"name": "c", "project": "alice-proj"},
+                        headers={"X-CSRF-Token": web.cookies["tunelab_csrf"]}).json()  # fmt: skip
+        # The same write without the token, as another site could make the browser send it.
+        forged = web.post(f"/experiments/{task['id']}/archive")
+        assert forged.status_code == 403 and "CSRF" in forged.text
+        assert web.get(f"/api/v1/tasks/{task['id']}").json()["archived"] is False
+        sent = web.post(f"/experiments/{task['id']}/archive",
+                        headers={"X-CSRF-Token": web.cookies["tunelab_csrf"]})  # fmt: skip
+        assert sent.status_code in (200, 303)
+        assert web.get(f"/api/v1/tasks/{task['id']}").json()["archived"] is True
+
+
+def test_login_attempts_are_rate_limited_per_name(guarded) -> None:
+    server, _ = guarded
+    with httpx.Client(base_url=server.url, timeout=30) as web:
+        for _ in range(5):
+            assert _login_form(web, "bob", "wrong password").status_code == 401
+        locked = _login_form(web, "bob", SECRET)
+        assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+        # Another name from the same address is not locked out.
+        assert _login_form(web, "root", SECRET).status_code == 303
