@@ -13,13 +13,22 @@ from tests.scripts import script_env
 
 
 @contextlib.contextmanager
-def agent_daemon(api_url: str, tmp_path: Path, queue: str) -> Iterator[subprocess.Popen[str]]:
-    """An agent serving ``queue``, logging to ``tmp_path/agent.log``; stopped with SIGTERM
-    (killed if it does not stop within 30 s)."""
-    env = script_env(api_url, tmp_path)
+def agent_daemon(
+    api_url: str,
+    tmp_path: Path,
+    queue: str,
+    *,
+    options: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[str]]:
+    """An agent serving ``queue`` (with more ``options`` and ``env``), its work dir
+    ``tmp_path/agent-work``, logging to ``tmp_path/agent.log``; stopped with SIGTERM (killed
+    if it does not stop within 30 s)."""
+    env = script_env(api_url, tmp_path, **(env or {}))
     command = [
         sys.executable, "-m", "tunelab.cli.main", "agent", "daemon",
         "--queue", queue, "--work-dir", str(tmp_path / "agent-work"), "--stop-grace", "5",
+        *options,
     ]  # fmt: skip
     with open(tmp_path / "agent.log", "w") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)

@@ -7,16 +7,14 @@ import contextlib
 import hashlib
 import json
 import secrets as random_secrets
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.agents import agent_daemon
 from tests.gitrepo import new_repo
-from tests.scripts import script_env, unique
+from tests.scripts import unique
 from tests.waiting import wait_for
 from tunelab.agent.docker import docker_command
 from tunelab.agent.environment import EnvironmentBuilder
@@ -56,27 +54,10 @@ def client(api_url: str) -> Iterator[ApiClient]:
 @contextlib.contextmanager
 def _agent(api_url: str, tmp_path: Path, queue: str, **extra: str) -> Iterator[Path]:
     """A real ``tunelab agent daemon`` with ``extra`` in its environment; yields its log."""
-    work = tmp_path / "agent-work"
-    EnvironmentBuilder(work / "envs").build("", lambda line: None)  # the task's, built once
-    log_path = tmp_path / "agent.log"
-    command = [
-        sys.executable, "-m", "tunelab.cli.main", "agent", "daemon", "--queue", queue,
-        "--work-dir", str(work), "--poll-timeout", "2", "--stop-grace", "5",
-    ]  # fmt: skip
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            command, env=script_env(api_url, tmp_path, **extra), stdout=log, stderr=log
-        )
-    try:
-        yield log_path
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    EnvironmentBuilder(tmp_path / "agent-work" / "envs").build("", lambda line: None)  # built once
+    options = ("--poll-timeout", "2")
+    with agent_daemon(api_url, tmp_path, queue, options=options, env=extra):
+        yield tmp_path / "agent.log"
 
 
 def test_an_agent_run_shows_its_token_only_to_the_script(
