@@ -148,6 +148,7 @@ class ServerProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        self.stop(kill=True)  # never leave a half-started server running behind the error
         raise RuntimeError(f"server did not start: {self.log_path.read_text()[-2000:]}")
 
     def stop(self, kill: bool = False) -> None:

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,23 +61,8 @@ def isolated_git(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path / "data", env={"TUNELAB_WORKER_TIMEOUT": str(WORKER_TIMEOUT)})
-    try:
-        proc.start(timeout=120)  # generous: a busy machine starts it slowly
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture
-def agents() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+def server_env() -> dict[str, str]:
+    return {"TUNELAB_WORKER_TIMEOUT": str(WORKER_TIMEOUT)}
 
 
 def _new_task(client: ApiClient, repo: Path, entry_point: str) -> str:

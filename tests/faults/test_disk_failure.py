@@ -14,7 +14,6 @@ import resource
 import sqlite3
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,26 +50,6 @@ def _empty_the_wal(db: Path) -> None:
         busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     assert busy == 0
     assert (db.parent / f"{db.name}-wal").stat().st_size == 0
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(tmp_path / "data")
-    try:
-        proc.start(timeout=120)  # generous: a busy machine starts it slowly
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture
-def agents() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_writes_fail_clearly_reads_go_on_and_writes_resume(
