@@ -8,7 +8,8 @@ started. Prints JSON: errors, p50/p95/p99 latency per route kind (the server's
 
     .venv/bin/python bench/bench_load.py [--db sqlite|postgres|both] [--seconds 300]
         [--clients 64] [--agents 16] [--rate 10] [--metrics 5] [--stagger 0.5]
-        [--samples FILE]  # also write every RSS sample (JSON)
+        [--login] [--samples FILE]  # login on (clients, agents and reads with API keys);
+                                    # also write every RSS sample (JSON)
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.load.accounts import AUTH_ON, make_load_accounts
 from tests.load.run import LoadConfig, run_load, server_complaints
 from tests.services import ServerProcess, postgres_server
+
+from tunelab.store.engine import sqlite_url
 
 
 @contextlib.contextmanager
@@ -37,13 +41,16 @@ def _database(kind: str) -> Iterator[str | None]:
             yield url
 
 
-def run_once(kind: str, config: LoadConfig) -> dict[str, Any]:
+def run_once(kind: str, config: LoadConfig, login: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tunelab-load-") as tmp, _database(kind) as url:
-        server = ServerProcess(Path(tmp) / "data", database_url=url)
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        keys = make_load_accounts(url or sqlite_url(data_dir)) if login else None
+        server = ServerProcess(data_dir, database_url=url, env=AUTH_ON if login else None)
         server.start()
         try:
             assert server.proc is not None
-            report = run_load(server.url, server.proc.pid, Path(tmp) / "load", config)
+            report = run_load(server.url, server.proc.pid, Path(tmp) / "load", config, keys)
         finally:
             server.stop()
             log = server.log_path.read_text()
@@ -61,6 +68,7 @@ def main() -> None:
     parser.add_argument("--metrics", type=int, default=5)
     parser.add_argument("--stagger", type=float, default=0.5)
     parser.add_argument("--agent-tasks", type=int, default=10)
+    parser.add_argument("--login", action="store_true")
     parser.add_argument("--samples", type=Path, default=None)
     args = parser.parse_args()
     config = LoadConfig(
@@ -68,7 +76,7 @@ def main() -> None:
         metrics=args.metrics, stagger=args.stagger, agent_tasks=args.agent_tasks,
     )  # fmt: skip
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    reports = [run_once(kind, config) for kind in kinds]
+    reports = [run_once(kind, config, args.login) for kind in kinds]
     if args.samples:
         args.samples.write_text(json.dumps({r["database"]: r["rss_samples"] for r in reports}))
     for report in reports:

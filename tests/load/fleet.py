@@ -94,6 +94,9 @@ class Fleet:
 
     root: Path
     api_url: str
+    # With login on: the key the clients log with, and the agents' (a worker account's).
+    client_token: str | None = None
+    agent_token: str | None = None
     clients: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     agents: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
 
@@ -119,7 +122,8 @@ class Fleet:
 
     def start_client(self, name: str, until: float, rate: float, metrics: int) -> None:
         args = [str(self.results / f"{name}.json"), name, f"{until:.3f}", str(rate), str(metrics)]
-        self.clients.append((name, self._spawn(name, [str(self.script), *args])))
+        command = [str(self.script), *args]
+        self.clients.append((name, self._spawn(name, command, self.client_token)))
 
     def start_agent(self, name: str, queue: str) -> None:
         command = [
@@ -127,19 +131,19 @@ class Fleet:
             "--work-dir", str(self.root / "agent-work"), "--worker-id", name,
             "--stop-grace", "5",
         ]  # fmt: skip
-        self.agents.append((name, self._spawn(name, command)))
+        self.agents.append((name, self._spawn(name, command, self.agent_token)))
 
     def log_of(self, name: str) -> Path:
         return self.root / "logs" / f"{name}.log"
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, args: list[str], token: str | None) -> subprocess.Popen[bytes]:
         # stdout is the script's own printing (also captured as its console): not needed
         # here; stderr is where the SDK and the agent say that something went wrong.
         with open(self.log_of(name), "wb") as log:
             return subprocess.Popen(
                 [sys.executable, *args],
                 cwd=self.root,
-                env=self.env,
+                env={**self.env, "TUNELAB_API_TOKEN": token} if token else self.env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
                 start_new_session=True,  # a Ctrl-C of the bench reaches the bench only

@@ -175,6 +175,7 @@ class ReadProbe:
     (downsampled) scalars, its console tail and the workers; timed like the fleet's requests."""
 
     api_url: str
+    token: str | None = None
     interval: float = 1.0
     requests: list[Request] = field(default_factory=list)
     _halt: threading.Event = field(default_factory=threading.Event)
@@ -191,7 +192,8 @@ class ReadProbe:
             self._thread.join()
 
     def _loop(self) -> None:
-        with httpx.Client(base_url=self.api_url, timeout=30) as http:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        with httpx.Client(base_url=self.api_url, headers=headers, timeout=30) as http:
             while not self._halt.is_set():
                 # Not by project: the probe starts before the first client creates it.
                 found = self._get(http, "/api/v1/tasks", {"status": "running", "page_size": 50})

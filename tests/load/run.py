@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.load.accounts import LoadKeys
 from tests.load.fleet import AGENT_TASK_SCRIPT, Fleet
 from tests.load.measure import ReadProbe, Sampler, latency_table, memory_summary, read_request_logs
 from tests.load.verify import check_agent_tasks, check_clients
@@ -43,16 +44,28 @@ class LoadConfig:
     agent_tasks: int = 10  # enqueued evenly over the run: most polls find nothing
 
 
-def run_load(api_url: str, server_pid: int, root: Path, config: LoadConfig) -> dict[str, Any]:
-    fleet = Fleet(root, api_url)
-    api = ApiClient(api_url)
+def run_load(
+    api_url: str,
+    server_pid: int,
+    root: Path,
+    config: LoadConfig,
+    keys: LoadKeys | None = None,
+) -> dict[str, Any]:
+    """``keys``: the server asks for login (``tests.load.accounts``)."""
+    fleet = Fleet(
+        root,
+        api_url,
+        client_token=keys.client if keys else None,
+        agent_token=keys.agent if keys else None,
+    )
+    api = ApiClient(api_url, token=keys.admin if keys else None)
     queues = [f"load-{q}" for q in range(config.queues)]
     for queue in queues:
         with contextlib.suppress(Conflict):  # a queue left by an earlier run
             api.create_queue(queue)
     repo = _task_repository(root / "task-repo")
     sampler = Sampler(server_pid, fleet.pids).start()
-    probe = ReadProbe(api_url).start()
+    probe = ReadProbe(api_url, keys.client if keys else None).start()
     agent_task_ids: list[str] = []
     try:
         for a in range(config.agents):
@@ -82,6 +95,7 @@ def run_load(api_url: str, server_pid: int, root: Path, config: LoadConfig) -> d
     api.close()
     return {
         "config": asdict(config),
+        "login": keys is not None,
         "errors": errors,
         "requests": len(requests),
         "failed_requests": sum(r.failed for r in requests),

@@ -1,5 +1,6 @@
-"""A short load on SQLite and on PostgreSQL: 16 SDK clients (real scripts, one process each)
-logging scalars and console lines, 4 real agent daemons polling, a reader, for ~16 s.
+"""A short load on SQLite and on PostgreSQL, login on: 16 SDK clients (real scripts, one
+process each, a member's key) logging scalars and console lines, 4 real agent daemons (a
+worker account's key) polling, a reader, for ~16 s.
 
 No request may fail, no SDK or agent may warn, the server may not complain; every point and
 console line arrives exactly once; the server's memory stays bounded. The 5-minute version
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.load.accounts import AUTH_ON, LoadKeys, make_load_accounts
 from tests.load.run import LoadConfig, run_load, server_complaints
 from tests.services import ServerProcess
+from tunelab.store.engine import sqlite_url
 
 CONFIG = LoadConfig(
     clients=16, agents=4, seconds=12.0, rate=10.0, metrics=5, stagger=0.25, queues=2,
@@ -28,23 +31,28 @@ MAX_STEADY_GROWTH_MB = 30.0
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def load_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+def load_server(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[ServerProcess, LoadKeys]]:
     url = request.getfixturevalue("postgres_database") if request.param == "postgres" else None
-    server = ServerProcess(tmp_path / "data", database_url=url)
+    (tmp_path / "data").mkdir()
+    keys = make_load_accounts(url or sqlite_url(tmp_path / "data"))
+    server = ServerProcess(tmp_path / "data", database_url=url, env=AUTH_ON)
     server.start()
     try:
-        yield server
+        yield server, keys
     finally:
         server.stop()
 
 
 @pytest.mark.slow
 def test_a_short_load_loses_nothing_fails_nothing_and_memory_stays_bounded(
-    load_server: ServerProcess, tmp_path: Path
+    load_server: tuple[ServerProcess, LoadKeys], tmp_path: Path
 ) -> None:
-    assert load_server.proc is not None
-    report = run_load(load_server.url, load_server.proc.pid, tmp_path / "load", CONFIG)
-    errors = report["errors"] + server_complaints(load_server.log_path.read_text())
+    server, keys = load_server
+    assert server.proc is not None
+    report = run_load(server.url, server.proc.pid, tmp_path / "load", CONFIG, keys)
+    errors = report["errors"] + server_complaints(server.log_path.read_text())
 
     assert errors == []
     # Every series and console was checked line by line; the totals say it was not empty.

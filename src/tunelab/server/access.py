@@ -84,11 +84,12 @@ def require_file_key(conn: sa.Connection, principal: Principal, key: str, need: 
         raise Forbidden("only an admin may touch files that belong to no task")
 
 
-def may_create_in(conn: sa.Connection, principal: Principal, name: str) -> bool:
-    """Whether the principal may put something in project ``name``; True also says that
-    the project is new and the principal becomes its owner (``grant_new_project``)."""
+def require_create_in(conn: sa.Connection, principal: Principal, name: str) -> str | None:
+    """Refuse unless the principal may put something in project ``name``. Answers the
+    topmost project that putting it there creates (``a`` for a new ``a/b``), which the
+    principal is to own (``grant_new_project``); None when nothing new is made for them."""
     if principal.is_admin:
-        return False
+        return None
     existing = conn.execute(
         sa.select(projects.c.name).where(projects.c.name.in_(ancestors_and_self(name)))
     ).scalars()
@@ -97,10 +98,11 @@ def may_create_in(conn: sa.Connection, principal: Principal, name: str) -> bool:
         raise Forbidden(f"worker {principal.name!r} may not create tasks or projects")
     if nearest == name:
         require_project(conn, principal, name, WRITE)
-        return False
+        return None
     if nearest is not None:
         require_project(conn, principal, nearest, WRITE)
-    return True
+    depth = 0 if nearest is None else nearest.count("/") + 1
+    return "/".join(name.split("/")[: depth + 1])
 
 
 def grant_new_project(conn: sa.Connection, principal: Principal, name: str) -> None:
@@ -108,6 +110,11 @@ def grant_new_project(conn: sa.Connection, principal: Principal, name: str) -> N
     project_id = conn.execute(sa.select(projects.c.id).where(projects.c.name == name)).scalar()
     if project_id is not None and principal.user_id is not None:
         project_roles.set_role(conn, project_id, principal.user_id, Role.OWNER)
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("only an admin may manage accounts")
 
 
 def require_worker_account(principal: Principal) -> None:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from tunelab import __version__
 from tunelab.errors import ConfigError
-from tunelab.server import error_handlers, maintenance, store_errors, web
+from tunelab.server import db_gate, error_handlers, maintenance, store_errors, web
 from tunelab.server.api import api_router
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.csrf import CsrfCookieMiddleware
@@ -57,6 +57,7 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.work_signal = WorkSignal()
+    db_gate.install(app)
     # tunelab:// on the server is its own files folder; other URIs use the config file's
     # [storage] credentials (deleting the files of reset tasks, deleted models).
     app.state.storage = StorageContext(

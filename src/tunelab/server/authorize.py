@@ -5,12 +5,13 @@ Reads (GET, HEAD) need a viewer's role on the project, writes an editor's; a wor
 reads everything and writes only the tasks its workers run. Routes whose path names no
 project (lists, creating a task, the queues) are open to any signed-in account and check or
 filter by project themselves (``server.access``). A successful write to a task records who
-made it in ``tasks.last_changed_by``.
+made it in ``tasks.last_changed_by``, in the same transaction (``db_gate.note_writer``).
+
+The check is a short transaction of its own, through the database gate like every other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,11 +22,11 @@ from tunelab.errors import TunelabError
 from tunelab.server import access
 from tunelab.server.auth import SESSION_COOKIE, Forbidden, Unauthorized, principal_for
 from tunelab.server.csrf import CSRF_COOKIE, CSRF_HEADER, token_matches
-from tunelab.store.schema import tasks
+from tunelab.server.db_gate import run_db
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
-# What a run records (points, lines, plots) is not a change to the task: no writer noted,
-# which would cost the ingest path a second transaction per batch.
+# What a run records (points, lines, plots) is not a change to the task: no writer noted
+# (and the ingest path spared a write per batch).
 _RECORDING = ("/scalars", "/scalars/frame", "/console", "/plots")
 # Reachable without signing in: the health check and the login page itself.
 PUBLIC_PATHS = frozenset({"/api/v1/health", "/login", "/logout"})
@@ -38,19 +39,27 @@ class LoginRequired(TunelabError):
     code = "unauthorized"
 
 
-def authorize(request: Request) -> Iterator[None]:
+async def authorize(request: Request) -> None:
     path = request.url.path
     if path in PUBLIC_PATHS:
-        yield
         return
-    engine: sa.Engine = request.app.state.engine
     required: bool = request.app.state.settings.auth_required
     if not required and not _has_credentials(request):
         # The server without login, asked by no one in particular: nothing to look up, and
         # no transaction taken (on SQLite every transaction takes the write lock).
         request.state.principal = OPEN
-        yield
         return
+    need = access.READ if request.method in _READS else access.WRITE
+    principal = await run_db(request, _admit, request, required, need)
+    request.state.principal = principal
+    if need is access.WRITE and principal.name and not path.endswith(_RECORDING):
+        request.state.writer = principal.name  # noted by the route's transaction (db_gate)
+
+
+def _admit(request: Request, required: bool, need: Any) -> Principal:
+    """The request's Principal once it may do what it asks; raises otherwise."""
+    path = request.url.path
+    engine: sa.Engine = request.app.state.engine
     with engine.begin() as conn:
         principal = principal_for(conn, request, required=required)
         if principal is None:
@@ -60,18 +69,10 @@ def authorize(request: Request) -> Iterator[None]:
                     "config file) to a key from the web app or `tunelab token create`"
                 )
             raise LoginRequired("please log in")
-        need = access.READ if request.method in _READS else access.WRITE
         if need is access.WRITE and _ambient(request, path):
             _check_csrf(request)
         _check_path(conn, principal, request.path_params, path, need)
-    request.state.principal = principal
-    yield
-    task_id = request.path_params.get("task_id")
-    if need is access.WRITE and task_id and principal.name and not path.endswith(_RECORDING):
-        with engine.begin() as conn:
-            conn.execute(
-                tasks.update().where(tasks.c.id == task_id).values(last_changed_by=principal.name)
-            )
+    return principal
 
 
 def _has_credentials(request: Request) -> bool:

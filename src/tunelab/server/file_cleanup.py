@@ -7,9 +7,8 @@ by hand. A file already gone counts as deleted.
 
 Example::
 
-    with request.app.state.engine.begin() as conn:
-        files = lifecycle.delete(conn, task_id)
-    answer = {"deleted": task_id, **delete_files(request, files)}
+    files = await in_transaction(request, lifecycle.delete, task_id)
+    answer = {"deleted": task_id, **await run_in_threadpool(delete_files, request, files)}
 """
 
 from __future__ import annotations

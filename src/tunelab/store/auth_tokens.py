@@ -65,12 +65,11 @@ def user_for_token(conn: sa.Connection, token: str) -> sa.Row[Any] | None:
     return found
 
 
-def list_tokens(conn: sa.Connection, user_id: str) -> list[dict[str, Any]]:
-    query = (
-        sa.select(api_tokens)
-        .where(api_tokens.c.user_id == user_id)
-        .order_by(api_tokens.c.created.desc())
-    )
+def list_tokens(conn: sa.Connection, user_id: str | None) -> list[dict[str, Any]]:
+    """A user's keys, newest first (None: everyone's); never the keys themselves."""
+    query = _with_user().order_by(api_tokens.c.created.desc())
+    if user_id is not None:
+        query = query.where(api_tokens.c.user_id == user_id)
     return [_as_dict(row) for row in conn.execute(query)]
 
 
@@ -88,14 +87,21 @@ def revoke_token(conn: sa.Connection, token_id: str, *, user_id: str | None) -> 
 
 
 def _get(conn: sa.Connection, token_id: str) -> dict[str, Any]:
-    row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).one()
+    row = conn.execute(_with_user().where(api_tokens.c.id == token_id)).one()
     return _as_dict(row)
+
+
+def _with_user() -> sa.Select[Any]:
+    return sa.select(api_tokens, users.c.name.label("user_name")).join(
+        users, users.c.id == api_tokens.c.user_id
+    )
 
 
 def _as_dict(row: sa.Row[Any]) -> dict[str, Any]:
     return {
         "id": row.id,
         "user_id": row.user_id,
+        "user": row.user_name,
         "name": row.name,
         "prefix": row.prefix,
         "created": row.created,

@@ -182,6 +182,11 @@ def update_task(
     return get_task(conn, task_id)
 
 
+def note_changed_by(conn: sa.Connection, task_id: str, name: str) -> None:
+    """Record who made the latest change to a task (an unknown id changes nothing)."""
+    conn.execute(tasks.update().where(tasks.c.id == task_id).values(last_changed_by=name))
+
+
 def _check_rules(row: sa.Row[Any], values: Mapping[str, Any], by_run: bool) -> None:
     current = TaskStatus(row.status)
     if "status" in values:

@@ -8,12 +8,15 @@ from tunelab.server.api import (
     files,
     health,
     lifecycle,
+    members,
     models,
     plots,
     projects,
     queues,
     scalars,
     tasks,
+    tokens,
+    users,
     workers,
 )
 from tunelab.server.authorize import authorize
@@ -32,3 +35,6 @@ api_router.include_router(workers.router)
 api_router.include_router(files.router)
 api_router.include_router(artifacts.router)
 api_router.include_router(models.router)
+api_router.include_router(users.router)
+api_router.include_router(tokens.router)
+api_router.include_router(members.router)

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.registry_bodies import ArtifactPut
+from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
 from tunelab.store import artifacts
 
@@ -36,11 +38,11 @@ def get_artifact(task_id: str, name: str, conn: Conn) -> dict[str, Any]:
 
 
 @router.delete("/tasks/{task_id}/artifacts/{name}")
-def delete_artifact(
+async def delete_artifact(
     task_id: str, name: str, request: Request, delete_file: bool = False
 ) -> dict[str, Any]:
     # Its own transaction, committed before any file is touched (deps.Conn would commit
     # only after this function returns).
-    with request.app.state.engine.begin() as conn:
-        files = artifacts.delete_artifact(conn, task_id, name)
-    return {"deleted": name, **delete_files(request, files if delete_file else [])}
+    files = await in_transaction(request, artifacts.delete_artifact, task_id, name)
+    cleanup = await run_in_threadpool(delete_files, request, files if delete_file else [])
+    return {"deleted": name, **cleanup}

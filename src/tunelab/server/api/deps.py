@@ -2,21 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from tunelab.domain.access import Principal
 from tunelab.server.authorize import current_principal
+from tunelab.server.db_gate import gate, note_writer
 from tunelab.server.settings import ServerSettings
 
 
-def _connection(request: Request) -> Iterator[sa.Connection]:
+async def _connection(request: Request) -> AsyncIterator[sa.Connection]:
+    # Async, so the gate is taken on the event loop before any thread (``db_gate``).
     engine: sa.Engine = request.app.state.engine
-    with engine.begin() as conn:
-        yield conn
+    async with gate(request):
+        with anyio.CancelScope(shield=True):  # a connection opened is always given back
+            conn = await run_in_threadpool(_begin, engine)
+        try:
+            yield conn
+        except BaseException:
+            await _finish(conn, request, commit=False)
+            raise
+        await _finish(conn, request, commit=True)
+
+
+async def _finish(conn: sa.Connection, request: Request, *, commit: bool) -> None:
+    # Shielded: a cancelled request (the client went away) still gives back its
+    # connection, and on SQLite the write lock.
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_end, conn, request, commit)
+
+
+def _begin(engine: sa.Engine) -> sa.Connection:
+    conn = engine.connect()
+    try:
+        conn.begin()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _end(conn: sa.Connection, request: Request, commit: bool) -> None:
+    try:
+        if commit:
+            note_writer(conn, request)
+            conn.commit()
+        else:
+            conn.rollback()
+    finally:
+        conn.close()
 
 
 def _settings(request: Request) -> ServerSettings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
@@ -21,6 +22,7 @@ from tunelab.server.api.lifecycle_models import (
     StartRequest,
     StopRequest,
 )
+from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
 from tunelab.store import lifecycle
 
@@ -41,7 +43,7 @@ def clone_task(
     task_id: str, conn: Conn, who: Who, body: CloneRequest | None = None
 ) -> dict[str, Any]:
     body = body or CloneRequest()
-    new_project = bool(body.project) and access.may_create_in(conn, who, body.project or "")
+    new_root = access.require_create_in(conn, who, body.project) if body.project else None
     draft = lifecycle.clone(
         conn,
         task_id,
@@ -50,23 +52,22 @@ def clone_task(
         comment=body.comment,
         set_as_parent=body.set_as_parent,
     )
-    if new_project and body.project:
-        access.grant_new_project(conn, who, body.project)
+    if new_root:
+        access.grant_new_project(conn, who, new_root)
     return draft
 
 
 @router.post("/tasks/{task_id}/reset")
-def reset_task(
+async def reset_task(
     task_id: str, request: Request, _wake: WakeWorkers, body: ResetRequest | None = None
 ) -> dict[str, Any]:
     """The ``Task``, a draft again, with ``deleted_files`` and ``failed_files``."""
     body = body or ResetRequest()
     # Its own transaction, committed before any file is touched (deps.Conn would commit
     # only after this function returns).
-    with request.app.state.engine.begin() as conn:
-        result = lifecycle.reset(conn, task_id)
+    result = await in_transaction(request, lifecycle.reset, task_id)
     files = result.files if body.delete_artifacts else []
-    return {**result.task, **delete_files(request, files)}
+    return {**result.task, **await run_in_threadpool(delete_files, request, files)}
 
 
 @router.post("/tasks/{task_id}/enqueue")
@@ -104,11 +105,13 @@ def unarchive_task(task_id: str, conn: Conn) -> dict[str, Any]:
 
 
 @router.delete("/tasks/{task_id}")
-def delete_task(task_id: str, request: Request, delete_artifacts: bool = False) -> dict[str, Any]:
+async def delete_task(
+    task_id: str, request: Request, delete_artifacts: bool = False
+) -> dict[str, Any]:
     """``{"deleted": id, "deleted_files", "failed_files"}``."""
-    with request.app.state.engine.begin() as conn:
-        files = lifecycle.delete(conn, task_id)
-    return {"deleted": task_id, **delete_files(request, files if delete_artifacts else [])}
+    files = await in_transaction(request, lifecycle.delete, task_id)
+    cleanup = await run_in_threadpool(delete_files, request, files if delete_artifacts else [])
+    return {"deleted": task_id, **cleanup}
 
 
 @router.post("/tasks/{task_id}/start")

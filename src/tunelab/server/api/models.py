@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.registry_bodies import ModelCreate, ModelUpdate
 from tunelab.server.auth import Forbidden
+from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
 from tunelab.store import model_listing, models
 from tunelab.store.model_listing import MAX_PAGE, MAX_PAGE_SIZE, ModelQuery
@@ -25,16 +27,16 @@ router = APIRouter(tags=["models"])
 
 @router.post("/models", status_code=status.HTTP_201_CREATED)
 def create_model(body: ModelCreate, conn: Conn, who: Who) -> dict[str, Any]:
-    new_project = False
+    new_root = None
     if body.task_id is not None:
         access.require_task(conn, who, body.task_id, access.WRITE)
     elif body.project is not None:
-        new_project = access.may_create_in(conn, who, body.project)
+        new_root = access.require_create_in(conn, who, body.project)
     elif not who.is_admin:
         raise Forbidden("a model needs a project or a task you may change")
     model = models.create_model(conn, **body.model_dump())
-    if new_project and body.project is not None:
-        access.grant_new_project(conn, who, body.project)
+    if new_root:
+        access.grant_new_project(conn, who, new_root)
     return model
 
 
@@ -87,9 +89,11 @@ def publish_model(model_id: str, conn: Conn) -> dict[str, Any]:
 
 
 @router.delete("/models/{model_id}")
-def delete_model(model_id: str, request: Request, delete_file: bool = False) -> dict[str, Any]:
+async def delete_model(
+    model_id: str, request: Request, delete_file: bool = False
+) -> dict[str, Any]:
     # Its own transaction, committed before any file is touched (deps.Conn would commit
     # only after this function returns).
-    with request.app.state.engine.begin() as conn:
-        files = models.delete_model(conn, model_id)
-    return {"deleted": model_id, **delete_files(request, files if delete_file else [])}
+    files = await in_transaction(request, models.delete_model, model_id)
+    cleanup = await run_in_threadpool(delete_files, request, files if delete_file else [])
+    return {"deleted": model_id, **cleanup}

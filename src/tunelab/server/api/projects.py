@@ -16,10 +16,10 @@ router = APIRouter(tags=["projects"])
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED)
 def create_project(body: ProjectCreate, conn: Conn, response: Response, who: Who) -> dict[str, Any]:
-    new_project = access.may_create_in(conn, who, body.name)
+    new_root = access.require_create_in(conn, who, body.name)
     project, created = projects.create_project(conn, body.name, body.description)
-    if new_project:
-        access.grant_new_project(conn, who, body.name)
+    if new_root:
+        access.grant_new_project(conn, who, new_root)
     if not created:
         response.status_code = status.HTTP_200_OK
     return project

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from numpy.typing import NDArray
-from starlette.concurrency import run_in_threadpool
 
 from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE
 from tunelab.errors import NotFound
@@ -21,6 +20,7 @@ from tunelab.server import access
 from tunelab.server.api.deps import Conn, Settings, Who
 from tunelab.server.api.scalar_models import ScalarBatchIn, decode_batch, decode_frame
 from tunelab.server.api.task_models import INT64_MAX
+from tunelab.server.db_gate import run_db
 from tunelab.store import scalars
 from tunelab.store.lookup import require_task
 from tunelab.store.schema import tasks
@@ -71,7 +71,7 @@ async def post_scalar_frame(task_id: str, request: Request, settings: Settings) 
     arrays: the server reads them straight from the request's bytes."""
     raw = await request.body()
     engine: sa.Engine = request.app.state.engine
-    return await run_in_threadpool(_ingest_frame, engine, task_id, raw, settings.max_batch_points)
+    return await run_db(request, _ingest_frame, engine, task_id, raw, settings.max_batch_points)
 
 
 def _ingest_frame(engine: sa.Engine, task_id: str, raw: bytes, max_points: int) -> dict[str, Any]:

@@ -35,10 +35,10 @@ Force = Annotated[bool, Query(description="the running task's own SDK records it
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED)
 def create_task(body: TaskCreate, conn: Conn, who: Who) -> dict[str, Any]:
-    new_project = access.may_create_in(conn, who, body.project)
+    new_root = access.require_create_in(conn, who, body.project)
     task = tasks.create_task(conn, **body.model_dump())
-    if new_project:
-        access.grant_new_project(conn, who, body.project)
+    if new_root:
+        access.grant_new_project(conn, who, new_root)
     return task
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.lifecycle_models import Heartbeat, NextRequest, WorkerRegistration
 from tunelab.server.authorize import current_principal
+from tunelab.server.db_gate import run_db
 from tunelab.server.work_signal import WorkSignal
 from tunelab.store import workers
 
@@ -57,7 +57,7 @@ async def next_task(worker_id: str, body: NextRequest, request: Request) -> dict
     deadline = time.monotonic() + body.timeout
     while True:
         round_ = signal.current()  # taken first: a notify during the attempt is not missed
-        task = await run_in_threadpool(_take_next, engine, worker_id)
+        task = await run_db(request, _take_next, engine, worker_id)
         left = deadline - time.monotonic()
         if task is not None or left <= 0 or await request.is_disconnected():
             return {"task": task}

@@ -14,10 +14,15 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from tunelab.errors import InvalidInput, TunelabError
+from tunelab.server import access
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.lifecycle import WakeWorkers
+from tunelab.server.auth import Forbidden
+from tunelab.server.authorize import current_principal
+from tunelab.server.db_gate import in_transaction, note_writer
 from tunelab.server.file_cleanup import delete_files
 from tunelab.server.web.action_form import Form, changed, files_said, id_list, plural
 from tunelab.server.web.action_tasks import task_names
@@ -75,32 +80,36 @@ def bulk_modal(request: Request, conn: Conn, form: Form) -> HTMLResponse:
 
 
 @router.post("/experiments/bulk")
-def bulk_action(request: Request, form: Form, _wake: WakeWorkers) -> Response:
+async def bulk_action(request: Request, form: Form, _wake: WakeWorkers) -> Response:
     action = _action(form.get("action"))
     ids = id_list(form.all("ids"))
     if not ids:
         raise InvalidInput("select one or more experiments first")
-    engine: sa.Engine = request.app.state.engine
-    with engine.begin() as conn:
-        names = task_names(conn, ids)
+    names = await in_transaction(request, task_names, ids)
     outcome = Outcome()
     queue = form.get("queue").strip() or queues.DEFAULT_QUEUE
     for task_id in ids:
         try:
-            with engine.begin() as conn:
-                outcome.files += _apply(conn, action, task_id, queue)
+            outcome.files += await in_transaction(request, _apply, request, action, task_id, queue)
+        except Forbidden as exc:
+            outcome.refused.append((task_id, exc.message))  # its name is not theirs to see
         except TunelabError as exc:
             outcome.refused.append((names.get(task_id, task_id), exc.message))
         else:
             outcome.done.append(task_id)
     wanted = action in ("reset", "delete") and form.checked("delete_artifacts")
-    cleanup = delete_files(request, outcome.files if wanted else [])
+    cleanup = await run_in_threadpool(delete_files, request, outcome.files if wanted else [])
     message, kind = report(action, len(ids), outcome, queue, cleanup, wanted)
     return changed(request, outcome.done, message, kind=kind)
 
 
-def _apply(conn: sa.Connection, action: str, task_id: str, queue: str) -> list[str]:
-    """Apply ``action`` to one task; answers the files it left for deletion."""
+def _apply(
+    conn: sa.Connection, request: Request, action: str, task_id: str, queue: str
+) -> list[str]:
+    """Apply ``action`` to one task the account may change; answers the files it left for
+    deletion."""
+    access.require_task(conn, current_principal(request), task_id, access.WRITE)
+    note_writer(conn, request, task_id)
     if action == "reset":
         return lifecycle.reset(conn, task_id).files
     if action == "delete":

@@ -16,12 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from tunelab.domain.lifecycle import require_action
 from tunelab.domain.task import TaskStatus
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.lifecycle import WakeWorkers
+from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
 from tunelab.server.web import action_bulk, action_picker
 from tunelab.server.web.action_form import Form, changed, files_said
@@ -92,7 +94,7 @@ def delete_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
 @router.post("/experiments/{task_id}/clone")
 def clone_task(task_id: str, request: Request, conn: Conn, form: Form, who: Who) -> Response:
     project = form.get("project").strip()
-    new_project = bool(project) and access.may_create_in(conn, who, project)
+    new_root = access.require_create_in(conn, who, project) if project else None
     draft = lifecycle.clone(
         conn,
         task_id,
@@ -100,8 +102,8 @@ def clone_task(task_id: str, request: Request, conn: Conn, form: Form, who: Who)
         comment=form.optional("comment"),
         set_as_parent=form.checked("set_as_parent"),
     )
-    if new_project:
-        access.grant_new_project(conn, who, project)
+    if new_root:
+        access.grant_new_project(conn, who, new_root)
     return changed(
         request,
         [draft["id"]],
@@ -111,12 +113,12 @@ def clone_task(task_id: str, request: Request, conn: Conn, form: Form, who: Who)
 
 
 @router.post("/experiments/{task_id}/reset")
-def reset_task(task_id: str, request: Request, form: Form, _wake: WakeWorkers) -> Response:
+async def reset_task(task_id: str, request: Request, form: Form, _wake: WakeWorkers) -> Response:
     # Its own transaction, committed before any file is touched (as the API's reset).
-    with request.app.state.engine.begin() as conn:
-        result = lifecycle.reset(conn, task_id)
+    result = await in_transaction(request, lifecycle.reset, task_id)
     wanted = form.checked("delete_artifacts")
-    said, failed = files_said(delete_files(request, result.files if wanted else []), wanted)
+    cleanup = await run_in_threadpool(delete_files, request, result.files if wanted else [])
+    said, failed = files_said(cleanup, wanted)
     return changed(
         request,
         [task_id],
@@ -141,12 +143,11 @@ def enqueue_task(
 
 
 @router.post("/experiments/{task_id}/delete")
-def delete_task(task_id: str, request: Request, form: Form) -> Response:
-    with request.app.state.engine.begin() as conn:
-        task = tasks.get_task(conn, task_id)
-        files = lifecycle.delete(conn, task_id)
+async def delete_task(task_id: str, request: Request, form: Form) -> Response:
+    task, files = await in_transaction(request, _delete, task_id)
     wanted = form.checked("delete_artifacts")
-    said, failed = files_said(delete_files(request, files if wanted else []), wanted)
+    cleanup = await run_in_threadpool(delete_files, request, files if wanted else [])
+    said, failed = files_said(cleanup, wanted)
     project_page = f"/projects/{task['project']['id']}"
     # On the deleted task's own page there is nothing left to show: go to its project.
     on_its_page = f"/experiments/{task_id}" in request.headers.get("HX-Current-URL", "")
@@ -158,6 +159,12 @@ def delete_task(task_id: str, request: Request, form: Form) -> Response:
         back_to=project_page,
         redirect=project_page if on_its_page else None,
     )
+
+
+def _delete(conn: sa.Connection, task_id: str) -> tuple[dict[str, Any], list[str]]:
+    """The deleted task's record (for the message and its project) and its files."""
+    task = tasks.get_task(conn, task_id)
+    return task, lifecycle.delete(conn, task_id)
 
 
 # --- direct actions -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tunelab.server.auth import SESSION_COOKIE
 from tunelab.server.csrf import CSRF_COOKIE, token_matches
+from tunelab.server.db_gate import in_transaction
 from tunelab.server.login_limiter import LoginLimiter
 from tunelab.server.web.posted_form import PostedForm
 from tunelab.server.web.templating import render
@@ -26,7 +27,7 @@ def login_page(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login", response_model=None)
-def log_in(request: Request, form: PostedForm) -> Response:
+async def log_in(request: Request, form: PostedForm) -> Response:
     name = str(form.get("name", ""))
     target = _safe_next(str(form.get("next", "/")))
     context: dict[str, Any] = {"next": target, "name": name}
@@ -42,10 +43,7 @@ def log_in(request: Request, form: PostedForm) -> Response:
         )
         headers = {"Retry-After": str(math.ceil(wait))}
         return render(request, "login.html", context, status_code=429, headers=headers)
-    engine: sa.Engine = request.app.state.engine
-    with engine.begin() as conn:
-        found = users.check_password(conn, name, str(form.get("password", "")))
-        session = web_sessions.create_session(conn, found["id"]) if found else None
+    session = await in_transaction(request, _check, name, str(form.get("password", "")))
     if session is None:
         limiter.failed(name, address)
         context["error"] = "Wrong name or password."
@@ -64,14 +62,18 @@ def log_in(request: Request, form: PostedForm) -> Response:
     return response
 
 
+def _check(conn: sa.Connection, name: str, password: str) -> str | None:
+    """A new session for the user when the password is theirs; None otherwise."""
+    found = users.check_password(conn, name, password)
+    return web_sessions.create_session(conn, found["id"]) if found else None
+
+
 @router.post("/logout")
-def log_out(request: Request, form: PostedForm) -> RedirectResponse:
+async def log_out(request: Request, form: PostedForm) -> RedirectResponse:
     cookie = request.cookies.get(SESSION_COOKIE)
     sent = str(form.get("csrf_token", "")) or request.headers.get("x-csrf-token", "")
     if cookie and token_matches(request.cookies.get(CSRF_COOKIE), sent):
-        engine: sa.Engine = request.app.state.engine
-        with engine.begin() as conn:
-            web_sessions.end_session(conn, cookie)
+        await in_transaction(request, web_sessions.end_session, cookie)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
