@@ -127,6 +127,20 @@ def test_repository_prefers_upstream_then_origin_then_first_remote(tmp_path: Pat
     assert info.repository == "https://upstream.example.com/proj.git"
 
 
+def test_credentials_in_a_remote_url_are_never_recorded(tmp_path: Path) -> None:
+    """A token cloned into the remote (``https://oauth2:TOKEN@host/…``) would show on every
+    page and export of the task; the agent clones with credentials of its own."""
+    repo = committed_repo(tmp_path / "repo")
+    token = "glpat-Zx9s8d7f6g5h4j3k2l1"
+    git(repo, "remote", "add", "origin", f"https://oauth2:{token}@gitlab.example.com/t/p.git")
+
+    info = capture_source(repo / "train.py", repo)
+
+    assert info.repository == "https://gitlab.example.com/t/p.git"
+    git(repo, "remote", "set-url", "origin", f"http://{token}@git.example.com:8443/p.git")
+    assert capture_source(repo / "train.py", repo).repository == "http://git.example.com:8443/p.git"
+
+
 def test_repository_without_commits(tmp_path: Path) -> None:
     repo = new_repo(tmp_path / "repo")
     write(repo / "train.py", b"print('first')\n")

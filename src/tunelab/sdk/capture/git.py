@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 MAX_DIFF_BYTES = 10 * 1024 * 1024
 GIT_TIMEOUT = 20.0
@@ -201,8 +202,20 @@ def _remote_url(git: _Git, root: Path, branch: str) -> str:
         upstream = _optional(lambda: git.text("config", f"branch.{branch}.remote", cwd=root))
     for name in (upstream, "origin", remotes[0]):
         if name in remotes:
-            return git.text("remote", "get-url", name, cwd=root)
+            return without_credentials(git.text("remote", "get-url", name, cwd=root))
     return ""
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without the user and password an HTTP(S) remote may carry
+    (``https://oauth2:TOKEN@host/repo.git``): the record is shown on pages and exported,
+    and an agent clones with credentials of its own. SSH remotes (``git@host:repo``) hold no
+    secret and stay as they are."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def _diff(git: _Git, root: Path, commit: str, limit: int, warnings: list[str]) -> str:
