@@ -207,6 +207,24 @@ PARAMS = [
 ]
 
 
+def test_numbers_beyond_a_double_are_stored_and_sorting_still_works(
+    engine: sa.Engine, below: int
+) -> None:
+    """PostgreSQL refuses to cast "1e999" to a double: such a value must still be stored as
+    given (it once failed the whole write), and sorting by the parameter still orders the
+    numbers a double holds."""
+    huge = ["1e999", "-1e999", "1e-400", "9" * 400]
+    with engine.begin() as conn:
+        for k, value in enumerate(huge):
+            set_param(conn, new_task(conn, f"huge-{k}"), value, "float")
+        set_param(conn, new_task(conn, "ten"), "10", "int")
+        set_param(conn, new_task(conn, "two"), "2", "float")
+        up = listing(conn, below, order_by="hyperparameters.Args/lr")["items"]
+    values = [t["sort_value"] for t in up]
+    assert sorted(values) == sorted([*huge, "10", "2"])
+    assert values.index("2") < values.index("10")
+
+
 def test_sort_by_hyperparameter_is_numeric_for_numbers(engine: sa.Engine, below: int) -> None:
     with engine.begin() as conn:
         for name, value, type_ in PARAMS:

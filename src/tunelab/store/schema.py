@@ -110,7 +110,10 @@ PARAM_NUMBER_SQL = {
     ),
     "postgresql": (
         "CASE WHEN {t}type IN ('int', 'float') "
-        "AND {t}value ~ '^[-+]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][-+]?[0-9]+)?$' "
+        # Bounded digits and exponent: every match fits a double (PostgreSQL refuses to cast
+        # "1e999"; migration 0007).
+        "AND {t}value ~ '^[-+]?([0-9]{{1,200}}(\\.[0-9]{{0,200}})?|\\.[0-9]{{1,200}})"
+        "([eE][-+]?[0-9]{{1,2}})?$' "
         "THEN CAST({t}value AS DOUBLE PRECISION) END"
     ),
 }
