@@ -41,15 +41,21 @@ class LoginRequired(TunelabError):
 
 async def authorize(request: Request) -> None:
     path = request.url.path
+    need = access.READ if request.method in _READS else access.WRITE
+    if need is access.WRITE:
+        _refuse_cross_site(request)
     if path in PUBLIC_PATHS:
         return
     required: bool = request.app.state.settings.auth_required
     if not required and not _has_credentials(request):
         # The server without login, asked by no one in particular: nothing to look up, and
-        # no transaction taken (on SQLite every transaction takes the write lock).
+        # no transaction taken (on SQLite every transaction takes the write lock). Its
+        # pages still write only with their own CSRF token: anyone may write here, so a
+        # form on another site must not.
+        if need is access.WRITE and _ambient(request, path):
+            _check_csrf(request)
         request.state.principal = OPEN
         return
-    need = access.READ if request.method in _READS else access.WRITE
     principal = await run_db(request, _admit, request, required, need)
     request.state.principal = principal
     if need is access.WRITE and principal.name and not path.endswith(_RECORDING):
@@ -73,6 +79,14 @@ def _admit(request: Request, required: bool, need: Any) -> Principal:
             _check_csrf(request)
         _check_path(conn, principal, request.path_params, path, need)
     return principal
+
+
+def _refuse_cross_site(request: Request) -> None:
+    """Browsers say where a request comes from (``Sec-Fetch-Site``, which no page can set):
+    a write sent by another site's page is refused, whatever credentials it carries. Other
+    clients (the SDK, agents, curl) send no such header."""
+    if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+        raise Forbidden("a write sent from another site's page is refused (cross-site request)")
 
 
 def _has_credentials(request: Request) -> bool:

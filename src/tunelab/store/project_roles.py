@@ -6,10 +6,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tunelab.domain.access import Role, strongest
+from tunelab.domain.access import Role, UserKind, strongest
 from tunelab.errors import InvalidInput
 from tunelab.store.projects import ancestors_and_self, get_project
 from tunelab.store.schema import project_roles, projects, users
+from tunelab.store.users import user_by_name
 
 
 def parse_role(value: Any) -> Role:
@@ -18,6 +19,19 @@ def parse_role(value: Any) -> Role:
     except ValueError:
         allowed = ", ".join(r.value for r in Role)
         raise InvalidInput(f"unknown role {value!r}; one of: {allowed}") from None
+
+
+def member_by_name(conn: sa.Connection, name: str) -> dict[str, Any]:
+    """The member account named: roles mean nothing to admins (they may do everything) and
+    worker accounts (they read everything and write the tasks they run)."""
+    user = user_by_name(conn, name)
+    if user["kind"] != UserKind.MEMBER.value:
+        raise InvalidInput(
+            f"{name!r} is {'an admin' if user['kind'] == 'admin' else 'a worker account'}: "
+            "roles on projects are for members (admins may do everything, worker accounts "
+            "read everything and write the tasks they run)"
+        )
+    return user
 
 
 def set_role(conn: sa.Connection, project_id: str, user_id: str, role: Role | None) -> None:

@@ -17,6 +17,7 @@ from tunelab.domain.access import UserKind
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.lookup import new_id, now
 from tunelab.store.schema import users
+from tunelab.store.web_sessions import end_sessions_of
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
 MIN_PASSWORD_LENGTH = 8
@@ -84,16 +85,27 @@ def check_password(conn: sa.Connection, name: str, password: str) -> dict[str, A
 
 
 def set_password(conn: sa.Connection, user_id: str, password: str) -> None:
+    """A new password; whoever is signed in with the old one is signed out."""
     _check_password_strength(password)
     get_user(conn, user_id)
     conn.execute(
         users.update().where(users.c.id == user_id).values(password_hash=_hasher.hash(password))
     )
+    end_sessions_of(conn, user_id)
 
 
-def set_disabled(conn: sa.Connection, user_id: str, disabled: bool) -> dict[str, Any]:
+def set_disabled(
+    conn: sa.Connection, user_id: str, disabled: bool, *, by: str | None = None
+) -> dict[str, Any]:
+    """Disable (or enable again) an account; ``by`` is the admin's own id. A disabled
+    account's web sessions end at once (its keys stop working while it stays disabled); an
+    admin cannot lock themself out."""
+    if disabled and by is not None and user_id == by:
+        raise InvalidInput("an admin cannot disable their own account; ask another admin")
     get_user(conn, user_id)
     conn.execute(users.update().where(users.c.id == user_id).values(disabled=disabled))
+    if disabled:
+        end_sessions_of(conn, user_id)
     return get_user(conn, user_id)
 
 

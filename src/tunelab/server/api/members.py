@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter
 
-from tunelab.domain.access import Role, UserKind
-from tunelab.errors import InvalidInput
+from tunelab.domain.access import Role
 from tunelab.server import access
 from tunelab.server.api.account_models import MemberRole
 from tunelab.server.api.deps import Conn, Who
-from tunelab.store import project_roles, projects, users
+from tunelab.store import project_roles, projects
 
 router = APIRouter(tags=["projects"])
 
@@ -31,7 +29,7 @@ def set_member(
     project_id: str, user_name: str, body: MemberRole, conn: Conn, who: Who
 ) -> dict[str, Any]:
     access.require_project_id(conn, who, project_id, Role.OWNER)
-    user = _member(conn, user_name)
+    user = project_roles.member_by_name(conn, user_name)
     project_roles.set_role(conn, project_id, user["id"], Role(body.role))
     return list_members(project_id, conn)
 
@@ -40,16 +38,6 @@ def set_member(
 def remove_member(project_id: str, user_name: str, conn: Conn, who: Who) -> dict[str, Any]:
     """Takes away the role granted on this project (one granted above it stays)."""
     access.require_project_id(conn, who, project_id, Role.OWNER)
-    project_roles.set_role(conn, project_id, _member(conn, user_name)["id"], None)
+    user = project_roles.member_by_name(conn, user_name)
+    project_roles.set_role(conn, project_id, user["id"], None)
     return list_members(project_id, conn)
-
-
-def _member(conn: sa.Connection, name: str) -> dict[str, Any]:
-    user = users.user_by_name(conn, name)
-    if user["kind"] != UserKind.MEMBER.value:
-        raise InvalidInput(
-            f"{name!r} is {'an admin' if user['kind'] == 'admin' else 'a worker account'}: "
-            "roles on projects are for members (admins may do everything, worker accounts "
-            "read everything and write the tasks they run)"
-        )
-    return user

@@ -11,11 +11,10 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from tunelab.domain.access import UserKind
-from tunelab.errors import InvalidInput
 from tunelab.server import access
 from tunelab.server.api.account_models import UserCreate, UserUpdate
 from tunelab.server.api.deps import Conn, Who
-from tunelab.store import users, web_sessions
+from tunelab.store import users
 
 router = APIRouter(tags=["users"])
 
@@ -44,12 +43,8 @@ def create_user(body: UserCreate, conn: Conn, who: Who) -> dict[str, Any]:
 @router.patch("/users/{user_id}")
 def update_user(user_id: str, body: UserUpdate, conn: Conn, who: Who) -> dict[str, Any]:
     access.require_admin(who)
-    if body.disabled and user_id == who.user_id:
-        raise InvalidInput("an admin cannot disable their own account; ask another admin")
     if body.password is not None:
         users.set_password(conn, user_id, body.password)
     if body.disabled is not None:
-        users.set_disabled(conn, user_id, body.disabled)
-        if body.disabled:
-            web_sessions.end_sessions_of(conn, user_id)
+        users.set_disabled(conn, user_id, body.disabled, by=who.user_id)
     return users.get_user(conn, user_id)

@@ -12,7 +12,9 @@ from fastapi.staticfiles import StaticFiles
 
 from tunelab.server.authorize import authorize
 from tunelab.server.web import (
+    account,
     actions,
+    admin_users,
     charts,
     compare,
     dashboard,
@@ -21,6 +23,7 @@ from tunelab.server.web import (
     experiment_page,
     experiments,
     login,
+    members,
     plots,
     queues,
 )
@@ -38,6 +41,9 @@ PAGES = (
     plots,
     compare,
     queues,
+    account,
+    admin_users,
+    members,
 )
 
 
