@@ -25,7 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.load.accounts import AUTH_ON, make_load_accounts
+from tests.accounts import AUTH_ON
+from tests.load.accounts import make_load_accounts
 from tests.load.run import LoadConfig, run_load, server_complaints
 from tests.services import ServerProcess, postgres_server
 

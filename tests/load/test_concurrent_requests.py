@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.load.accounts import AUTH_ON, make_load_accounts
+from tests.accounts import AUTH_ON
+from tests.load.accounts import make_load_accounts
 from tests.services import ServerProcess
 from tunelab.store.engine import sqlite_url
 

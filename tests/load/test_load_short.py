@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.load.accounts import AUTH_ON, LoadKeys, make_load_accounts
+from tests.accounts import AUTH_ON
+from tests.load.accounts import LoadKeys, make_load_accounts
 from tests.load.run import LoadConfig, run_load, server_complaints
 from tests.services import ServerProcess
 from tunelab.store.engine import sqlite_url

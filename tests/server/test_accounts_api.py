@@ -9,10 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.accounts import AUTH_ON, make_accounts
 from tests.services import ServerProcess
-from tunelab.domain.access import UserKind
-from tunelab.store import auth_tokens, migrations, users
-from tunelab.store.engine import create_engine
+from tunelab.store.engine import sqlite_url
 
 SECRET = "correct horse battery"
 
@@ -21,13 +20,8 @@ SECRET = "correct horse battery"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
     """A server asking for login, with one admin and the admin's key."""
     data_dir = tmp_path_factory.mktemp("accounts-server")
-    engine = create_engine(f"sqlite:///{data_dir / 'tunelab.db'}")
-    migrations.upgrade(engine)
-    with engine.begin() as conn:
-        admin = users.create_user(conn, "root", kind=UserKind.ADMIN, password=SECRET)
-        key = auth_tokens.create_token(conn, admin["id"], "setup")[1]
-    engine.dispose()
-    proc = ServerProcess(data_dir, env={"TUNELAB_AUTH": "on"})
+    key = make_accounts(sqlite_url(data_dir), {"root": "admin"}, password=SECRET)["root"].key
+    proc = ServerProcess(data_dir, env=AUTH_ON)
     proc.start()
     yield proc, key
     proc.stop()

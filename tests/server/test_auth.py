@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.accounts import AUTH_ON, make_accounts
 from tests.services import ServerProcess
-from tunelab.domain.access import UserKind
-from tunelab.store import auth_tokens, migrations, users
-from tunelab.store.engine import create_engine
+from tunelab.store.engine import sqlite_url
 
 SECRET = "correct horse battery"
 
@@ -22,17 +21,10 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerPr
     for each."""
     data_dir = tmp_path_factory.mktemp("auth-server")
     # Made in the store directly (the CLI's own test makes one the CLI way).
-    engine = create_engine(f"sqlite:///{data_dir / 'tunelab.db'}")
-    migrations.upgrade(engine)
-    keys = {}
-    with engine.begin() as conn:
-        for name, kind in (("root", "admin"), ("alice", "member"), ("bob", "member"),
-                           ("agent", "worker")):  # fmt: skip
-            password = None if kind == "worker" else SECRET
-            made = users.create_user(conn, name, kind=UserKind(kind), password=password)
-            keys[name] = auth_tokens.create_token(conn, made["id"])[1]
-    engine.dispose()
-    proc = ServerProcess(data_dir, env={"TUNELAB_AUTH": "on"})
+    kinds = {"root": "admin", "alice": "member", "bob": "member", "agent": "worker"}
+    made = make_accounts(sqlite_url(data_dir), kinds, password=SECRET)
+    keys = {name: account.key for name, account in made.items()}
+    proc = ServerProcess(data_dir, env=AUTH_ON)
     proc.start()
     yield proc, keys
     proc.stop()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,3 +85,22 @@ def test_the_same_server_on_postgresql(pg_server: ServerProcess, tmp_path: Path)
         assert task["hyperparameters"]["Args"]["lr"]["value"] == "0.3"
         summary = client.get_metrics(task["id"])["metrics"]["loss"]["train"]
         assert summary["count"] == 1000 and summary["min"] == pytest.approx(0.001)
+
+
+def test_an_idle_connection_outlives_the_clients_keep_alive(server: ServerProcess) -> None:
+    """httpx keeps an idle connection 5 s; the server keeps it longer, so a client that
+    sends every 5 s (an agent's heartbeat) never sends on a connection the server is just
+    closing. Measured on one raw connection: still open after 6 s of silence."""
+    host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        connection.request("GET", "/api/v1/health")
+        assert connection.getresponse().read() and connection.sock is not None
+        opened = connection.sock
+        time.sleep(6)
+        connection.request("GET", "/api/v1/health")  # on the same socket: it was kept
+        assert connection.sock is opened
+        answer = connection.getresponse()  # RemoteDisconnected if the server had closed it
+        assert answer.status == 200
+    finally:
+        connection.close()

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
+from tests.accounts import AUTH_ON, make_accounts
 from tests.services import ServerProcess
 from tests.web.conftest import screenshot
-from tunelab.domain.access import UserKind
-from tunelab.store import auth_tokens, migrations, users
-from tunelab.store.engine import create_engine
+from tunelab.store import auth_tokens, users
+from tunelab.store.engine import create_engine, sqlite_url
 
 ADMIN, ADMIN_PASSWORD = "root", "root-password-1"
 CAROL_PASSWORD = "carol-password-1"
@@ -31,12 +31,8 @@ CAROL_PASSWORD = "carol-password-1"
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """This module's own server, asking for login, with one admin."""
     data_dir = tmp_path_factory.mktemp("accounts-server")
-    engine = create_engine(f"sqlite:///{data_dir / 'tunelab.db'}")
-    migrations.upgrade(engine)
-    with engine.begin() as conn:
-        users.create_user(conn, ADMIN, kind=UserKind.ADMIN, password=ADMIN_PASSWORD)
-    engine.dispose()
-    proc = ServerProcess(data_dir, env={"TUNELAB_AUTH": "on"})
+    make_accounts(sqlite_url(data_dir), {ADMIN: "admin"}, password=ADMIN_PASSWORD)
+    proc = ServerProcess(data_dir, env=AUTH_ON)
     proc.start()
     yield proc
     proc.stop()

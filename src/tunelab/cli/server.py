@@ -6,6 +6,11 @@ from pathlib import Path
 
 import click
 
+# How long an idle connection stays open. Longer than clients keep theirs (httpx: 5 s): when
+# both sides use 5 s, an agent's heartbeat every 5 s meets a connection the server is closing
+# ("Server disconnected without sending a response").
+KEEP_ALIVE_SECONDS = 75
+
 
 @click.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
@@ -51,4 +56,10 @@ def server(
     click.echo(
         f"Tunelab server on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )

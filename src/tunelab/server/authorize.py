@@ -23,6 +23,7 @@ from tunelab.server import access
 from tunelab.server.auth import SESSION_COOKIE, Forbidden, Unauthorized, principal_for
 from tunelab.server.csrf import CSRF_COOKIE, CSRF_HEADER, token_matches
 from tunelab.server.db_gate import run_db
+from tunelab.server.file_store import FileStore
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # What a run records (points, lines, plots) is not a change to the task: no writer noted
@@ -77,7 +78,7 @@ def _admit(request: Request, required: bool, need: Any) -> Principal:
             raise LoginRequired("please log in")
         if need is access.WRITE and _ambient(request, path):
             _check_csrf(request)
-        _check_path(conn, principal, request.path_params, path, need)
+        _check_path(conn, principal, request, need)
     return principal
 
 
@@ -115,11 +116,10 @@ def _check_csrf(request: Request) -> None:
         )
 
 
-def _check_path(
-    conn: sa.Connection, principal: Principal, params: dict[str, Any], path: str, need: Any
-) -> None:
+def _check_path(conn: sa.Connection, principal: Principal, request: Request, need: Any) -> None:
     if principal.is_admin:
         return  # allowed everything: no lookup (an unknown id is the route's own 404)
+    params, path = request.path_params, request.url.path
     if "task_id" in params:
         access.require_task(conn, principal, params["task_id"], need)
     elif "model_id" in params:
@@ -128,5 +128,9 @@ def _check_path(
         access.require_project_id(conn, principal, params["project_id"], need)
     elif "key" in params:
         access.require_file_key(conn, principal, params["key"], need)
+    elif "upload_id" in params:
+        # A multi-part upload writes the file its key names, as a PUT of that key would.
+        store = FileStore(request.app.state.settings.data_dir)
+        access.require_file_key(conn, principal, store.upload_key(params["upload_id"]), need)
     if path.startswith("/api/v1/workers") and need is access.WRITE:
         access.require_worker_account(principal)

@@ -126,6 +126,10 @@ class FileStore:
         (folder / "key").write_text(key, encoding="utf-8")
         return upload_id
 
+    def upload_key(self, upload_id: str) -> str:
+        """The key an open upload is stored under once complete (NotFound for none)."""
+        return _key_of(self._upload(upload_id))
+
     def part_writer(self, upload_id: str, number: int) -> FileWriter:
         folder = self._upload(upload_id)
         if not 1 <= number <= MAX_PARTS:

@@ -6,7 +6,7 @@ tasks and its sub-projects' tasks, archived ones left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,6 +35,25 @@ def validate_path(path: str) -> str:
                 f"invalid project name {path!r}: parts must not start or end with spaces"
             )
     return path
+
+
+def matching_names(
+    conn: sa.Connection, term: str, limit: int, visible: Sequence[str] | None = None
+) -> list[str]:
+    """Up to ``limit`` project names holding ``term`` (any case), those starting with it
+    first, then by name; only projects ``visible`` (ids) when given."""
+    name = projects.c.name
+    query = sa.select(name).limit(limit)
+    if visible is not None:
+        query = query.where(projects.c.id.in_(visible))
+    if term:
+        starts = sa.case(
+            (sa.func.lower(name).startswith(term.lower(), autoescape=True), 0), else_=1
+        )
+        query = query.where(name.icontains(term, autoescape=True)).order_by(starts, name)
+    else:
+        query = query.order_by(name)
+    return list(conn.execute(query).scalars())
 
 
 def ancestors_and_self(path: str) -> list[str]:

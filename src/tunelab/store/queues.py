@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -105,8 +106,11 @@ def list_queues(conn: sa.Connection) -> list[dict[str, Any]]:
     ]
 
 
-def list_entries(conn: sa.Connection, name: str) -> list[dict[str, Any]]:
-    """The queue's waiting tasks in the order they will be taken."""
+def list_entries(
+    conn: sa.Connection, name: str, visible: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The queue's waiting tasks in the order they will be taken; only those in the
+    projects ``visible`` (ids) when given: a queue is shared, what waits in it is not."""
     queue_id = queue_id_by_name(conn, name)
     qe = queue_entries.c
     query: sa.Select[Any] = (
@@ -115,6 +119,8 @@ def list_entries(conn: sa.Connection, name: str) -> list[dict[str, Any]]:
         .where(qe.queue_id == queue_id)
         .order_by(*_LINE_ORDER)
     )
+    if visible is not None:
+        query = query.where(tasks.c.project_id.in_(visible))
     rows = list(conn.execute(query))
     return [
         {"task": summary, "position": row.position, "added": row.added}
@@ -154,10 +160,15 @@ def entry_queue(conn: sa.Connection, task_id: str) -> str | None:
 
 
 def move_entry(
-    conn: sa.Connection, name: str, task_id: str, to: MoveTo, before: str | None = None
+    conn: sa.Connection,
+    name: str,
+    task_id: str,
+    to: MoveTo,
+    before: str | None = None,
+    visible: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Move a waiting task to the top, the bottom, or just before another waiting task;
-    answers the queue's entries in their new order."""
+    answers the queue's entries (in ``visible`` projects) in their new order."""
     queue_id = queue_id_by_name(conn, name)
     _lock(conn, queue_id)
     line = list(
@@ -185,7 +196,7 @@ def move_entry(
     else:
         raise InvalidInput(f"move to must be top, bottom or before, got {to!r}")
     _renumber(conn, line)
-    return list_entries(conn, name)
+    return list_entries(conn, name, visible)
 
 
 def _renumber(conn: sa.Connection, line: list[str]) -> None:

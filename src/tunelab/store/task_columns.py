@@ -147,10 +147,15 @@ class OnOffer:
     complete: bool
 
 
-def columns_on_offer(conn: sa.Connection, project: str | None = None) -> OnOffer:
+def columns_on_offer(
+    conn: sa.Connection, project: str | None = None, visible: Sequence[str] | None = None
+) -> OnOffer:
     """The hyperparameter and metric names used by the project's (with its sub-projects')
-    most recently updated tasks, or by all tasks' for no project."""
+    most recently updated tasks, or by all tasks' for no project; only tasks of the
+    projects ``visible`` (ids) when given."""
     sample = _recent_tasks(conn, project)
+    if visible is not None:
+        sample = sample.where(tasks.c.project_id.in_(visible))
     sampled = conn.execute(sa.select(sa.func.count()).select_from(sample.subquery())).scalar_one()
     p, m = task_params.c, task_metrics.c
     hyperparameters = _distinct(conn, p.section, p.name, p.task_id.in_(sample))

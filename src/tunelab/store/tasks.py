@@ -8,7 +8,7 @@ models in ``artifacts`` and ``models``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -180,6 +180,19 @@ def update_task(
         conn.execute(task_tags.delete().where(task_tags.c.task_id == task_id))
         _store_tags(conn, task_id, tag_set)
     return get_task(conn, task_id)
+
+
+def task_names(
+    conn: sa.Connection, ids: Collection[str], visible: Sequence[str] | None = None
+) -> dict[str, str]:
+    """``{id: name}`` of the tasks among ``ids`` that exist (and are in the projects
+    ``visible``, when given), in one query."""
+    if not ids:
+        return {}
+    query = sa.select(tasks.c.id, tasks.c.name).where(tasks.c.id.in_(set(ids)))
+    if visible is not None:
+        query = query.where(tasks.c.project_id.in_(visible))
+    return {row.id: row.name for row in conn.execute(query)}
 
 
 def note_changed_by(conn: sa.Connection, task_id: str, name: str) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from tunelab.errors import NotFound
-from tunelab.server.api.deps import Conn
+from tunelab.server import access
+from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.lifecycle import WakeWorkers
 from tunelab.server.api.lifecycle_models import MoveRequest, QueueCreate
 from tunelab.store import lifecycle, queues
@@ -29,13 +30,15 @@ def create_queue(body: QueueCreate, conn: Conn, response: Response) -> dict[str,
 
 
 @router.get("/queues/{name}/entries")
-def list_entries(name: str, conn: Conn) -> dict[str, Any]:
-    return {"items": queues.list_entries(conn, name)}
+def list_entries(name: str, conn: Conn, who: Who) -> dict[str, Any]:
+    """The waiting tasks the account may see (a queue is shared by projects)."""
+    return {"items": queues.list_entries(conn, name, access.visible_projects(conn, who))}
 
 
 @router.post("/queues/{name}/entries/{task_id}/move")
-def move_entry(name: str, task_id: str, body: MoveRequest, conn: Conn) -> dict[str, Any]:
-    return {"items": queues.move_entry(conn, name, task_id, body.to, body.before)}
+def move_entry(name: str, task_id: str, body: MoveRequest, conn: Conn, who: Who) -> dict[str, Any]:
+    visible = access.visible_projects(conn, who)
+    return {"items": queues.move_entry(conn, name, task_id, body.to, body.before, visible)}
 
 
 @router.delete("/queues/{name}/entries/{task_id}")

@@ -36,6 +36,8 @@ Force = Annotated[bool, Query(description="the running task's own SDK records it
 @router.post("/tasks", status_code=status.HTTP_201_CREATED)
 def create_task(body: TaskCreate, conn: Conn, who: Who) -> dict[str, Any]:
     new_root = access.require_create_in(conn, who, body.project)
+    if body.parent:
+        access.require_task(conn, who, body.parent, access.READ)
     task = tasks.create_task(conn, **body.model_dump())
     if new_root:
         access.grant_new_project(conn, who, new_root)
@@ -79,8 +81,13 @@ def get_task(task_id: str, conn: Conn) -> dict[str, Any]:
 
 
 @router.patch("/tasks/{task_id}")
-def update_task(task_id: str, body: TaskUpdate, conn: Conn, force: Force = False) -> dict[str, Any]:
-    return tasks.update_task(conn, task_id, body.changes(), by_run=force)
+def update_task(
+    task_id: str, body: TaskUpdate, conn: Conn, who: Who, force: Force = False
+) -> dict[str, Any]:
+    changes = body.changes()
+    if changes.get("parent"):
+        access.require_task(conn, who, changes["parent"], access.READ)
+    return tasks.update_task(conn, task_id, changes, by_run=force)
 
 
 @router.put("/tasks/{task_id}/hyperparameters")
@@ -127,9 +134,12 @@ def merge_user_properties(
 
 @router.put("/tasks/{task_id}/input_model")
 def set_input_model(
-    task_id: str, body: InputModelSet, conn: Conn, force: Force = False
+    task_id: str, body: InputModelSet, conn: Conn, who: Who, force: Force = False
 ) -> dict[str, Any]:
     """The task's input model (``null`` for none): the ``Task``."""
+    if body.model_id is not None:
+        # The body names it: the gate checked only the task. The task shows its name.
+        access.require_model(conn, who, body.model_id, access.READ)
     return input_model.set_input_model(conn, task_id, body.model_id, by_run=force)
 
 

@@ -25,10 +25,9 @@ from tunelab.server.authorize import current_principal
 from tunelab.server.db_gate import in_transaction, note_writer
 from tunelab.server.file_cleanup import delete_files
 from tunelab.server.web.action_form import Form, changed, files_said, id_list, plural
-from tunelab.server.web.action_tasks import task_names
 from tunelab.server.web.queues import picker_queues
 from tunelab.server.web.templating import is_htmx, render
-from tunelab.store import lifecycle, queues
+from tunelab.store import lifecycle, queues, tasks
 
 router = APIRouter(include_in_schema=False)
 
@@ -85,7 +84,7 @@ async def bulk_action(request: Request, form: Form, _wake: WakeWorkers) -> Respo
     ids = id_list(form.all("ids"))
     if not ids:
         raise InvalidInput("select one or more experiments first")
-    names = await in_transaction(request, task_names, ids)
+    names = await in_transaction(request, tasks.task_names, ids)
     outcome = Outcome()
     queue = form.get("queue").strip() or queues.DEFAULT_QUEUE
     for task_id in ids:

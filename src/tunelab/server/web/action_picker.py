@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from tunelab.errors import InvalidInput
 from tunelab.server.api.deps import Conn
 from tunelab.server.web.templating import is_htmx, render
-from tunelab.store.projects import project_id_by_name, validate_path
-from tunelab.store.schema import projects
+from tunelab.server.web.visibility import visible_projects
+from tunelab.store.projects import matching_names, project_id_by_name, validate_path
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,7 +22,7 @@ MAX_OPTIONS = 12
 def project_picker(request: Request, conn: Conn, q: str = "", project: str = "") -> HTMLResponse:
     """``q`` is what was typed (``project`` too: the clone form's field sends its own name)."""
     term = (q or project).strip()
-    names = matching_projects(conn, term)
+    names = matching_names(conn, term, MAX_OPTIONS, visible_projects(request, conn))
     # "Create New" for a name no project has, not even in another case: "Vision" next to
     # "vision" is more likely a typo than a wish.
     folded = term.casefold()
@@ -42,17 +41,3 @@ def project_picker(request: Request, conn: Conn, q: str = "", project: str = "")
         return render(request, "actions/_project_options.html", context)
     page = {**context, "body": "actions/_project_options.html", "title": "Projects"}
     return render(request, "actions/page.html", page)
-
-
-def matching_projects(conn: sa.Connection, term: str) -> list[str]:
-    """Names holding ``term`` (any case), those starting with it first, then by name."""
-    name = projects.c.name
-    query = sa.select(name).limit(MAX_OPTIONS)
-    if term:
-        starts = sa.case(
-            (sa.func.lower(name).startswith(term.lower(), autoescape=True), 0), else_=1
-        )
-        query = query.where(name.icontains(term, autoescape=True)).order_by(starts, name)
-    else:
-        query = query.order_by(name)
-    return list(conn.execute(query).scalars())

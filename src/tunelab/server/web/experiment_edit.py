@@ -18,12 +18,15 @@ from fastapi.responses import HTMLResponse
 from tunelab.domain.lifecycle import Editable, require_editable
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import InvalidInput
+from tunelab.server import access
 from tunelab.server.api.deps import Conn
+from tunelab.server.authorize import current_principal
 from tunelab.server.web import experiment_params
 from tunelab.server.web.experiment_forms import form_text
 from tunelab.server.web.experiment_view import fragment, require_part, saved
 from tunelab.server.web.posted_form import PostedForm
 from tunelab.server.web.templating import render
+from tunelab.server.web.visibility import visible_projects
 from tunelab.storage import parse_destination
 from tunelab.store import input_model, tasks
 from tunelab.store.model_listing import ModelQuery, list_models
@@ -110,9 +113,13 @@ def select_model(
     task = tasks.get_task(conn, task_id)
     require_editable(Editable.INPUTS, TaskStatus(task["status"]))
     project = task["project"]["name"] if scope == "project" else None
-    found = list_models(
-        conn, ModelQuery(project=project, search=q or None, page_size=MODEL_CHOICES)
+    query = ModelQuery(
+        project=project,
+        search=q or None,
+        page_size=MODEL_CHOICES,
+        visible=visible_projects(request, conn),
     )
+    found = list_models(conn, query)
     context = {"task": task, "models": found["items"], "total": found["total"], "q": q}
     context["scope"] = "project" if project else "all"
     template = "experiment/_model_choices.html" if request.query_params.get("list") else None
@@ -123,6 +130,8 @@ def select_model(
 def set_input_model(task_id: str, request: Request, conn: Conn, form: PostedForm) -> HTMLResponse:
     """Choose the input model (``model_id``), or remove it (an empty ``model_id``)."""
     model_id = form_text(form, "model_id").strip() or None
+    if model_id is not None:
+        access.require_model(conn, current_principal(request), model_id, access.READ)
     input_model.set_input_model(conn, task_id, model_id)
     done = "Input model set" if model_id else "Input model removed"
     return fragment(

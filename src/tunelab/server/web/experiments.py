@@ -17,7 +17,9 @@ from fastapi.responses import HTMLResponse
 
 from tunelab.domain.task import TaskType
 from tunelab.errors import NotFound
+from tunelab.server import access
 from tunelab.server.api.deps import Conn
+from tunelab.server.authorize import current_principal
 from tunelab.server.web.table_query import TableState
 from tunelab.server.web.templating import is_htmx, render
 from tunelab.server.web.visibility import visible_projects
@@ -58,8 +60,12 @@ def column_picker(request: Request, conn: Conn, project_id: str = "") -> HTMLRes
     """The column picker's list (loaded when it is first opened): the hyperparameters and
     metrics the project's tasks use, each a link adding it to the table's URL."""
     project = _project(conn, project_id) if project_id else None
+    if project:
+        # A query parameter: the gate checks only what the path names.
+        access.require_project(conn, current_principal(request), project["name"], access.READ)
     state = TableState.from_params(request.query_params)
-    offer = task_columns.columns_on_offer(conn, project["name"] if project else None)
+    visible = visible_projects(request, conn)
+    offer = task_columns.columns_on_offer(conn, project["name"] if project else None, visible)
     context = {
         "state": state,
         "base": _base(project),

@@ -19,9 +19,9 @@ from tunelab.errors import InvalidInput, NotFound
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.lifecycle import WakeWorkers
 from tunelab.server.web.action_form import Form, changed
-from tunelab.server.web.action_tasks import task_names
 from tunelab.server.web.templating import is_htmx, render
-from tunelab.store import lifecycle, queues, workers
+from tunelab.server.web.visibility import visible_projects
+from tunelab.store import lifecycle, queues, tasks, workers
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,11 +56,13 @@ def queues_page(request: Request, conn: Conn) -> HTMLResponse:
 
 @router.get("/queues/{name}", response_class=HTMLResponse)
 def queue_page(name: str, request: Request, conn: Conn) -> HTMLResponse:
-    return _page(request, "queues/detail.html", "queues/_entries.html", _queue(conn, name))
+    context = _queue(request, conn, name)
+    return _page(request, "queues/detail.html", "queues/_entries.html", context)
 
 
-def _queue(conn: sa.Connection, name: str) -> dict[str, Any]:
-    entries = queues.list_entries(conn, name)  # NotFound (a 404 page) for an unknown queue
+def _queue(request: Request, conn: sa.Connection, name: str) -> dict[str, Any]:
+    # NotFound (a 404 page) for an unknown queue; only the tasks the account may see.
+    entries = queues.list_entries(conn, name, visible_projects(request, conn))
     (queue,) = [q for q in queues.list_queues(conn) if q["name"] == name]
     return {"queue": queue, "entries": entries}
 
@@ -86,7 +88,8 @@ def move_entry(name: str, task_id: str, request: Request, conn: Conn, form: Form
         queues.move_entry(conn, name, task_id, "before", rest[wanted])
     if not is_htmx(request):
         return RedirectResponse(f"/queues/{quote(name)}", status_code=303)
-    return _page(request, "queues/detail.html", "queues/_entries.html", _queue(conn, name))
+    context = _queue(request, conn, name)
+    return _page(request, "queues/detail.html", "queues/_entries.html", context)
 
 
 @router.post("/queues/{name}/entries/{task_id}/remove")
@@ -109,6 +112,8 @@ def remove_entry(
 @router.get("/workers", response_class=HTMLResponse)
 def workers_page(request: Request, conn: Conn) -> HTMLResponse:
     found = workers.list_workers(conn)
-    names = task_names(conn, {w["task_id"] for w in found if w["task_id"]})
+    running = {w["task_id"] for w in found if w["task_id"]}
+    # A task of a project the account may not see shows as its id, as in the API.
+    names = tasks.task_names(conn, running, visible_projects(request, conn))
     context = {"workers": found, "task_names": names}
     return _page(request, "queues/workers.html", "queues/_workers.html", context)
