@@ -27,18 +27,25 @@ following tests compare with, so one hole fails one test rather than every later
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from tests.server import access_world as aw
+from tests.server.access_requests import (
+    BULK,
+    Clients,
+    Sent,
+    UnknownParameter,
+    fill_path,
+    fill_query,
+    send,
+)
 from tests.server.access_world import World
 from tunelab.domain.access import UserKind
 from tunelab.server.authorize import PUBLIC_PATHS
@@ -49,7 +56,6 @@ PUBLIC = frozenset({"/api/v1/health", "/login", "/logout"})
 # Path parameters naming something that belongs to a project (an upload belongs to the
 # task its file key names). The gate checks the first four itself (``server.authorize``).
 PROJECT_PARAMS = frozenset({"task_id", "model_id", "project_id", "key", "upload_id"})
-BULK = "/experiments/bulk"
 # Changes any signed-in account may make for itself, not to anything of a project's: a key of
 # its own, and a queue (queues are shared by all projects and hold no data of their own;
 # what waits in them is each project's). A 2xx is right for these.
@@ -115,279 +121,6 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
-
-
-# --- filling in routes ----------------------------------------------------------------------
-
-
-class UnknownParameter(Exception):
-    pass
-
-
-# {name} by the path segment before it.
-NAME_BY_SEGMENT = {
-    "queues": aw.QUEUE_A,
-    "artifacts": aw.A_ARTIFACT,
-    "configuration-objects": aw.CONFIG_NAME,
-}
-
-
-def path_value(world: World, actor: str, route: aw.Route, param: str) -> str:
-    """What fills ``param``: always one of team-a's things (or an account to act on)."""
-    segments = route.template.split("/")
-    before = segments[segments.index("{" + param + "}") - 1]
-    if param == "task_id":
-        # In a queue's entries: the task waiting in it.
-        return world.queued_task if before == "entries" else world.task
-    if param == "name" and before in NAME_BY_SEGMENT:
-        return NAME_BY_SEGMENT[before]
-    if param == "user_name":
-        # Taking a role away: the owner's. Granting one: to oneself (the escalation).
-        removing = route.method == "DELETE" or route.path.endswith("/remove")
-        return "owner-a" if removing or actor not in aw.ACCOUNTS else actor
-    simple = {
-        "model_id": world.model,
-        "project_id": world.project,
-        "key": world.file_key,
-        "upload_id": world.upload_id,
-        "number": "1",
-        "worker_id": aw.WORKER,
-        "user_id": world.user_ids["owner-a"],
-        "token_id": world.spare_token,
-        "section": aw.HP_SECTION,
-        "part": "source",
-    }
-    if param in simple:
-        return simple[param]
-    raise UnknownParameter(
-        f"{route.label}: the access matrix does not know what to put in {{{param}}} "
-        "(add it to path_value in tests/server/test_access_matrix.py)"
-    )
-
-
-def fill_path(world: World, actor: str, route: aw.Route) -> str:
-    def value(match: re.Match[str]) -> str:
-        return quote(path_value(world, actor, route, match.group(1)), safe="/")
-
-    return aw.PARAM.sub(value, route.path)
-
-
-def query_values(world: World) -> dict[str, str]:
-    """Declared query parameters worth filling: each names team-a or searches its markers."""
-    return {
-        "project": aw.PROJECT_A,
-        "parent": aw.PROJECT_A,
-        "task": world.task,
-        "task_id": world.task,
-        "user": "owner-a",
-        "search": "SECRET",
-        "q": "SECRET",
-        "ids": f"{world.task},{world.queued_task}",
-        "project_id": world.project,
-        "scope": "all",
-        "title": aw.A_PLOT,
-        "series": aw.PLOT_SERIES,
-        "archived": "all",
-    }
-
-
-def fill_query(world: World, route: aw.Route, *, bare: bool = False) -> dict[str, str]:
-    known = query_values(world)
-    query = {name: known[name] for name, req in route.query if name in known and (req or not bare)}
-    missing = [name for name, required in route.query if required and name not in known]
-    if missing:
-        raise UnknownParameter(f"{route.label}: no value for required query {missing}")
-    if route.path == BULK and not route.writes and not bare:
-        # The bulk modal reads its action and ids from the query (undeclared).
-        query.update({"action": "archive", "ids": ",".join(world.team_a_tasks)})
-    return query
-
-
-def json_bodies(world: World, actor: str) -> dict[tuple[str, str], Any]:
-    """A body each write would succeed with if nobody checked who sends it.
-
-    Valid bodies on purpose. The gate runs before the body is validated for everything the
-    path names, but a few routes check the account in their own code, after FastAPI has
-    validated the body (accounts: admin only; members: owner only; creating a task, project
-    or model: a role on the project named in the body). There a malformed body is a 400
-    before the 403, which is harmless (nothing ran, the answer says only what the public
-    OpenAPI document says), so it is accepted; the matrix tests the access decision itself.
-    An invalid JSON text is a 400 even before the 401 (FastAPI reads it first): also accepted.
-    """
-    hp = {aw.HP_SECTION: {"intruder": {"value": "1"}}}
-    return {
-        ("POST", "/api/v1/projects"): {"name": f"{aw.PROJECT_A}/intruder"},
-        ("PATCH", "/api/v1/projects/{project_id}"): {"description": "changed by an intruder"},
-        ("POST", "/api/v1/tasks"): {"name": "intruder", "project": aw.PROJECT_A},
-        ("PATCH", "/api/v1/tasks/{task_id}"): {"comment": "changed by an intruder"},
-        ("PUT", "/api/v1/tasks/{task_id}/hyperparameters"): hp,
-        ("PATCH", "/api/v1/tasks/{task_id}/hyperparameters"): hp,
-        ("PUT", "/api/v1/tasks/{task_id}/configuration"): {"c": {"text": "x"}},
-        ("PATCH", "/api/v1/tasks/{task_id}/configuration"): {"c": {"text": "x"}},
-        ("PUT", "/api/v1/tasks/{task_id}/user_properties"): {"p": {"value": "x"}},
-        ("PATCH", "/api/v1/tasks/{task_id}/user_properties"): {"p": {"value": "x"}},
-        ("PUT", "/api/v1/tasks/{task_id}/input_model"): {"model_id": world.model},
-        ("POST", "/api/v1/tasks/{task_id}/clone"): {"project": f"{actor}-space"},
-        ("POST", "/api/v1/tasks/{task_id}/reset"): {"delete_artifacts": True},
-        ("POST", "/api/v1/tasks/{task_id}/enqueue"): {"queue": aw.QUEUE_A},
-        ("POST", "/api/v1/tasks/{task_id}/stop"): {"reason": "intruder"},
-        ("POST", "/api/v1/tasks/{task_id}/start"): {"worker": aw.WORKER},
-        ("POST", "/api/v1/tasks/{task_id}/scalars"): aw.scalar_batch("intruder"),
-        ("POST", "/api/v1/tasks/{task_id}/console"): {
-            "lines": [{"stream": "stdout", "text": "intruder", "ts": 2.0}]
-        },
-        ("POST", "/api/v1/tasks/{task_id}/plots"): {
-            "plots": [
-                {
-                    "title": "i",
-                    "series": "s",
-                    "kind": "table",
-                    "data": {"columns": ["c"], "rows": [["x"]]},
-                }
-            ]
-        },
-        ("POST", "/api/v1/queues"): {"name": "intruder-queue"},
-        ("POST", "/api/v1/queues/{name}/entries/{task_id}/move"): {"to": "bottom"},
-        ("POST", "/api/v1/workers"): {"id": "intruder", "queues": [aw.QUEUE_A]},
-        ("POST", "/api/v1/workers/{worker_id}/heartbeat"): {"task_id": None},
-        ("POST", "/api/v1/workers/{worker_id}/next"): {"timeout": 0},
-        ("POST", "/api/v1/uploads/{upload_id}/complete"): {
-            "parts": 1,
-            "size": len(aw.UPLOAD_PART),
-            "sha256": hashlib.sha256(aw.UPLOAD_PART).hexdigest(),
-        },
-        ("PUT", "/api/v1/tasks/{task_id}/artifacts/{name}"): {
-            "type": "file",
-            "format": "bin",
-            "uri": "tunelab://x",
-            "size": 1,
-            "sha256": "",
-        },
-        ("POST", "/api/v1/models"): {"name": "intruder", "task_id": world.task},
-        ("PATCH", "/api/v1/models/{model_id}"): {"comment": "changed by an intruder"},
-        ("POST", "/api/v1/users"): {"name": "intruder", "kind": "admin", "password": "x"},
-        ("PATCH", "/api/v1/users/{user_id}"): {"disabled": True},
-        ("POST", "/api/v1/tokens"): {"name": "stolen", "user": "owner-a"},
-        ("PUT", "/api/v1/projects/{project_id}/members/{user_name}"): {"role": "owner"},
-    }
-
-
-RAW_BODIES: dict[tuple[str, str], tuple[bytes, str]] = {
-    ("PUT", "/api/v1/files/{key}"): (b"intruder", "application/octet-stream"),
-    ("PUT", "/api/v1/uploads/{upload_id}/parts/{number}"): (
-        b"intruder",
-        "application/octet-stream",
-    ),
-    ("POST", "/api/v1/tasks/{task_id}/scalars/frame"): (
-        b"TLS1",
-        "application/vnd.tunelab.scalar-frame",
-    ),
-}
-
-
-def form_fields(world: World, actor: str, route: aw.Route) -> dict[str, str]:
-    """A page form each write would succeed with if nobody checked who sends it."""
-    forms = {
-        BULK: {"action": "archive", "ids": ",".join(world.team_a_tasks)},
-        "/experiments/{task_id}/clone": {"project": f"{actor}-space"},
-        "/experiments/{task_id}/enqueue": {"queue": aw.QUEUE_A},
-        "/experiments/{task_id}/reset": {"delete_artifacts": "on"},
-        "/experiments/{task_id}/delete": {"delete_artifacts": "on"},
-        "/experiments/{task_id}/input-model": {"model_id": world.model},
-        "/queues/{name}/entries/{task_id}/move": {"to": "bottom"},
-        "/admin/users": {"name": "intruder", "kind": "admin", "password": aw.PASSWORD},
-        "/account/tokens": {"name": "matrix-page"},
-        "/projects/{project_id}/members": {"user": actor, "role": "owner"},
-    }
-    return forms.get(route.template, {"name": "intruder", "text": "x", "value": "x"})
-
-
-def minimal_body(world: World, route: aw.Route) -> Any:
-    """For a route ``json_bodies`` does not list yet: the smallest body its OpenAPI schema
-    allows (required fields only)."""
-    operation = world.openapi["paths"].get(route.template, {}).get(route.method.lower(), {})
-    content = operation.get("requestBody", {}).get("content", {})
-    schema = content.get("application/json", {}).get("schema")
-    if schema is None:
-        return {}
-    return _minimal(schema, world.openapi.get("components", {}).get("schemas", {}))
-
-
-def _minimal(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
-    if "$ref" in schema:
-        return _minimal(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "default" in schema:
-        return schema["default"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        options = [s for s in schema.get(key, []) if s.get("type") != "null"]
-        if options:
-            return _minimal(options[0], defs)
-    kind = schema.get("type")
-    if kind == "object":
-        props = schema.get("properties", {})
-        return {name: _minimal(props.get(name, {}), defs) for name in schema.get("required", [])}
-    if kind == "array":
-        return [_minimal(schema.get("items", {}), defs)] * schema.get("minItems", 0)
-    if kind == "string":
-        return "x" * max(1, schema.get("minLength", 1))
-    if kind in ("integer", "number"):
-        return schema.get("minimum", 0)
-    if kind == "boolean":
-        return False
-    return None
-
-
-# --- sending --------------------------------------------------------------------------------
-
-
-@dataclass
-class Clients:
-    api: dict[str, httpx.Client]  # by account: its API key; "anonymous": none
-    pages: dict[str, httpx.Client]  # by account: signed in to the web app
-
-
-@dataclass
-class Sent:
-    response: httpx.Response
-    said: str  # everything the request itself carried: a marker in it is not a leak
-
-
-def send(world: World, clients: Clients, case: Case) -> Sent:
-    route, actor = case.route, case.role
-    if "upload_id" in route.params:
-        # Each its own upload, one part in: a refusal is not an upload aborted earlier.
-        aw.fresh_upload(world, clients.api["owner-a"])
-    url = fill_path(world, actor, route)
-    params = fill_query(world, route, bare=case.bare)
-    anonymous = actor == "anonymous"
-    client = clients.api[actor] if route.api or anonymous else clients.pages[actor]
-    kwargs: dict[str, Any] = {"params": params, "headers": {}}
-    said = url + json.dumps(params)
-    if route.writes and route.api:
-        key = (route.method, route.template)
-        if key in RAW_BODIES:
-            content, kind = RAW_BODIES[key]
-            kwargs["content"] = content
-            kwargs["headers"]["Content-Type"] = kind
-        elif route.json_body:
-            body = json_bodies(world, actor).get(key)
-            kwargs["json"] = minimal_body(world, route) if body is None else body
-            said += json.dumps(kwargs["json"])
-    elif route.writes:
-        form = form_fields(world, actor, route)
-        if not anonymous:
-            # As the web app's own script sends it: htmx, with the CSRF token.
-            token = aw.csrf_of(client)
-            form = {**form, "csrf_token": token}
-            kwargs["headers"].update({"X-CSRF-Token": token, "HX-Request": "true"})
-        kwargs["data"] = form
-        said += json.dumps(form)
-    response = client.request(route.method, url, **kwargs)
-    return Sent(response, said)
 
 
 # --- judging --------------------------------------------------------------------------------
@@ -559,7 +292,7 @@ def test_access(case: Case, world: World, clients: Clients, original: dict[str, 
     """The route answers this account as its access allows, leaks nothing of a project the
     account has no role on, and a refused write leaves team-a's data as it was."""
     try:
-        sent = send(world, clients, case)
+        sent = send(world, clients, case.role, case.route, bare=case.bare)
     except UnknownParameter as exc:
         pytest.fail(str(exc))
     problems = status_problems(case, sent.response) + leaks(case, sent)
@@ -609,9 +342,9 @@ def test_the_requests_the_matrix_sends_succeed_for_an_account_allowed_to(
         "POST /experiments/{task_id}/enqueue",
         "POST /experiments/{task_id}/dequeue",
     ):
-        sent = send(mine, clients, Case("editor-a", by_label[label]))
+        sent = send(mine, clients, "editor-a", by_label[label])
         assert _is_success(sent.response), f"{label}: {_excerpt(sent.response)}"
-    bulk = send(mine, clients, Case("editor-a", by_label[f"POST {BULK}"]))
+    bulk = send(mine, clients, "editor-a", by_label[f"POST {BULK}"])
     toast = json.loads(bulk.response.headers["HX-Trigger"])["toast"]["message"]
     assert toast.startswith("Archived 1 of 3"), toast
     assert clients.api["root"].get(f"/api/v1/tasks/{scratch}").json()["archived"] is True
