@@ -5,7 +5,8 @@
      │    └── PayloadTooLarge         413, "payload_too_large"
      ├── NotFound                     404, "not_found"
      ├── Conflict                     409, "conflict"        (refused by the task's state)
-     ├── Unauthorized                 401, "unauthorized"
+     ├── Unauthorized                 401, "unauthorized"    (no valid API key or session)
+     ├── Forbidden                    403, "forbidden"       (the account's role does not allow it)
      ├── ServerUnavailable            503, "server_unavailable" (SDK/CLI side: no answer)
      │    ├── DatabaseUnavailable     503, "database_unavailable" (its database failed)
      │    └── InsufficientStorage     507, "insufficient_storage" (its database's disk is full)
@@ -58,6 +59,11 @@ class Conflict(TunelabError):
 class Unauthorized(TunelabError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(TunelabError):
+    status = 403
+    code = "forbidden"
 
 
 class ServerUnavailable(TunelabError):

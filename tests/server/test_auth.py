@@ -10,6 +10,8 @@ import pytest
 
 from tests.accounts import AUTH_ON, make_accounts
 from tests.services import ServerProcess
+from tunelab.errors import Forbidden, Unauthorized
+from tunelab.sdk.transport import ApiClient
 from tunelab.store.engine import sqlite_url
 
 SECRET = "correct horse battery"
@@ -152,3 +154,20 @@ def test_login_attempts_are_rate_limited_per_name(guarded) -> None:
         assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
         # Another name from the same address is not locked out.
         assert _login_form(web, "root", SECRET).status_code == 303
+
+
+def test_the_sdk_raises_forbidden_and_unauthorized_by_name(guarded) -> None:
+    """A script sees why it was refused: the SDK rebuilds 401 and 403 as their own errors."""
+    server, keys = guarded
+    with _as(server, keys["bob"]) as bob:
+        theirs = bob.post("/tasks", json={"name": "hidden", "project": "bob-sdk"}).json()
+    with (
+        ApiClient(server.url, token=keys["alice"]) as alice,
+        pytest.raises(Forbidden, match="bob-sdk"),
+    ):
+        alice.get_task(theirs["id"])
+    with (
+        ApiClient(server.url, token="tl_not-a-key") as stranger,
+        pytest.raises(Unauthorized, match="unknown or revoked"),
+    ):
+        stranger.get_task(theirs["id"])

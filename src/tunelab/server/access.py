@@ -8,8 +8,7 @@ import re
 import sqlalchemy as sa
 
 from tunelab.domain.access import Principal, Role, UserKind
-from tunelab.errors import NotFound
-from tunelab.server.auth import Forbidden
+from tunelab.errors import Forbidden, NotFound
 from tunelab.store import project_roles
 from tunelab.store.projects import ancestors_and_self
 from tunelab.store.schema import models, projects, tasks, workers

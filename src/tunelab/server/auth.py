@@ -13,21 +13,11 @@ import sqlalchemy as sa
 from fastapi import Request
 
 from tunelab.domain.access import OPEN, Principal, UserKind
-from tunelab.errors import TunelabError
+from tunelab.errors import Unauthorized
 from tunelab.store.auth_tokens import user_for_token
 from tunelab.store.web_sessions import user_for_session
 
 SESSION_COOKIE = "tunelab_session"
-
-
-class Unauthorized(TunelabError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(TunelabError):
-    status = 403
-    code = "forbidden"
 
 
 def credentials_user(conn: sa.Connection, request: Request) -> sa.Row[Any] | None:

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from fastapi import Request
 
 from tunelab.domain.access import OPEN, Principal
-from tunelab.errors import TunelabError
+from tunelab.errors import Forbidden, TunelabError, Unauthorized
 from tunelab.server import access
-from tunelab.server.auth import SESSION_COOKIE, Forbidden, Unauthorized, principal_for
+from tunelab.server.auth import SESSION_COOKIE, principal_for
 from tunelab.server.csrf import CSRF_COOKIE, CSRF_HEADER, token_matches
 from tunelab.server.db_gate import run_db
 from tunelab.server.file_store import FileStore

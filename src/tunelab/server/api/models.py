@@ -13,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from tunelab.errors import Forbidden
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.registry_bodies import ModelCreate, ModelUpdate
-from tunelab.server.auth import Forbidden
 from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
 from tunelab.store import model_listing, models

@@ -16,11 +16,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from tunelab.errors import InvalidInput, TunelabError
+from tunelab.errors import Forbidden, InvalidInput, TunelabError
 from tunelab.server import access
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.lifecycle import WakeWorkers
-from tunelab.server.auth import Forbidden
 from tunelab.server.authorize import current_principal
 from tunelab.server.db_gate import in_transaction, note_writer
 from tunelab.server.file_cleanup import delete_files

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tunelab.domain.access import Principal, Role
+from tunelab.errors import Forbidden
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
-from tunelab.server.auth import Forbidden
 from tunelab.server.web.action_form import Form
 from tunelab.server.web.templating import is_htmx, render
 from tunelab.server.web.toasts import toast_headers
