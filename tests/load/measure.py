@@ -10,10 +10,11 @@ import random
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -105,27 +106,38 @@ def rss_mb(pid: int) -> float | None:
     return int(found.group(1)) / 1024 if found else None
 
 
+class _Background(ABC):
+    """A sampling loop (``_loop``, which stops once ``_halt`` is set) on a daemon thread."""
+
+    _halt: threading.Event
+    _thread: threading.Thread
+
+    def start(self) -> Self:
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=type(self).__name__, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._halt.set()
+        self._thread.join()
+
+    @abstractmethod
+    def _loop(self) -> None: ...
+
+
 @dataclass
-class Sampler:
+class Sampler(_Background):
     """Every ``interval`` seconds: the server's RSS, the fleet's total RSS, the load average."""
 
     server_pid: int
     fleet_pids: Any  # () -> list[int], the processes alive now
     interval: float = 2.0
     samples: list[dict[str, float]] = field(default_factory=list)
-    _halt: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
 
-    def start(self) -> Sampler:
+    def start(self) -> Self:
         self._began = time.monotonic()
-        self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._halt.set()
-        if self._thread is not None:
-            self._thread.join()
+        return super().start()
 
     def _loop(self) -> None:
         while not self._halt.is_set():
@@ -170,7 +182,7 @@ def memory_summary(samples: list[dict[str, float]], steady_from: float) -> dict[
 
 
 @dataclass
-class ReadProbe:
+class ReadProbe(_Background):
     """Reads what a person watching the runs would: the task list, a running task's
     (downsampled) scalars, its console tail and the workers; timed like the fleet's requests."""
 
@@ -178,18 +190,6 @@ class ReadProbe:
     token: str | None = None
     interval: float = 1.0
     requests: list[Request] = field(default_factory=list)
-    _halt: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> ReadProbe:
-        self._thread = threading.Thread(target=self._loop, name="read-probe", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._halt.set()
-        if self._thread is not None:
-            self._thread.join()
 
     def _loop(self) -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
