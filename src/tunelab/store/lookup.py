@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,3 +27,13 @@ def require_task(conn: sa.Connection, task_id: str) -> sa.Row[Any, Any]:
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
     return row
+
+
+def visible_only(
+    project_id: sa.ColumnElement[str], visible: Sequence[str] | None
+) -> list[sa.ColumnElement[bool]]:
+    """The condition keeping rows of the projects ``visible`` (ids; empty: none of them),
+    to unpack into ``where``; no condition at all for None (every project)."""
+    if visible is None:
+        return []
+    return [project_id.in_(visible) if visible else sa.false()]

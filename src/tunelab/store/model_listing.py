@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tunelab.errors import InvalidInput
+from tunelab.store.lookup import visible_only
 from tunelab.store.models import as_dicts
 from tunelab.store.projects import project_ids
 from tunelab.store.schema import model_tags, models
@@ -77,8 +78,7 @@ def _filters(conn: sa.Connection, query: ModelQuery) -> list[ColumnElement[bool]
         # PostgreSQL refuses a NUL in any query; no model could match one anyway.
         raise InvalidInput("a filter must not contain NUL characters")
     where: list[ColumnElement[bool]] = []
-    if query.visible is not None:
-        where.append(models.c.project_id.in_(query.visible) if query.visible else sa.false())
+    where += visible_only(models.c.project_id, query.visible)
     if query.project is not None:
         ids = project_ids(conn, query.project, include_subprojects=query.include_subprojects)
         column = models.c.project_id

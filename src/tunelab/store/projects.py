@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tunelab.errors import InvalidInput, NotFound
-from tunelab.store.lookup import new_id, now
+from tunelab.store.lookup import new_id, now, visible_only
 from tunelab.store.schema import projects, tasks
 
 MAX_PATH_LENGTH = 512
@@ -44,8 +44,7 @@ def matching_names(
     first, then by name; only projects ``visible`` (ids) when given."""
     name = projects.c.name
     query = sa.select(name).limit(limit)
-    if visible is not None:
-        query = query.where(projects.c.id.in_(visible))
+    query = query.where(*visible_only(projects.c.id, visible))
     if term:
         starts = sa.case(
             (sa.func.lower(name).startswith(term.lower(), autoescape=True), 0), else_=1
@@ -99,8 +98,7 @@ def list_projects(
     """Every project by name, or only the direct children of ``parent``; ``visible`` keeps
     only those projects (what the asking account may see)."""
     query = sa.select(projects).order_by(projects.c.name)
-    if visible is not None:
-        query = query.where(projects.c.id.in_(visible) if visible else sa.false())
+    query = query.where(*visible_only(projects.c.id, visible))
     if parent is not None:
         validate_path(parent)
         if project_id_by_name(conn, parent) is None:

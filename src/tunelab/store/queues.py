@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from tunelab.errors import InvalidInput, NotFound
 from tunelab.store.dialect import dialect_insert
-from tunelab.store.lookup import new_id, now
+from tunelab.store.lookup import new_id, now, visible_only
 from tunelab.store.schema import queue_entries, queues, tasks, workers
 from tunelab.store.tasks import SUMMARY_COLUMNS, summaries
 
@@ -119,8 +119,7 @@ def list_entries(
         .where(qe.queue_id == queue_id)
         .order_by(*_LINE_ORDER)
     )
-    if visible is not None:
-        query = query.where(tasks.c.project_id.in_(visible))
+    query = query.where(*visible_only(tasks.c.project_id, visible))
     rows = list(conn.execute(query))
     return [
         {"task": summary, "position": row.position, "added": row.added}

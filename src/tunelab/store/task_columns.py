@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from tunelab.errors import InvalidInput
+from tunelab.store.lookup import visible_only
 from tunelab.store.projects import project_ids
 from tunelab.store.schema import task_metrics, task_params, tasks
 from tunelab.store.task_listing import METRIC_VALUES, SortKey, parse_order_by
@@ -154,8 +155,7 @@ def columns_on_offer(
     most recently updated tasks, or by all tasks' for no project; only tasks of the
     projects ``visible`` (ids) when given."""
     sample = _recent_tasks(conn, project)
-    if visible is not None:
-        sample = sample.where(tasks.c.project_id.in_(visible))
+    sample = sample.where(*visible_only(tasks.c.project_id, visible))
     sampled = conn.execute(sa.select(sa.func.count()).select_from(sample.subquery())).scalar_one()
     p, m = task_params.c, task_metrics.c
     hyperparameters = _distinct(conn, p.section, p.name, p.task_id.in_(sample))

@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from tunelab.domain.task import TaskStatus, TaskType
 from tunelab.errors import InvalidInput
+from tunelab.store.lookup import visible_only
 from tunelab.store.projects import project_ids
 from tunelab.store.schema import PARAM_NUMBER_SQL, task_metrics, task_params, task_tags, tasks
 from tunelab.store.tasks import SUMMARY_COLUMNS, summaries
@@ -134,8 +135,7 @@ def list_tasks(
 
 def _filters(conn: sa.Connection, query: TaskQuery) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
-    if query.visible is not None:
-        where.append(tasks.c.project_id.in_(query.visible) if query.visible else sa.false())
+    where += visible_only(tasks.c.project_id, query.visible)
     if query.project is not None:
         ids = project_ids(conn, query.project, include_subprojects=query.include_subprojects)
         # One id keeps the (project_id, last_update) index usable for the default sort.

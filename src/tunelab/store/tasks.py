@@ -29,7 +29,7 @@ from tunelab.domain.task import (
 )
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.artifacts import artifacts_by_name
-from tunelab.store.lookup import new_id, now
+from tunelab.store.lookup import new_id, now, visible_only
 from tunelab.store.models import input_model, output_models
 from tunelab.store.projects import ensure_project, names_by_id
 from tunelab.store.schema import queues, task_tags, tasks
@@ -190,8 +190,7 @@ def task_names(
     if not ids:
         return {}
     query = sa.select(tasks.c.id, tasks.c.name).where(tasks.c.id.in_(set(ids)))
-    if visible is not None:
-        query = query.where(tasks.c.project_id.in_(visible))
+    query = query.where(*visible_only(tasks.c.project_id, visible))
     return {row.id: row.name for row in conn.execute(query)}
 
 
