@@ -6,12 +6,12 @@ Example::
 
     reporter = Reporter(client, task_id, spool_path=Path("~/.tunelab/spool/ID.jsonl"))
     for i in range(1000):
-        reporter.add_scalar("loss", "train", 1 / (i + 1), i)     # appends a tuple; returns
+        reporter.add_scalar("loss", "train", 1 / (i + 1), i)     # extends a list; returns
     reporter.call("set_user_properties", task_id, {"owner": {"value": "me", "type": "str"}})
     reporter.close()                                              # bounded final flush
 
-How it works. ``add_scalar`` appends ``(value, iteration, time)`` to the list of its
-(metric, variant); no lock, no check. ``add_plot`` appends a plot the logger checked. A
+How it works. ``add_scalar`` extends the flat list of its (metric, variant) with
+``(value, iteration, time)``; no lock, no check. ``add_plot`` appends a plot the logger checked. A
 daemon thread wakes every ``flush_interval`` (sooner once ``max_batch_points`` wait), cuts
 the buffers, packs the points with ``scalar_wire`` into batches of at most
 ``max_batch_points`` points, each with a fresh ``batch_id``, and sends them; console lines
@@ -93,7 +93,7 @@ class Reporter:
         self._flush_interval = flush_interval
         self._max_points = max_batch_points
         self._buffers = SeriesBuffers()
-        self._series = self._buffers.appends  # the hot path's dict: (metric, variant) -> append
+        self._series = self._buffers.extends  # the hot path's dict: (metric, variant) -> extend
         self._console: list[tuple[str, str, float]] = []
         self._plots: list[dict[str, Any]] = []
         # Re-entrant for the same reason as the console's: the exit path runs on the main
@@ -118,12 +118,15 @@ class Reporter:
 
     # ----- called by the program ------------------------------------------------------
 
-    def add_scalar(self, metric: str, variant: str, value: float, iteration: int) -> None:
-        """Record one point; the training loop's hot path (a dict lookup and a list append)."""
+    def add_scalar(self, title: str, series: str, value: float, iteration: int) -> None:
+        """Record one point of the ``title``/``series`` curve; returns at once.
+
+        This is ``Logger.report_scalar`` itself, the training loop's hot path: a dict lookup
+        and a list extend."""
         try:
-            self._series[metric, variant]((value, iteration, _now()))
+            self._series[title, series]((value, iteration, _now()))
         except KeyError:
-            self._buffers.new_series(metric, variant)((value, iteration, _now()))
+            self._buffers.new_series(title, series)((value, iteration, _now()))
 
     def add_console(self, stream: str, text: str) -> None:
         """Record console output (``stdout``, ``stderr`` or ``log``)."""
