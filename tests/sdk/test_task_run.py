@@ -31,7 +31,7 @@ task.set_user_properties(owner="alice", run=7)
 logger = task.get_logger()
 for i in range(args.epochs * 10):
     logger.report_scalar("loss", "train", 1.0 / (i + 1), iteration=i)
-    logger.report_scalar("loss", "val", 2.0 / (i + 1), iteration=i)
+    logger.report_scalar(title="loss", series="val", value=2.0 / (i + 1), iteration=i)
 logger.report_single_value("accuracy", 0.93)
 params["batch"] = 64
 print("hello stdout")
