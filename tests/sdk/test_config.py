@@ -27,7 +27,7 @@ def test_defaults_without_file_or_variables(tmp_path: Path) -> None:
     assert config.log_os_environments == ()
     assert config.full_pip_freeze is False
     assert config.flush_interval == 0.5
-    assert config.max_batch_points == 50_000
+    assert config.max_batch_points == 200_000
     assert config.exit_timeout == 10
     assert config.config_file is None
 

@@ -7,10 +7,13 @@ import base64
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +91,94 @@ def test_200k_points_arrive_exactly_once(
     reporter.close()
     assert not spool.exists()
     assert capfd.readouterr().err == ""
+
+
+class _Recording:
+    """The real client, noting the writes it makes in order; each scalar batch waits 20 ms
+    first, as a busy server would, so the sender cuts and packs the next points while a
+    batch is on the wire."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self._client = client
+        self.writes: list[tuple[Any, ...]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def post_scalars(self, task_id: str, batch: Mapping[str, Any]) -> dict[str, Any]:
+        time.sleep(0.02)
+        answer = self._client.post_scalars(task_id, batch)
+        iterations = [i for s in batch["series"] for i in array("q", s["iterations"])]
+        self.writes.append(("scalars", min(iterations), max(iterations), len(iterations)))
+        return answer
+
+    def update_task(self, task_id: str, **fields: Any) -> dict[str, Any]:
+        self.writes.append(("update_task", fields["comment"]))
+        return self._client.update_task(task_id, **fields)
+
+
+def test_points_packed_while_a_batch_is_on_the_wire_keep_their_place(
+    client: ApiClient, tmp_path: Path
+) -> None:
+    task_id = _new_task(client)
+    recording = _Recording(client)
+    reporter = Reporter(
+        recording, task_id, spool_path=tmp_path / "spool.jsonl", max_batch_points=10_000
+    )
+
+    def report(first: int, last: int) -> None:
+        # Paced, so that points keep arriving while each batch is on the wire.
+        for start in range(first, last, 1000):
+            for i in range(start, start + 1000):
+                reporter.add_scalar("loss", "train", i / 2, i)
+            time.sleep(0.005)
+
+    report(0, 60_000)
+    reporter.call("update_task", task_id, comment="middle")
+    report(60_000, 120_000)
+    reporter.call("update_task", task_id, comment="end")
+    reporter.close()
+
+    middle = recording.writes.index(("update_task", "middle"))
+    assert recording.writes[-1] == ("update_task", "end")
+    before, after = recording.writes[:middle], recording.writes[middle + 1 : -1]
+    assert all(w[0] == "scalars" and w[2] < 60_000 for w in before)
+    assert all(w[0] == "scalars" and w[1] >= 60_000 for w in after)
+    assert sum(w[3] for w in before) == sum(w[3] for w in after) == 60_000
+    assert max(w[3] for w in before + after) <= 10_000
+    series = _series(client, task_id, "loss", "train")
+    assert series["x"] == list(range(120_000))
+    assert client.get_task(task_id)["comment"] == "end"
+
+
+def test_a_flush_returns_while_another_thread_keeps_reporting(
+    client: ApiClient, tmp_path: Path
+) -> None:
+    task_id = _new_task(client)
+    reporter = Reporter(
+        client, task_id, spool_path=tmp_path / "spool.jsonl", max_batch_points=5_000
+    )
+    stop = threading.Event()
+
+    def keep_reporting() -> None:
+        i = 0
+        while not stop.is_set():
+            reporter.add_scalar("loss", "busy", 0.5, i)
+            i += 1
+
+    busy = threading.Thread(target=keep_reporting)
+    busy.start()
+    try:
+        for i in range(100):
+            reporter.add_scalar("loss", "main", i, i)
+        # The sender never runs dry here: the flush covers what came before it, not after.
+        assert reporter.flush(timeout=30)
+        assert client.get_metrics(task_id)["metrics"]["loss"]["main"]["count"] == 100
+    finally:
+        stop.set()
+        busy.join()
+    reporter.close()
+    assert client.get_metrics(task_id)["metrics"]["loss"]["busy"]["count"] > 0
 
 
 def test_calls_keep_their_order_and_their_values(client: ApiClient, tmp_path: Path) -> None:

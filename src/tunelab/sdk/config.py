@@ -18,7 +18,7 @@ Example config file::
     full_pip_freeze = false
     default_output_uri = "s3://bucket/models"
     flush_interval = 0.5                 # seconds between background sends
-    max_batch_points = 50000             # send early once this many points wait
+    max_batch_points = 200000            # send early once this many points wait
     exit_timeout = 10                    # seconds the exit waits for the last sends
 
     config = load_config()
@@ -53,7 +53,7 @@ class SdkConfig:
     full_pip_freeze: bool = False
     default_output_uri: str = ""
     flush_interval: float = 0.5
-    max_batch_points: int = 50_000
+    max_batch_points: int = 200_000
     exit_timeout: float = 10.0
     # The file the values came from (None when there was none).
     config_file: Path | None = field(default=None, compare=False)

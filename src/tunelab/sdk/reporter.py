@@ -11,13 +11,14 @@ Example::
     reporter.close()                                              # bounded final flush
 
 How it works. ``add_scalar`` extends the flat list of its (metric, variant) with
-``(value, iteration, time)``; no lock, no check. ``add_plot`` appends a plot the logger checked. A
-daemon thread wakes every ``flush_interval`` (sooner once ``max_batch_points`` wait), cuts
-the buffers, packs the points with ``scalar_wire`` into batches of at most
+``(value, iteration, time)``; no lock, no check. ``add_plot`` appends a plot the logger
+checked. A daemon thread wakes every ``flush_interval`` (sooner once ``max_batch_points``
+wait), cuts the buffers, packs the points with ``scalar_wire`` into batches of at most
 ``max_batch_points`` points, each with a fresh ``batch_id``, and sends them; console lines
-and plots likewise; queued calls keep their place between them. A batch keeps its
-``batch_id`` for every retry, so one the server stored before its answer was lost is stored
-once.
+and plots likewise; queued calls keep their place between them. Each request runs on a
+second thread (``wire``) while the sender cuts and packs the points reported meanwhile, so
+packing overlaps the server's work. A batch keeps its ``batch_id`` for every retry, so one
+the server stored before its answer was lost is stored once.
 
 When the server does not answer (or answers 5xx) everything unsent is appended to the
 spool file (the session-log format) and retried with exponential backoff; once the server
@@ -44,10 +45,14 @@ from tunelab.errors import TunelabError
 from tunelab.sdk import session_log
 from tunelab.sdk.scalar_batches import Cut, SeriesBuffers, pack_batches
 from tunelab.sdk.session_log import Op, WriteClient
+from tunelab.sdk.wire import Wire
 
 CONSOLE_STREAMS = frozenset({"stdout", "stderr", "log"})
 
 _POLL = 0.05  # how often the sender looks at the buffer's length
+# While a batch is on the wire, the sender cuts the buffers ahead once a tenth of a batch
+# waits: enough points to be worth a request of their own.
+_AHEAD_FRACTION = 10
 _CONSOLE_BATCH_LINES = 2000
 # A plot batch is cut at this many plots or this much JSON (one plot is at most 4 MB), well
 # under the server's body limit.
@@ -82,7 +87,7 @@ class Reporter:
         task_id: str,
         *,
         flush_interval: float = 0.5,
-        max_batch_points: int = 50_000,
+        max_batch_points: int = 200_000,
         spool_path: Path,
         exit_timeout: float = 10.0,
     ) -> None:
@@ -113,6 +118,7 @@ class Reporter:
         self._warnings = 0
         self._outage_reported = False
         self._adopt_spool()
+        self._wire: Wire[Op, Outcome] = Wire(self._send)
         self._thread = threading.Thread(target=self._run, name="tunelab-reporter", daemon=True)
         self._thread.start()
 
@@ -230,6 +236,7 @@ class Reporter:
                 self._cycle()
             except Exception as exc:  # the program must never see the sender fail
                 self._warn(f"the background sender failed: {exc!r}")
+        self._wire.close()
 
     def _cycle(self) -> None:
         with self._lock:
@@ -237,42 +244,86 @@ class Reporter:
             self._cut_locked()
             if self._spooled:
                 self._spool_queue_locked()
+            owed = len(self._queue)  # this cycle ends once these are sent
         if self._spooled and monotonic() >= self._retry_at:
             self._replay()
         if not self._spooled:
-            self._send_queue()
+            owed = self._send_queue(owed)
         with self._lock:
-            if not self._queue and not self._spooled:
+            if owed == 0 and not self._spooled:
                 self._flush_done = max(self._flush_done, target)
                 self._flushed.notify_all()
-            elif self._queue and not self._spooled:
-                self._wake.set()  # calls queued while we sent: go on at once
+            more = self._queue or self._buffers.pending() >= self._max_points
+            if more and not self._spooled:
+                self._wake.set()  # calls queued or a batch's worth reported meanwhile: go on
 
-    def _send_queue(self) -> None:
-        while True:
+    def _send_queue(self, owed: int) -> int:
+        """Send the queue's first ``owed`` items in order (a raw item counts as the ops it is
+        packed into); returns how many are left, 0 unless the server failed or close() came.
+
+        While one op is on the wire, the next points are cut and packed (``_pack_ahead``),
+        so on two cores the packing overlaps the server's work. Items queued meanwhile wait
+        for the next cycle: a program that keeps reporting cannot hold a flush forever."""
+        while owed:
             with self._lock:
                 if self._abandoned or not self._queue:
-                    return
+                    return owed
                 head = self._queue[0]
             if isinstance(head, _Raw):
-                ops = self._pack(head)  # outside the lock: the program may call() meanwhile
-                with self._lock:
-                    # Only this thread takes from the head, unless close() took everything.
-                    if self._abandoned:
-                        return
-                    self._queue.popleft()
-                    self._queue.extendleft(reversed(ops))
+                owed += self._expand(0, head)
                 continue
-            outcome = self._send(head)
+            self._wire.start(head)
+            try:
+                grown = self._pack_ahead(owed)
+            finally:
+                outcome = self._wire.wait()
+            owed += grown
             with self._lock:
                 if self._abandoned:
-                    return
+                    return owed
                 if outcome == "retry":
                     self._spool_queue_locked()
                     self._spooled = True
                     self._schedule_retry()
-                    return
+                    return owed
                 self._queue.popleft()
+                owed -= 1
+        return owed
+
+    def _pack_ahead(self, owed: int) -> int:
+        """Pack the first raw item behind the head (the op on the wire), cutting the buffers
+        first if there is none and a tenth of a batch waits; returns by how many items the
+        first ``owed`` grew."""
+        with self._lock:
+            if self._abandoned:
+                return 0
+            found = next(
+                ((i, item) for i, item in enumerate(self._queue) if isinstance(item, _Raw)), None
+            )
+            if found is None and self._buffers.pending() * _AHEAD_FRACTION >= self._max_points:
+                cut = self._cut_locked()
+                if cut is not None:
+                    found = (len(self._queue) - 1, cut)
+            if found is None:
+                return 0
+            index, raw = found
+        grown = self._expand(index, raw)
+        return grown if index < owed else 0
+
+    def _expand(self, index: int, raw: _Raw) -> int:
+        """Replace the raw item at ``index`` by its ops; returns how many items that added.
+
+        Packing runs outside the lock (the program may call() meanwhile, which only appends);
+        only this thread removes or replaces items, unless close() took everything."""
+        ops = self._pack(raw)
+        with self._lock:
+            if self._abandoned:
+                return 0
+            self._queue.rotate(-index)
+            self._queue.popleft()
+            self._queue.extendleft(reversed(ops))
+            self._queue.rotate(index)
+        return len(ops) - 1
 
     def _replay(self) -> None:
         complete = True
@@ -320,7 +371,8 @@ class Reporter:
 
     # ----- buffers, queue and spool (callers hold the lock) -------------------------------
 
-    def _cut_locked(self) -> None:
+    def _cut_locked(self) -> _Raw | None:
+        """Queue what was reported so far as one raw item, and return it (None: nothing)."""
         scalars = self._buffers.cut()
         # Only the lines present now are taken; appends racing with this stay in the list.
         count = len(self._console)
@@ -329,8 +381,11 @@ class Reporter:
         count = len(self._plots)
         plots = self._plots[:count]
         del self._plots[:count]
-        if scalars or console or plots:
-            self._queue.append(_Raw(scalars, console, plots))
+        if not (scalars or console or plots):
+            return None
+        raw = _Raw(scalars, console, plots)
+        self._queue.append(raw)
+        return raw
 
     def _spool_queue_locked(self) -> None:
         ops = [op for item in self._queue for op in self._pack(item)]
