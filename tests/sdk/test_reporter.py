@@ -275,6 +275,49 @@ def test_server_down_then_back_every_point_once(
     assert "answers again" in err
 
 
+def test_a_server_taking_smaller_batches_gets_them_in_halves_once(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    server = ServerProcess(tmp_path / "data", env={"TUNELAB_MAX_BATCH_POINTS": "1000"})
+    server.start()
+    try:
+        with ApiClient(server.url, as_run=True) as client:
+            task_id = _new_task(client)
+            spool = tmp_path / "spool.jsonl"
+            reporter = Reporter(client, task_id, spool_path=spool, flush_interval=3600)
+            for i in range(4000):
+                reporter.add_scalar("loss", "train", i / 2, i)
+            for i in range(300):
+                reporter.add_scalar("loss", "val", i / 3, i)
+            reporter.close()  # one batch of 4,300 points: refused whole, sent in halves
+            assert _series(client, task_id, "loss", "train")["x"] == list(range(4000))
+            assert _series(client, task_id, "loss", "val")["y"] == [i / 3 for i in range(300)]
+
+            # A spool line as large, synced twice: the halves' ids are the same both times.
+            batch = Op(
+                "scalars",
+                task_id,
+                {"series": [{
+                    "metric": "acc",
+                    "variant": "val",
+                    "iterations": pack_ints(range(2500)),
+                    "values": pack_floats([0.5] * 2500),
+                    "timestamps": pack_floats([1.0] * 2500),
+                }]},
+                uuid.uuid4().hex,
+            )  # fmt: skip
+            session_log.append_ops(spool, [batch])
+            assert sync_session(spool, client) == task_id
+            session_log.progress_path(spool).unlink()
+            assert sync_session(spool, client) == task_id
+            metrics = client.get_metrics(task_id)["metrics"]
+            assert metrics["acc"]["val"]["count"] == 2500
+            assert metrics["loss"]["train"]["count"] == 4000
+    finally:
+        server.stop()
+    assert capfd.readouterr().err == ""
+
+
 def test_close_with_server_down_keeps_everything_for_sync(
     client: ApiClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

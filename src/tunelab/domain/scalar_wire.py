@@ -25,6 +25,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 _LITTLE = sys.byteorder == "little"
+# The longest batch id the server takes (its 64-character column holds a 2-character prefix).
+# The SDK's are 32 hex digits; a batch sent in halves (``halve_series``) adds a letter per
+# halving.
+MAX_BATCH_ID_LENGTH = 60
 
 
 def pack_ints(values: Sequence[int]) -> str:
@@ -99,3 +103,43 @@ def pack_floats_raw(values: Sequence[float]) -> bytes:
     if not _LITTLE:
         arr.byteswap()
     return arr.tobytes()
+
+
+# ----- halving a batch the server finds too large ------------------------------------------
+
+_ARRAYS = (
+    ("iterations", pack_ints_raw),
+    ("values", pack_floats_raw),
+    ("timestamps", pack_floats_raw),
+)
+
+
+def halve_series(
+    series: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """A batch's series in two halves of about equal size, arrays as raw bytes (whatever form
+    they came in: bytes, base64 or lists); None for a single point, which cannot be halved."""
+    if len(series) > 1:
+        middle = len(series) // 2
+        return [_raw(s) for s in series[:middle]], [_raw(s) for s in series[middle:]]
+    if not series:
+        return None
+    whole = _raw(series[0])
+    count = len(whole["iterations"]) // 8
+    if count < 2:
+        return None
+    cut = 8 * (count // 2)
+    first = {**whole, **{name: whole[name][:cut] for name, _ in _ARRAYS}}
+    second = {**whole, **{name: whole[name][cut:] for name, _ in _ARRAYS}}
+    return [first], [second]
+
+
+def _raw(series: Mapping[str, Any]) -> dict[str, Any]:
+    raw = dict(series)
+    for name, pack in _ARRAYS:
+        value = raw[name]
+        if isinstance(value, str):
+            raw[name] = unpack_bytes(value)
+        elif not isinstance(value, bytes):
+            raw[name] = pack(value)
+    return raw

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tunelab.errors import InvalidInput
+from tunelab.domain.scalar_wire import MAX_BATCH_ID_LENGTH, halve_series
+from tunelab.errors import InvalidInput, PayloadTooLarge
 
 OPS = (
     "create_task",
@@ -150,7 +151,7 @@ def apply(client: WriteClient, op: Op, task_id: str | None = None) -> dict[str, 
     target = op.task_id if task_id is None else task_id
     args = op.args
     if op.op == "scalars":
-        return client.post_scalars(target, {"batch_id": op.batch_id, "series": args["series"]})
+        return _post_scalars(client, target, args["series"], op.batch_id)
     if op.op == "console":
         return client.post_console(target, args["lines"], batch_id=op.batch_id)
     if op.op == "plots":
@@ -168,6 +169,28 @@ def apply(client: WriteClient, op: Op, task_id: str | None = None) -> dict[str, 
     if op.op == "set_input_model":
         return client.set_input_model(target, args["model_id"])
     raise ValueError(f"unknown operation {op.op!r}")
+
+
+def _post_scalars(
+    client: WriteClient, task_id: str, series: list[dict[str, Any]], batch_id: str | None
+) -> dict[str, Any]:
+    """Post a batch; one the server finds too large (a server limit below the SDK's batch
+    size) goes in halves, each under an id made from the batch's, so sending the whole
+    again (a retry, a second sync) stores each half once."""
+    try:
+        return client.post_scalars(task_id, {"batch_id": batch_id, "series": series})
+    except PayloadTooLarge:
+        halves = halve_series(series)
+        if halves is None or (batch_id is not None and len(batch_id) >= MAX_BATCH_ID_LENGTH):
+            raise
+    answers = [
+        _post_scalars(client, task_id, half, None if batch_id is None else batch_id + letter)
+        for half, letter in zip(halves, "ab", strict=True)
+    ]
+    return {
+        "stored": sum(int(a.get("stored", 0)) for a in answers),
+        "duplicate": all(a.get("duplicate") for a in answers),
+    }
 
 
 # ----- the file -------------------------------------------------------------------------

@@ -36,8 +36,6 @@ from tunelab.store.schema import ingested_batches, scalar_chunks, task_metrics, 
 # Scalar and console batches share ``ingested_batches``; the prefix keeps a scalar batch
 # and a console batch that happen to carry the same id from shadowing each other.
 SCALAR_BATCH_PREFIX = "s:"
-# What a client's batch id may be, leaving room for the prefix in the 64-character column.
-MAX_BATCH_ID_LENGTH = 60
 
 _INT = np.dtype("<i8")
 _FLOAT = np.dtype("<f8")

@@ -21,9 +21,9 @@ from pydantic import (
     ValidationError,
 )
 
-from tunelab.domain.scalar_wire import split_frame, unpack_bytes
+from tunelab.domain.scalar_wire import MAX_BATCH_ID_LENGTH, split_frame, unpack_bytes
 from tunelab.errors import InvalidInput, PayloadTooLarge
-from tunelab.store.scalars import MAX_BATCH_ID_LENGTH, ScalarBatch, SeriesPoints
+from tunelab.store.scalars import ScalarBatch, SeriesPoints
 
 MAX_NAME_LENGTH = 512  # the metric/variant columns' size
 
