@@ -105,13 +105,20 @@ def pack_floats_raw(values: Sequence[float]) -> bytes:
     return arr.tobytes()
 
 
-# ----- halving a batch the server finds too large ------------------------------------------
+# ----- series with raw arrays: sliced by points, halved when the server finds a batch too large
 
 _ARRAYS = (
     ("iterations", pack_ints_raw),
     ("values", pack_floats_raw),
     ("timestamps", pack_floats_raw),
 )
+
+
+def slice_series(series: Mapping[str, Any], start: int, stop: int) -> dict[str, Any]:
+    """Points ``start`` to ``stop`` of a series whose arrays are raw bytes (a whole-array
+    slice of bytes is the same object, not a copy)."""
+    head, tail = 8 * start, 8 * stop
+    return {**series, **{name: series[name][head:tail] for name, _ in _ARRAYS}}
 
 
 def halve_series(
@@ -128,10 +135,7 @@ def halve_series(
     count = len(whole["iterations"]) // 8
     if count < 2:
         return None
-    cut = 8 * (count // 2)
-    first = {**whole, **{name: whole[name][:cut] for name, _ in _ARRAYS}}
-    second = {**whole, **{name: whole[name][cut:] for name, _ in _ARRAYS}}
-    return [first], [second]
+    return [slice_series(whole, 0, count // 2)], [slice_series(whole, count // 2, count)]
 
 
 def _raw(series: Mapping[str, Any]) -> dict[str, Any]:

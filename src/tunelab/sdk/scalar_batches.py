@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tunelab.domain.scalar_wire import pack_floats_raw, pack_ints_raw
+from tunelab.domain.scalar_wire import pack_floats_raw, pack_ints_raw, slice_series
 
 SeriesKey = tuple[str, str]
 # A series' points as the sender cuts them: values, iterations, times.
@@ -78,13 +78,13 @@ def pack_batches(cut: Cut, max_points: int) -> tuple[list[list[dict[str, Any]]],
     room = max_points
     dropped = 0
     for (metric, variant), columns in cut.items():
-        packed, bad = pack_columns(*columns)
+        series, bad = pack_series(metric, variant, *columns)
         dropped += bad
-        count = len(packed[0]) // 8
+        count = len(series["iterations"]) // 8
         start = 0
         while start < count:
             take = min(room, count - start)
-            batch.append(_wire_series(metric, variant, packed, start, start + take))
+            batch.append(slice_series(series, start, start + take))
             start += take
             room -= take
             if room == 0:
@@ -95,28 +95,29 @@ def pack_batches(cut: Cut, max_points: int) -> tuple[list[list[dict[str, Any]]],
     return batches, dropped
 
 
-def pack_columns(
-    values: list[Any], iterations: list[Any], stamps: list[float]
-) -> tuple[tuple[bytes, bytes, bytes], int]:
-    """Little-endian array bytes (iterations, values, times; sent as a binary frame, written
-    to the spool as base64) and the count of points dropped as not numbers."""
+def pack_series(
+    metric: str, variant: str, values: list[Any], iterations: list[Any], stamps: list[float]
+) -> tuple[dict[str, Any], int]:
+    """One wire series with little-endian array bytes (sent as a binary frame, written to
+    the spool as base64), and the count of points dropped as not numbers."""
+    dropped = 0
     try:
-        return (pack_ints_raw(iterations), pack_floats_raw(values), pack_floats_raw(stamps)), 0
+        series = _series(metric, variant, iterations, values, stamps)
     except (TypeError, ValueError, OverflowError):
         iterations, values, stamps, dropped = _clean(iterations, values, stamps)
-    return (pack_ints_raw(iterations), pack_floats_raw(values), pack_floats_raw(stamps)), dropped
+        series = _series(metric, variant, iterations, values, stamps)
+    return series, dropped
 
 
-def _wire_series(
-    metric: str, variant: str, packed: tuple[bytes, bytes, bytes], start: int, stop: int
+def _series(
+    metric: str, variant: str, iterations: list[Any], values: list[Any], stamps: list[float]
 ) -> dict[str, Any]:
-    head, tail = 8 * start, 8 * stop  # a whole-array slice of bytes is the same object
     return {
         "metric": str(metric),
         "variant": str(variant),
-        "iterations": packed[0][head:tail],
-        "values": packed[1][head:tail],
-        "timestamps": packed[2][head:tail],
+        "iterations": pack_ints_raw(iterations),
+        "values": pack_floats_raw(values),
+        "timestamps": pack_floats_raw(stamps),
     }
 
 
