@@ -12,6 +12,7 @@ from tests.services import (
     S3_TEST_BUCKET,
     SeaweedServer,
     ServerProcess,
+    postgres_database,
     postgres_server,
     seaweed_server,
 )
@@ -49,6 +50,20 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
         yield eng
         _truncate_all(eng)
         eng.dispose()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def server_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The store of a module's own server process, once per database: ``None`` on SQLite
+    (the server's file in its data dir), else the URL of a fresh PostgreSQL database of the
+    module's own (``ServerProcess(..., database_url=...)``), dropped after the module."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with postgres_database(request.getfixturevalue("postgres_url"), "module") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

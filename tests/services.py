@@ -99,6 +99,28 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@contextmanager
+def postgres_database(server_url: str, prefix: str = "tl") -> Iterator[str]:
+    """A new, empty database in the PostgreSQL server ``server_url`` reaches (a server
+    process migrates it as it starts); dropped on exit, with any connection still open."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        try:
+            yield sa.engine.make_url(server_url).set(database=name).render_as_string(False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    finally:
+        admin.dispose()
+
+
 class ServerProcess:
     """``tunelab server`` as a real process; ``stop``/``start`` keep its data dir."""
 

@@ -236,11 +236,8 @@ def changes(world: World, root: httpx.Client) -> list[str]:
 
 # --- fixtures -------------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with aw.running_world(tmp_path_factory.mktemp("access-matrix")) as made:
-        yield made
+# The module's world, once on SQLite and once on PostgreSQL.
+world = aw.world
 
 
 @pytest.fixture(scope="module")

@@ -141,15 +141,27 @@ def test_nan_metadata_and_bad_names_are_400s(client: httpx.Client, project: str)
 
 def test_unknown_tasks_and_names_are_404s(client: httpx.Client, project: str) -> None:
     task = create(client, project, status="running")
-    for task_id in (UNKNOWN, "not-an-id", quote("a\x00b")):
+    for task_id in (UNKNOWN, "not-an-id"):
         assert client.put(path(task_id, "x"), json=artifact()).status_code == 404
         assert client.get(f"/tasks/{task_id}/artifacts").status_code == 404
         assert client.get(path(task_id, "x")).status_code == 404
         assert client.delete(path(task_id, "x")).status_code == 404
-    for name in ("missing", "nul\x00"):
-        response = client.get(path(task["id"], name))
-        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
-        assert client.delete(path(task["id"], name)).status_code == 404
+    response = client.get(path(task["id"], "missing"))
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert client.delete(path(task["id"], "missing")).status_code == 404
+
+
+def test_a_nul_in_an_id_or_a_name_is_refused_before_any_lookup(
+    client: httpx.Client, project: str
+) -> None:
+    task = create(client, project, status="running")
+    for where in (path(quote("a\x00b"), "x"), path(task["id"], "nul\x00")):
+        for method in ("GET", "PUT", "DELETE"):
+            body = artifact() if method == "PUT" else None
+            response = client.request(method, where, json=body)
+            assert response.status_code == 400, (method, where, response.text)
+            assert response.json()["error"]["code"] == "invalid_input"
+    assert ok(client.get(f"/tasks/{task['id']}/artifacts")) == {"artifacts": []}
 
 
 # --- reset and delete -----------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 Every operation the document declares gets generated requests, both ones its schema allows
 (positive) and ones it does not (negative); no answer may be a 5xx, and every answer with a
-declared schema must conform to it. Path parameters are swapped, some of the time, for the
-ids of real tasks, models, projects, queues, workers, files and uploads seeded first, so the
-fuzz reaches past "404 no such task" into the routes' real work.
+declared schema must conform to it. It runs once on SQLite and once on PostgreSQL, and half
+the requests carry a NUL character somewhere (PostgreSQL text cannot hold one). Path
+parameters are swapped, some of the time, for the ids of real tasks, models, projects,
+queues, workers, files and uploads seeded first, so the fuzz reaches past "404 no such task"
+into the routes' real work.
 
 CI runs a few examples per operation with a fixed seed (repeatable, ~30 s); set
 ``TUNELAB_FUZZ_EXAMPLES`` (e.g. 200) and ``TUNELAB_FUZZ_SEED`` for a longer, different run.
@@ -45,9 +47,12 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server of its own: the fuzz fills it with junk the shared server's users would see."""
-    proc = ServerProcess(tmp_path_factory.mktemp("fuzz-server"))
+def fuzz_server(
+    tmp_path_factory: pytest.TempPathFactory, server_database: str | None
+) -> Iterator[ServerProcess]:
+    """A server of its own, once on SQLite and once on a fresh PostgreSQL database: the fuzz
+    fills it with junk the shared server's users would see."""
+    proc = ServerProcess(tmp_path_factory.mktemp("fuzz-server"), database_url=server_database)
     proc.start(timeout=120)  # a loaded CI machine starts it slowly
     yield proc
     proc.stop()
@@ -122,9 +127,48 @@ def _known_values(path: str, name: str, seeds: dict[str, list[Any]]) -> list[Any
     return seeds.get(name, [])
 
 
-def _fuzz_operation(operation: Any, mode: GenerationMode, seeds: dict[str, list[Any]]) -> int:
-    """Fuzz one operation in one mode; the number of requests sent."""
-    sent = 0
+# PostgreSQL text cannot hold U+0000: every kind of string a request carries gets one, half
+# of the time, in one place drawn from all of them (a path parameter, a query value, any
+# string or object key of a JSON body), so no route is left to a chance generation.
+NUL_TEXTS = ("\x00", "a\x00", "\x00b", "x\x00y")
+
+
+def _put_nul(case: Any, data: st.DataObject) -> bool:
+    places: list[tuple[Any, Any, bool]] = []  # (container, key, rename the key itself)
+    for params in (case.path_parameters, case.query):
+        if isinstance(params, dict):
+            places += [(params, name, False) for name, v in params.items() if isinstance(v, str)]
+    places += list(_body_places(case.body))
+    if not places:
+        return False
+    container, key, rename = data.draw(st.sampled_from(places), label="where the NUL goes")
+    nul = data.draw(st.sampled_from(NUL_TEXTS), label="the NUL text")
+    if rename:
+        container[key + nul] = container.pop(key)
+    else:
+        container[key] = container[key] + nul if isinstance(container[key], str) else nul
+    return True
+
+
+def _body_places(body: Any) -> Iterator[tuple[Any, Any, bool]]:
+    if isinstance(body, dict):
+        for key, value in list(body.items()):
+            yield body, key, True
+            if isinstance(value, str):
+                yield body, key, False
+            yield from _body_places(value)
+    elif isinstance(body, list):
+        for index, value in enumerate(body):
+            if isinstance(value, str):
+                yield body, index, False
+            yield from _body_places(value)
+
+
+def _fuzz_operation(
+    operation: Any, mode: GenerationMode, seeds: dict[str, list[Any]]
+) -> tuple[int, int]:
+    """Fuzz one operation in one mode; the number of requests sent, and of those with a NUL."""
+    sent = with_nul = 0
     strategy = operation.as_strategy(generation_mode=mode)
 
     @hypothesis.settings(
@@ -138,16 +182,18 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, seeds: dict[str, list[
     )
     @hypothesis.given(case=strategy, data=st.data())
     def run(case: Any, data: st.DataObject) -> None:
+        nonlocal sent, with_nul
         for name in list(case.path_parameters or {}):
             known = _known_values(operation.path, name, seeds)
             if known and data.draw(st.booleans(), label=f"real {name}"):
                 case.path_parameters[name] = data.draw(st.sampled_from(known), label=name)
+        if data.draw(st.booleans(), label="a NUL"):
+            with_nul += _put_nul(case, data)
         if operation.path.endswith("/next") and isinstance(case.body, dict):
             # The long poll (30 s unless told): the fuzz checks the answer, not the waiting.
             timeout = case.body.get("timeout", 0)
             if isinstance(timeout, int | float) and not isinstance(timeout, bool):
                 case.body["timeout"] = min(timeout, 0.2)
-        nonlocal sent
         sent += 1
         response = case.call(timeout=30)
         case.validate_response(response, checks=CHECKS)
@@ -155,7 +201,7 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, seeds: dict[str, list[
     if SEED:
         run = hypothesis.seed(SEED)(run)
     run()
-    return sent
+    return sent, with_nul
 
 
 def _modes(operation: Any) -> list[GenerationMode]:
@@ -177,7 +223,7 @@ def test_openapi_fuzz_finds_no_server_error_or_schema_violation(
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 60, "the document lost operations"
     failures: list[str] = []
-    sent = 0
+    sent = with_nul = 0
     started = time.monotonic()
     seeds: dict[str, list[Any]] = {}
     for operation in operations:
@@ -186,7 +232,8 @@ def test_openapi_fuzz_finds_no_server_error_or_schema_violation(
             seeds = _seed(fuzz_server.url)
         for mode in _modes(operation):
             try:
-                sent += _fuzz_operation(operation, mode, seeds)
+                counts = _fuzz_operation(operation, mode, seeds)
+                sent, with_nul = sent + counts[0], with_nul + counts[1]
             # Every operation's failure, not just the first (a FailureGroup is a
             # BaseExceptionGroup).
             except (Exception, BaseExceptionGroup) as exc:
@@ -194,7 +241,11 @@ def test_openapi_fuzz_finds_no_server_error_or_schema_violation(
         if operation.method.upper() not in ("GET", "HEAD"):
             seeds = {}
     elapsed = time.monotonic() - started
-    print(f"fuzzed {len(operations)} operations with {sent} requests in {elapsed:.1f} s")
+    print(
+        f"fuzzed {len(operations)} operations with {sent} requests ({with_nul} with a NUL) "
+        f"in {elapsed:.1f} s"
+    )
+    assert with_nul >= sent // 4, "the requests with a NUL went missing"
     assert not failures, "\n\n".join(failures)
     log = (fuzz_server.data_dir / "server.log").read_text()
     assert "Traceback" not in log, log[-4000:]

@@ -152,12 +152,20 @@ def test_an_output_of_a_published_or_unknown_task_is_refused(
 
 
 def test_unknown_models_are_404s(client: httpx.Client) -> None:
-    for model_id in (UNKNOWN, "nope", "%00"):
+    for model_id in (UNKNOWN, "nope"):
         assert client.get(f"/models/{model_id}").status_code == 404
         assert client.patch(f"/models/{model_id}", json={"comment": ""}).status_code == 404
         assert client.post(f"/models/{model_id}/publish").status_code == 404
         response = client.delete(f"/models/{model_id}")
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_a_nul_in_a_model_id_is_refused_before_any_lookup(client: httpx.Client) -> None:
+    for method in ("GET", "PATCH", "DELETE"):
+        body = {"comment": ""} if method == "PATCH" else None
+        response = client.request(method, "/models/a%00b", json=body)
+        assert response.status_code == 400, (method, response.text)
+        assert response.json()["error"]["code"] == "invalid_input"
 
 
 def test_input_model_on_drafts_unless_forced(client: httpx.Client, project: str) -> None:

@@ -88,6 +88,9 @@ def split_frame(raw: bytes) -> tuple[Any, memoryview]:
         header = json.loads(raw[8 : 8 + size].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"the frame's header is not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        # A real header nests four levels; the parser gives up near a thousand.
+        raise ValueError("the frame's header is nested too deeply") from None
     return header, memoryview(raw)[8 + size :]
 
 

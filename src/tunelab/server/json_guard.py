@@ -1,10 +1,17 @@
 """Refuse malformed input before any route reads it: text that is not UTF-8 (in the path,
-the query string, a JSON or form body) and JSON nested deeper than any real body is.
+the query string, a JSON or form body), JSON nested deeper than any real body is, and a NUL
+character (U+0000) anywhere in them.
 
 Without this, invalid UTF-8 in a path or query string reached the routes as U+FFFD
 replacement characters (a search for mangled text answered 200), a form body's bad bytes were
 stored as U+FFFD, and JSON nested past Python's recursion limit got only FastAPI's generic
 "There was an error parsing the body". Each is now a 400 that says what is wrong.
+
+PostgreSQL text cannot hold a NUL, so a NUL in a name, an id, a search or a form field was a
+500 there and stored text on SQLite. It is refused here on both: ``%00`` in the path, the
+query or a form, a NUL byte or a ``\u0000`` escape in a JSON body. Program output is the one
+exception: a console batch keeps its lines, the store replaces a NUL in them with U+FFFD
+(``store.console``); the batch's other fields are checked by its model.
 
 Body problems are raised as an ``HTTPException`` from the ``receive`` the app reads the body
 with, so the app's own error handlers answer (the JSON envelope under ``/api``, an error page
@@ -14,6 +21,7 @@ or toast for pages); path and query problems are answered here, before routing.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import unquote_to_bytes
 
 import numpy as np
@@ -34,6 +42,10 @@ _OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
 # Marks counted per numpy pass: memory stays a few MB whatever the body.
 _CHUNK = 1 << 20
 
+_NUL_ESCAPE = b"\\u0000"
+# Bodies whose text may hold a NUL: console lines, program output stored as it came.
+_NUL_KEPT = re.compile(r"/api/v1/tasks/[^/]+/console")
+
 
 class InputGuardMiddleware:
     def __init__(self, app: ASGIApp, max_json_depth: int = MAX_JSON_DEPTH) -> None:
@@ -49,11 +61,12 @@ class InputGuardMiddleware:
             await _refuse(scope, receive, send, problem)
             return
         kind = _content_type(scope)
-        if kind == "json" or kind == "form":
-            receive = self._checked_receive(receive, kind)
+        if kind != "other":
+            nul_kept = scope["method"] == "POST" and _NUL_KEPT.fullmatch(scope["path"]) is not None
+            receive = self._checked_receive(receive, kind, nul_kept)
         await self.app(scope, receive, send)
 
-    def _checked_receive(self, receive: Receive, kind: str) -> Receive:
+    def _checked_receive(self, receive: Receive, kind: str, nul_kept: bool) -> Receive:
         """A ``receive`` that gathers the whole body on the first call (the app reads all of
         a JSON or form body anyway; the body-size limit sits outside this), checks it, and
         hands it on as one message."""
@@ -73,9 +86,7 @@ class InputGuardMiddleware:
                 if not message.get("more_body", False):
                     break
             body = b"".join(chunks)
-            problem = (
-                _json_problem(body, self.max_json_depth) if kind == "json" else _form_problem(body)
-            )
+            problem = _body_problem(body, kind, self.max_json_depth, nul_kept)
             if problem is not None:
                 raise HTTPException(400, problem)
             return {"type": "http.request", "body": body, "more_body": False}
@@ -84,6 +95,9 @@ class InputGuardMiddleware:
 
 
 def _content_type(scope: Scope) -> str:
+    """The body's kind: json, form or other. A page reads a body without a Content-Type as
+    a form (``web.posted_form``), so it is checked as one; the API reads such a body as
+    bytes, never as JSON."""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
             media = value.split(b";")[0].strip().lower()
@@ -92,16 +106,32 @@ def _content_type(scope: Scope) -> str:
             if media == b"application/x-www-form-urlencoded":
                 return "form"
             return "other"
-    return "other"
+    return "other" if scope["path"].startswith("/api/") else "form"
+
+
+def _body_problem(body: bytes, kind: str, max_depth: int, nul_kept: bool) -> str | None:
+    if kind == "form":
+        return _form_problem(body)
+    problem = _json_problem(body, max_depth)
+    if problem is None and not nul_kept and _holds_nul(body):
+        return "the JSON body holds a NUL character (\\u0000), which no stored text may hold"
+    return problem
 
 
 def _url_problem(scope: Scope) -> str | None:
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-    if not _is_utf8(unquote_to_bytes(raw_path.split(b"?")[0])):
+    path = unquote_to_bytes(raw_path.split(b"?")[0])
+    if not _is_utf8(path):
         return "the URL's path is not valid UTF-8 once percent-decoded"
+    if b"\x00" in path:
+        return "the URL's path holds a NUL character (%00), which no name or id may hold"
     query: bytes = scope.get("query_string", b"")
-    if query and not _is_utf8(unquote_to_bytes(query.replace(b"+", b" "))):
-        return "the URL's query string is not valid UTF-8 once percent-decoded"
+    if query:
+        decoded = unquote_to_bytes(query.replace(b"+", b" "))
+        if not _is_utf8(decoded):
+            return "the URL's query string is not valid UTF-8 once percent-decoded"
+        if b"\x00" in decoded:
+            return "the URL's query string holds a NUL character (%00), which no value may hold"
     return None
 
 
@@ -139,9 +169,28 @@ def _json_depth(body: bytes) -> int:
     return deepest
 
 
+def _holds_nul(body: bytes) -> bool:
+    """A NUL byte, or a ``\\u0000`` escape that a JSON parser reads as one: preceded by an
+    even number of backslashes (``\\\\u0000`` is a backslash and the text ``u0000``)."""
+    if b"\x00" in body:
+        return True
+    at = body.find(_NUL_ESCAPE)
+    while at != -1:
+        start = at
+        while start > 0 and body[start - 1] == 0x5C:  # each escape's run is walked once
+            start -= 1
+        if (at - start) % 2 == 0:
+            return True
+        at = body.find(_NUL_ESCAPE, at + len(_NUL_ESCAPE))
+    return False
+
+
 def _form_problem(body: bytes) -> str | None:
-    if not _is_utf8(unquote_to_bytes(body.replace(b"+", b" "))):
+    fields = unquote_to_bytes(body.replace(b"+", b" "))
+    if not _is_utf8(fields):
         return "the form's fields are not valid UTF-8 once percent-decoded"
+    if b"\x00" in fields:
+        return "the form holds a NUL character (%00), which no field may hold"
     return None
 
 

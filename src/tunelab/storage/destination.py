@@ -29,6 +29,8 @@ from tunelab.errors import InvalidInput
 
 SCHEMES = ("file", "s3", "gs", "azure", "tunelab")
 MAX_KEY_LENGTH = 1024
+# A component is a file or folder name on disk: most file systems hold 255 bytes at most.
+MAX_COMPONENT_BYTES = 255
 
 # The fsspec protocol that serves each scheme.
 _FSSPEC_PROTOCOLS = {"file": "file", "s3": "s3", "gs": "gs", "azure": "abfs", "tunelab": "tunelab"}
@@ -121,8 +123,9 @@ def parse_destination(uri: str) -> Destination:
 def validate_key(key: str) -> str:
     """``key`` if it is a safe relative path (the file store's rule), else InvalidInput.
 
-    Components are ``[^/\\x00]+``, never ``.`` or ``..``; no leading ``/``, no ``\\``; at
-    most 1024 characters. Path traversal is refused here, before any disk is touched.
+    Components are ``[^/\\x00]+``, never ``.`` or ``..``, at most 255 bytes of UTF-8 each;
+    no leading ``/``, no ``\\``; at most 1024 characters. Path traversal is refused here,
+    before any disk is touched.
     """
     if not key:
         raise InvalidInput("a file key must not be empty")
@@ -138,7 +141,17 @@ def validate_key(key: str) -> str:
                 f"file key {key!r} has an empty, '.' or '..' component; keys are plain "
                 "relative paths"
             )
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_COMPONENT_BYTES:
+            raise InvalidInput(
+                f"file key {_shown_key(key)} has a component of {size} bytes; a folder or "
+                f"file name is at most {MAX_COMPONENT_BYTES} bytes (UTF-8)"
+            )
     return key
+
+
+def _shown_key(key: str) -> str:
+    return repr(key) if len(key) <= 80 else repr(key[:60] + "…" + key[-15:])
 
 
 def join_uri(destination: str, *parts: str) -> str:

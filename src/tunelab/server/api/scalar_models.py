@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
+from tunelab.domain import times
 from tunelab.domain.scalar_wire import MAX_BATCH_ID_LENGTH, split_frame, unpack_bytes
 from tunelab.errors import InvalidInput, PayloadTooLarge
 from tunelab.store.scalars import ScalarBatch, SeriesPoints
@@ -44,7 +45,9 @@ Name = Annotated[
     Field(min_length=1, max_length=MAX_NAME_LENGTH),
     AfterValidator(_storable_name),
 ]
-BatchId = Annotated[str, Field(min_length=1, max_length=MAX_BATCH_ID_LENGTH)]
+BatchId = Annotated[
+    str, Field(min_length=1, max_length=MAX_BATCH_ID_LENGTH), AfterValidator(_storable_name)
+]
 # Strict: true/false or "3" in a number array is a mistake, not a number.
 NumberArray = str | list[StrictInt | StrictFloat]
 
@@ -66,13 +69,17 @@ class ScalarBatchIn(BaseModel):
     series: list[SeriesIn] = Field(min_length=1)
 
 
+# Epoch seconds a calendar can show (tunelab.domain.times): the console page renders each.
+LineTime = Annotated[float, Field(ge=times.EARLIEST, le=times.LATEST, allow_inf_nan=False)]
+
+
 class ConsoleLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stream: Literal["stdout", "stderr", "log"]
     text: str
     # Omitted: the server's clock at arrival.
-    ts: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    ts: LineTime | None = None
 
 
 class ConsoleBatchIn(BaseModel):
