@@ -1,5 +1,6 @@
-"""The agent hands its token to the script it runs and shows it nowhere else: not in the
-task's record or console, not in its own log, not in the docker command line it builds."""
+"""The agent keeps its token to itself: the script it runs gets the task's own key instead,
+and neither shows in the task's record or console, in the agent's log, or in the docker
+command line it builds. The agent's secret variables reach the script, masked likewise."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def _agent(api_url: str, tmp_path: Path, queue: str, **extra: str) -> Iterator[P
         yield tmp_path / "agent.log"
 
 
-def test_an_agent_run_shows_its_token_only_to_the_script(
+def test_an_agent_run_keeps_its_token_from_the_script(
     api_url: str, client: ApiClient, tmp_path: Path
 ) -> None:
     token, hf = "tl_" + random_secrets.token_urlsafe(24), random_secrets.token_urlsafe(24)
@@ -98,10 +99,10 @@ def test_an_agent_run_shows_its_token_only_to_the_script(
     texts = [line["text"] for line in lines]
     assert done["status"] == "completed", texts
 
-    # The script saw both real values...
+    # The script saw the real secret variable, and a key of its own, not the agent's...
     seen = client.get_metrics(draft["id"])["metrics"]["seen"]
-    assert {variant: s["last"] for variant, s in seen.items()} == {"token": 1.0, "hf": 1.0}
-    # ...and nothing recorded or logged holds either.
+    assert {variant: s["last"] for variant, s in seen.items()} == {"token": 0.0, "hf": 1.0}
+    # ...and nothing recorded or logged holds either (its own key is masked too).
     assert f"token: {MASK}" in texts and f"hf {MASK}" in texts
     assert any(f"({'run with ' + MASK})" in text for text in texts)  # the agent's own line
     record = json.dumps(client.get_task(draft["id"]))
@@ -145,19 +146,21 @@ def test_the_docker_command_names_secrets_without_their_values(
             tmp_path / "tasks",
             docker_image="python:3.11-slim",
         )
-        task = client.create_task(
-            {"name": "docker", "project": unique("agent-secrets"), "status": "running",
+        draft = client.create_task(
+            {"name": "docker", "project": unique("agent-secrets"), "status": "draft",
              "execution": {"repository": str(repo), "branch": "main",
                            "entry_point": "train.py", "working_dir": "."}}
         )  # fmt: skip
+        task = client.start_task(draft["id"], unique("docker-worker"))
         assert task_runner.run(task) == "completed"
         texts = [line["text"] for line in client.get_console(task["id"], limit=1000)["lines"]]
 
-    # docker takes the value from the environment the agent gives it, by name.
-    assert _PrintingStandIn.last_env["TUNELAB_API_TOKEN"] == token
+    # docker takes the task's key from the environment the agent gives it, by name.
+    task_key = task["task_key"]
+    assert _PrintingStandIn.last_env["TUNELAB_API_TOKEN"] == task_key != token
     command_line = next(text for text in texts if text.startswith("docker run"))
     assert "-e TUNELAB_API_TOKEN " in command_line
-    assert token not in json.dumps(texts)
+    assert token not in json.dumps(texts) and task_key not in json.dumps(texts)
 
 
 def test_docker_command_passes_secret_names_only(tmp_path: Path) -> None:

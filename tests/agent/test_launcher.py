@@ -240,3 +240,11 @@ def test_the_script_ends_when_the_agent_is_killed(tmp_path: Path) -> None:
     while alive(child_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(child_pid)
+
+
+def test_the_agents_own_key_never_reaches_the_task() -> None:
+    agent = {"TUNELAB_API_TOKEN": "tl_the_agents_key", "PATH": "/usr/bin"}
+    env = task_environment("abc123", "http://127.0.0.1:9", base=agent, token="tlt_the_tasks")
+    assert env["TUNELAB_API_TOKEN"] == "tlt_the_tasks"
+    bare = task_environment("abc123", "http://127.0.0.1:9", base=agent)
+    assert "TUNELAB_API_TOKEN" not in bare and bare["PATH"] == "/usr/bin"

@@ -38,8 +38,10 @@ def task_environment(
     token: str | None = None,
 ) -> dict[str, str]:
     """The variables a task's process runs with: which task it is, where the server is, and
-    the agent's token (which may come from its config file, not its environment)."""
+    ``token``, the task's own key (minted by the server when the task was taken). The
+    agent's own key never gets there, not even inherited from the agent's environment."""
     env = dict(os.environ if base is None else base)
+    env.pop("TUNELAB_API_TOKEN", None)
     env.update(
         {
             "TUNELAB_TASK_ID": task_id,

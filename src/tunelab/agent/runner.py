@@ -61,8 +61,11 @@ class Outcome:
 class _Run:
     """The task being run now: what stops it."""
 
-    def __init__(self, task_id: str) -> None:
+    def __init__(self, task_id: str, task_key: str = "") -> None:
         self.task_id = task_id
+        # The key the task's code calls the server with: scoped to this task, and dead once
+        # it ends. The agent's own key stays with the agent.
+        self.task_key = task_key
         self.process: TaskProcess | None = None
         self.stop_reason = ""
         self.stopper: threading.Thread | None = None
@@ -101,8 +104,6 @@ class TaskRunner:
         self.stop_grace = stop_grace
         self.docker_image = docker_image
         self.keep_work_dirs = keep_work_dirs
-        # What the task's console never shows: the agent's token, its secret variables.
-        self.masker = Masker([*secret_values(), self._token or ""])
         # Reentrant, so that request_stop is safe from any context, a signal handler included.
         self._lock = threading.RLock()
         self._current: _Run | None = None
@@ -113,12 +114,16 @@ class TaskRunner:
             return self._current.task_id if self._current else None
 
     def run(self, task: Mapping[str, Any]) -> str:
-        """Run ``task`` (already ``running`` on this worker); its final status."""
+        """Run ``task`` (already ``running`` on this worker, with the ``task_key`` its code
+        is to run with); its final status."""
         task_id = str(task["id"])
-        run = _Run(task_id)
+        run = _Run(task_id, str(task.get("task_key") or ""))
         with self._lock:
             self._current = run
-        sink = ConsoleSink(self.client, task_id, masker=self.masker).start()
+        # What the task's console never shows: the agent's token, its secret variables, the
+        # run's own key.
+        masker = Masker([*secret_values(), self._token or "", run.task_key])
+        sink = ConsoleSink(self.client, task_id, masker=masker).start()
         try:
             outcome = self._run(task, run, sink)
         except _StepFailed as failed:
@@ -172,7 +177,7 @@ class TaskRunner:
         sink.log(f"tunelab agent: building task {run.task_id} ({task.get('name', '')})")
         task_dir = self.work_root / run.task_id
         cwd = self._checkout(ex, task_dir / "code", sink)
-        command, env = self._command(run.task_id, ex, task_dir, sink)
+        command, env = self._command(run, ex, task_dir, sink)
         with _step("launch", sink), self._lock:
             if run.stop_reason:
                 return Outcome(TaskStatus.STOPPED, run.stop_reason)
@@ -207,10 +212,10 @@ class TaskRunner:
         return code / working_dir
 
     def _command(
-        self, task_id: str, ex: dict[str, str], task_dir: Path, sink: ConsoleSink
+        self, run: _Run, ex: dict[str, str], task_dir: Path, sink: ConsoleSink
     ) -> tuple[list[str], dict[str, str]]:
         """The command running the task (in its environment or container) and its variables."""
-        env = task_environment(task_id, self.client.base_url, token=self._token)
+        env = task_environment(run.task_id, self.client.base_url, token=run.task_key or None)
         entry_point, working_dir = ex.get("entry_point", ""), ex.get("working_dir", "")
         image = (ex.get("docker_image") or self.docker_image) if self.docker_image else ""
         if image:

@@ -37,22 +37,42 @@ _RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.OWNER: 3}
 
 
 @dataclass(frozen=True)
+class TaskScope:
+    """What a task's key is bound to: the one task it writes, the project it may put models
+    in. It reads what its owner (the account that enqueued the task) may read."""
+
+    task_id: str
+    project_id: str
+
+
+@dataclass(frozen=True)
 class Principal:
     """The account a request acts for. ``open_access`` is the server without login (bound
-    to 127.0.0.1 and no auth asked for): everyone may do everything, as an admin would."""
+    to 127.0.0.1 and no auth asked for): everyone may do everything, as an admin would.
+
+    A task's key acts for its owner (``user_id``, ``kind``; None when nobody enqueued the
+    task) with ``task`` set: the owner's reads, but writes to that task only, and never an
+    admin's powers, whoever the owner is.
+    """
 
     user_id: str | None
     name: str
     kind: UserKind
     open_access: bool = False
+    task: TaskScope | None = None
 
     @property
     def is_admin(self) -> bool:
-        return self.open_access or self.kind is UserKind.ADMIN
+        return self.open_access or (self.kind is UserKind.ADMIN and self.task is None)
 
     @property
     def is_worker(self) -> bool:
-        return self.kind is UserKind.WORKER and not self.open_access
+        return self.kind is UserKind.WORKER and not self.open_access and self.task is None
+
+    @property
+    def reads_everything(self) -> bool:
+        """Admins and worker accounts read every project; so does a task key of an admin's."""
+        return self.open_access or self.kind in (UserKind.ADMIN, UserKind.WORKER)
 
 
 # The server without login: unnamed, allowed everything.

@@ -1,5 +1,8 @@
 """What a Principal may touch: read or write a task, a model, a project; which projects it
-sees in lists. The rules are ``tunelab.domain.access``; this module looks up the projects."""
+sees in lists. The rules are ``tunelab.domain.access``; this module looks up the projects.
+
+A task's key (``Principal.task``) reads what its owner may read and writes only its own task:
+its outputs, its files, its models, which go only into its task's project."""
 
 from __future__ import annotations
 
@@ -22,14 +25,17 @@ _TASK_IN_KEY = re.compile(r"\.([0-9a-f]{32})(?:/|$)")
 
 def visible_projects(conn: sa.Connection, principal: Principal) -> tuple[str, ...] | None:
     """The ids of the projects whose contents the principal may list; None for all."""
-    if principal.is_admin or principal.is_worker:
+    if principal.reads_everything:
         return None
-    assert principal.user_id is not None
+    if principal.user_id is None:  # a task key nobody owns: its own task only
+        return ()
     return tuple(project_roles.visible_project_ids(conn, principal.user_id))
 
 
 def require_project(conn: sa.Connection, principal: Principal, name: str, need: Role) -> None:
-    if principal.is_admin or (principal.is_worker and need is READ):
+    if principal.task is not None and need is not READ:
+        raise Forbidden(f"a task's key may not change project {name!r}")
+    if principal.is_admin or (principal.reads_everything and need is READ):
         return
     if principal.user_id is not None and principal.kind is UserKind.MEMBER:
         role = project_roles.role_on(conn, principal.user_id, name)
@@ -46,6 +52,11 @@ def require_task(conn: sa.Connection, principal: Principal, task_id: str, need: 
     ).first()
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
+    if principal.task is not None:
+        if task_id == principal.task.task_id:
+            return
+        if need is not READ:
+            raise Forbidden("a task's key writes only its own task")
     if principal.is_worker and need is not READ:
         # A worker account writes only to the tasks its own workers run.
         if row.worker_id and _runs(conn, principal, row.worker_id):
@@ -56,12 +67,16 @@ def require_task(conn: sa.Connection, principal: Principal, task_id: str, need: 
 
 def require_model(conn: sa.Connection, principal: Principal, model_id: str, need: Role) -> None:
     row = conn.execute(
-        sa.select(projects.c.name)
+        sa.select(projects.c.name, models.c.task_id)
         .join(models, models.c.project_id == projects.c.id)
         .where(models.c.id == model_id)
     ).first()
     if row is None:
         raise NotFound(f"no model with id {model_id!r}")
+    if principal.task is not None and need is not READ:
+        if row.task_id == principal.task.task_id:
+            return
+        raise Forbidden("a task's key changes only the models of its own task")
     require_project(conn, principal, row.name, need)
 
 
@@ -83,16 +98,25 @@ def require_file_key(conn: sa.Connection, principal: Principal, key: str, need: 
         raise Forbidden("only an admin may touch files that belong to no task")
 
 
+def task_in_key(key: str) -> str | None:
+    """The id of the task a file-store key belongs to; None when it names none."""
+    found = _TASK_IN_KEY.search(key)
+    return found.group(1) if found else None
+
+
 def require_create_in(conn: sa.Connection, principal: Principal, name: str) -> str | None:
-    """Refuse unless the principal may put something in project ``name``. Answers the
-    topmost project that putting it there creates (``a`` for a new ``a/b``), which the
-    principal is to own (``grant_new_project``); None when nothing new is made for them."""
+    """Refuse unless the principal may put something in project ``name``. Answers the new
+    top-level project that putting it there creates (``a`` for a new ``a/b``), which the
+    principal is to own (``grant_new_project``); None when nothing new is theirs to own: a
+    project made under an existing one inherits its roles, so an editor stays an editor."""
     if principal.is_admin:
         return None
     existing = conn.execute(
         sa.select(projects.c.name).where(projects.c.name.in_(ancestors_and_self(name)))
     ).scalars()
     nearest = max(existing, key=len, default=None)
+    if principal.task is not None:
+        raise Forbidden("a task's key may not create tasks or projects")
     if principal.is_worker:
         raise Forbidden(f"worker {principal.name!r} may not create tasks or projects")
     if nearest == name:
@@ -100,8 +124,8 @@ def require_create_in(conn: sa.Connection, principal: Principal, name: str) -> s
         return None
     if nearest is not None:
         require_project(conn, principal, nearest, WRITE)
-    depth = 0 if nearest is None else nearest.count("/") + 1
-    return "/".join(name.split("/")[: depth + 1])
+        return None
+    return name.split("/")[0]
 
 
 def grant_new_project(conn: sa.Connection, principal: Principal, name: str) -> None:
@@ -132,3 +156,49 @@ def _runs(conn: sa.Connection, principal: Principal, worker_id: str) -> bool:
 
 def _verb(need: Role) -> str:
     return {Role.VIEWER: "read", Role.EDITOR: "change", Role.OWNER: "manage"}[need]
+
+
+def require_models_in(
+    conn: sa.Connection, principal: Principal, name: str, task_id: str | None
+) -> str | None:
+    """Refuse unless the principal may register a model in project ``name`` (whatever task
+    the model names). A worker account and a task's key put models only in the project of
+    the task they write: ``task_id``'s, or the key's own. Answers what ``require_create_in``
+    does."""
+    if principal.is_admin:
+        return None
+    if principal.task is not None or principal.is_worker:
+        if principal.task is not None:
+            allowed = _project_name(conn, principal.task.project_id)
+        elif task_id is not None:
+            allowed = conn.execute(
+                sa.select(projects.c.name)
+                .join(tasks, tasks.c.project_id == projects.c.id)
+                .where(tasks.c.id == task_id)
+            ).scalar()
+        else:
+            allowed = None
+        if allowed is None or name != allowed:
+            raise Forbidden(
+                f"{principal.name or 'this account'} may put models only in the project of "
+                f"the task it runs, not in {name!r}"
+            )
+        return None
+    return require_create_in(conn, principal, name)
+
+
+def require_worker_id(conn: sa.Connection, principal: Principal, worker_id: str) -> None:
+    """A worker id belongs to the account that registered it: no other account (admins
+    excepted) may register it again, heartbeat for it, take tasks or leave as it."""
+    if principal.is_admin:
+        return
+    owner = conn.execute(sa.select(workers.c.user_id).where(workers.c.id == worker_id)).scalar()
+    if owner is not None and owner != principal.user_id:
+        raise Forbidden(f"worker {worker_id!r} belongs to another account")
+
+
+def _project_name(conn: sa.Connection, project_id: str) -> str | None:
+    name: str | None = conn.execute(
+        sa.select(projects.c.name).where(projects.c.id == project_id)
+    ).scalar()
+    return name

@@ -24,11 +24,12 @@ from tunelab.server.auth import SESSION_COOKIE, principal_for
 from tunelab.server.csrf import CSRF_COOKIE, CSRF_HEADER, token_matches
 from tunelab.server.db_gate import run_db
 from tunelab.server.file_store import FileStore
+from tunelab.server.task_key_gate import require_task_key_route
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
-# What a run records (points, lines, plots) is not a change to the task: no writer noted
+# What a run records (points, lines, plots, pings) is not a change to the task: no writer noted
 # (and the ingest path spared a write per batch).
-_RECORDING = ("/scalars", "/scalars/frame", "/console", "/plots")
+_RECORDING = ("/scalars", "/scalars/frame", "/console", "/plots", "/ping")
 # Reachable without signing in: the health check and the login page itself.
 PUBLIC_PATHS = frozenset({"/api/v1/health", "/login", "/logout"})
 
@@ -120,6 +121,7 @@ def _check_path(conn: sa.Connection, principal: Principal, request: Request, nee
     if principal.is_admin:
         return  # allowed everything: no lookup (an unknown id is the route's own 404)
     params, path = request.path_params, request.url.path
+    require_task_key_route(principal, request.method, path, params, need)
     if "task_id" in params:
         access.require_task(conn, principal, params["task_id"], need)
     elif "model_id" in params:
@@ -134,3 +136,5 @@ def _check_path(conn: sa.Connection, principal: Principal, request: Request, nee
         access.require_file_key(conn, principal, store.upload_key(params["upload_id"]), need)
     if path.startswith("/api/v1/workers") and need is access.WRITE:
         access.require_worker_account(principal)
+        if "worker_id" in params:
+            access.require_worker_id(conn, principal, params["worker_id"])

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from tunelab.domain.lifecycle import clone_name, clone_parent, require_action
 from tunelab.domain.task import TaskStatus
-from tunelab.store import queues
+from tunelab.store import queues, task_keys
 from tunelab.store.artifacts import delete_task_artifacts
 from tunelab.store.batches import forget_batches
 from tunelab.store.console import delete_console
@@ -47,6 +47,7 @@ from tunelab.store.schema import (
     workers,
 )
 from tunelab.store.stored_files import unreferenced
+from tunelab.store.task_activity import database_now
 from tunelab.store.task_status import change_status, raise_changed, read_state
 from tunelab.store.tasks import get_task
 from tunelab.store.workers import ensure_worker
@@ -71,8 +72,11 @@ _DEPENDENT_TABLES = (
 # --- queue ----------------------------------------------------------------------------------
 
 
-def enqueue(conn: sa.Connection, task_id: str, queue: str = queues.DEFAULT_QUEUE) -> dict[str, Any]:
-    """A draft joins the end of ``queue`` (created if missing)."""
+def enqueue(
+    conn: sa.Connection, task_id: str, queue: str = queues.DEFAULT_QUEUE, by: str | None = None
+) -> dict[str, Any]:
+    """A draft joins the end of ``queue`` (created if missing); ``by`` is the id of the
+    account enqueueing it, whose reads the key of its run will have."""
     row = read_state(conn, task_id)
     require_action("enqueue", S(row.status))
     queue_id = queues.ensure_queue(conn, queue)
@@ -87,7 +91,7 @@ def enqueue(conn: sa.Connection, task_id: str, queue: str = queues.DEFAULT_QUEUE
         stop_requested=False,
         status_reason="",
     )
-    queues.add_entry(conn, queue_id, task_id)
+    queues.add_entry(conn, queue_id, task_id, by)
     return get_task(conn, task_id)
 
 
@@ -100,16 +104,25 @@ def dequeue(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     return get_task(conn, task_id)
 
 
-def start(conn: sa.Connection, task_id: str, worker_id: str) -> dict[str, Any]:
+def start(
+    conn: sa.Connection,
+    task_id: str,
+    worker_id: str,
+    by: str | None = None,
+    draft_owner: str | None = None,
+) -> dict[str, Any]:
     """A draft or queued task runs on ``worker_id`` now (``tunelab agent execute --id``).
+    The Task comes with ``task_key``, the key its code runs with (``store.task_keys``): it
+    reads what the account that enqueued it may, or for a draft, ``draft_owner``.
 
-    An unknown worker is registered (serving no queue), so the reaper watches its heartbeat
-    like any other's.
+    An unknown worker is registered (serving no queue, owned by ``by``, the id of the
+    account asking), so the reaper watches its heartbeat like any other's.
     """
     row = read_state(conn, task_id)
     status = S(row.status)
     require_action("start", status)
-    ensure_worker(conn, worker_id)
+    ensure_worker(conn, worker_id, user_id=by)
+    owner = queues.enqueued_by(conn, task_id) if status is S.QUEUED else draft_owner
     change_status(
         conn,
         task_id,
@@ -122,7 +135,7 @@ def start(conn: sa.Connection, task_id: str, worker_id: str) -> dict[str, Any]:
     )
     queues.remove_entry(conn, task_id)
     conn.execute(workers.update().where(workers.c.id == worker_id).values(task_id=task_id))
-    return get_task(conn, task_id)
+    return {**get_task(conn, task_id), "task_key": task_keys.mint(conn, task_id, worker_id, owner)}
 
 
 def stop(conn: sa.Connection, task_id: str, reason: str = "") -> dict[str, Any]:
@@ -146,7 +159,16 @@ def stop(conn: sa.Connection, task_id: str, reason: str = "") -> dict[str, Any]:
         asked = conn.execute(
             tasks.update()
             .where(tasks.c.id == task_id, tasks.c.status == S.RUNNING.value)
-            .values(stop_requested=True, status_reason=reason, last_update=now())
+            .values(
+                stop_requested=True,
+                # A second stop does not restart the grace period of the first.
+                stop_requested_at=sa.case(
+                    (tasks.c.stop_requested == sa.true(), tasks.c.stop_requested_at),
+                    else_=database_now(conn),
+                ),
+                status_reason=reason,
+                last_update=now(),
+            )
         )
         if asked.rowcount != 1:
             raise_changed(conn, task_id, "stop", S.RUNNING)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from tunelab.domain.path_names import SEGMENT_RULE, is_segment_name
 from tunelab.errors import InvalidInput, NotFound
 from tunelab.store.dialect import dialect_insert
 from tunelab.store.lookup import new_id, now, visible_only
@@ -34,8 +35,11 @@ def validate_name(name: Any) -> str:
     """``name`` if it can name a queue: it appears in URL paths, so no "/"."""
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"a queue name must be 1 to {MAX_NAME_LENGTH} characters")
-    if "/" in name or name != name.strip():
-        raise InvalidInput(f"invalid queue name {name!r}: no '/' and no surrounding spaces")
+    if not is_segment_name(name) or name != name.strip():
+        raise InvalidInput(
+            f"invalid queue name {name!r}: it appears in URLs, so it is {SEGMENT_RULE}, "
+            "with no spaces around it"
+        )
     return name
 
 
@@ -76,18 +80,23 @@ def queue_id_by_name(conn: sa.Connection, name: str) -> str:
     return queue_id
 
 
-def list_queues(conn: sa.Connection) -> list[dict[str, Any]]:
-    """Every queue by name, with its length and the workers serving it.
+def list_queues(conn: sa.Connection, visible: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Every queue by name, with its length and the workers serving it; the length counts
+    only the tasks of the projects ``visible`` (ids) when given: a queue is shared, how much
+    another project has waiting in it is not.
 
     ``default`` is there from the start (migration 0003); it is ensured here too, so a store
     emptied by hand still shows it.
     """
     ensure_queue(conn, DEFAULT_QUEUE)
-    lengths: dict[str, int] = dict(
-        conn.execute(
-            sa.select(queue_entries.c.queue_id, sa.func.count()).group_by(queue_entries.c.queue_id)
-        ).all()
+    counted = sa.select(queue_entries.c.queue_id, sa.func.count()).group_by(
+        queue_entries.c.queue_id
     )
+    if visible is not None:
+        counted = counted.join(tasks, tasks.c.id == queue_entries.c.task_id).where(
+            *visible_only(tasks.c.project_id, visible)
+        )
+    lengths: dict[str, int] = dict(conn.execute(counted).all())
     serving: dict[str, list[str]] = {}
     # Workers are few and their queue lists are JSON: matched here rather than in SQL,
     # where the two dialects spell JSON containment differently.
@@ -131,21 +140,33 @@ def list_entries(
 _LINE_ORDER = (queue_entries.c.position, queue_entries.c.added, queue_entries.c.task_id)
 
 
-def add_entry(conn: sa.Connection, queue_id: str, task_id: str) -> None:
-    """Put the task at the end of the queue."""
+def add_entry(conn: sa.Connection, queue_id: str, task_id: str, by: str | None = None) -> None:
+    """Put the task at the end of the queue; ``by``: the id of the account enqueueing it."""
     _lock(conn, queue_id)
     last = conn.execute(
         sa.select(sa.func.max(queue_entries.c.position)).where(queue_entries.c.queue_id == queue_id)
     ).scalar()
     conn.execute(
         queue_entries.insert().values(
-            task_id=task_id, queue_id=queue_id, position=(last or 0) + 1, added=now()
+            task_id=task_id,
+            queue_id=queue_id,
+            position=(last or 0) + 1,
+            added=now(),
+            enqueued_by=by,
         )
     )
 
 
 def remove_entry(conn: sa.Connection, task_id: str) -> None:
     conn.execute(queue_entries.delete().where(queue_entries.c.task_id == task_id))
+
+
+def enqueued_by(conn: sa.Connection, task_id: str) -> str | None:
+    """The id of the account that put the waiting task in its queue, if known."""
+    found: str | None = conn.execute(
+        sa.select(queue_entries.c.enqueued_by).where(queue_entries.c.task_id == task_id)
+    ).scalar()
+    return found
 
 
 def entry_queue(conn: sa.Connection, task_id: str) -> str | None:

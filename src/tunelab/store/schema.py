@@ -62,6 +62,10 @@ tasks = sa.Table(
     # The model the task starts from (``models.id``). No foreign key: models point back at
     # tasks, and a cycle of keys would order neither table first; the store keeps it valid.
     sa.Column("input_model_id", Id, nullable=True),
+    # The database's clock (store.task_activity) when a running task last sent anything or
+    # pinged, and when a stop was asked: the upkeep ends runs nobody runs any more.
+    sa.Column("last_active", Time, nullable=True),
+    sa.Column("stop_requested_at", Time, nullable=True),
     sa.Index(None, "project_id", "last_update"),
     # Covers the listing's usual filters, so counting a page's total reads only this index.
     sa.Index(None, "project_id", "archived", "status"),
@@ -236,6 +240,8 @@ queue_entries = sa.Table(
     sa.Column("queue_id", Id, sa.ForeignKey("queues.id", ondelete="CASCADE"), nullable=False),
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("added", Time, nullable=False),
+    # The account that enqueued it: the key its run gets reads what this account may.
+    sa.Column("enqueued_by", Id, nullable=True),
     sa.Index(None, "queue_id", "position"),
 )
 
@@ -358,4 +364,18 @@ project_roles = sa.Table(
     # viewer | editor | owner (tunelab.domain.access.Role)
     sa.Column("role", sa.String(16), nullable=False),
     sa.Index(None, "user_id"),
+)
+
+# The keys a task's code runs with, by their SHA-256: minted when a worker takes the task,
+# alive while it runs on that worker (``store.task_keys``).
+task_keys = sa.Table(
+    "task_keys",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("worker_id", sa.String(256), nullable=False),
+    # Whose reads the key has: the account that enqueued the task (None: its own task only).
+    sa.Column("owner_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("created", Time, nullable=False),
+    sa.Index(None, "task_id"),
 )

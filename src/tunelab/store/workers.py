@@ -20,11 +20,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tunelab.domain.path_names import SEGMENT_RULE, is_segment_name
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import InvalidInput, NotFound
-from tunelab.store import queues
+from tunelab.store import queues, task_keys
 from tunelab.store.dialect import dialect_insert, lock_first_queued
-from tunelab.store.lookup import now
+from tunelab.store.lookup import now, visible_only
 from tunelab.store.schema import queues as queue_table
 from tunelab.store.schema import tasks, workers
 from tunelab.store.task_status import change_status
@@ -41,8 +42,10 @@ UNREGISTERED = "worker unregistered while running it"
 def validate_worker_id(worker_id: Any) -> str:
     if not isinstance(worker_id, str) or not worker_id.strip() or len(worker_id) > MAX_ID_LENGTH:
         raise InvalidInput(f"a worker id must be 1 to {MAX_ID_LENGTH} characters")
-    if "/" in worker_id:
-        raise InvalidInput(f"invalid worker id {worker_id!r}: it appears in URLs, so no '/'")
+    if not is_segment_name(worker_id):
+        raise InvalidInput(
+            f"invalid worker id {worker_id!r}: it appears in URLs, so it is {SEGMENT_RULE}"
+        )
     return worker_id
 
 
@@ -90,13 +93,20 @@ def register(
     return get_worker(conn, worker_id)
 
 
-def ensure_worker(conn: sa.Connection, worker_id: str) -> None:
+def ensure_worker(conn: sa.Connection, worker_id: str, user_id: str | None = None) -> None:
     """Register ``worker_id`` serving no queue unless it is registered already."""
     validate_worker_id(worker_id)
     stamp = now()
     conn.execute(
         dialect_insert(conn, workers)
-        .values(id=worker_id, queues=[], host="", registered=stamp, last_heartbeat=stamp)
+        .values(
+            id=worker_id,
+            queues=[],
+            host="",
+            registered=stamp,
+            last_heartbeat=stamp,
+            user_id=user_id,
+        )
         .on_conflict_do_nothing(index_elements=[workers.c.id])
     )
 
@@ -108,8 +118,25 @@ def get_worker(conn: sa.Connection, worker_id: str) -> dict[str, Any]:
     return _as_dict(row)
 
 
-def list_workers(conn: sa.Connection) -> list[dict[str, Any]]:
-    return [_as_dict(row) for row in conn.execute(sa.select(workers).order_by(workers.c.id))]
+def list_workers(conn: sa.Connection, visible: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Every worker; with ``visible`` (project ids), ``task_id`` names only a task of those
+    projects, else it is None (``busy`` still says the worker runs something): workers are
+    shared, what they run for another project is not."""
+    found = [_as_dict(row) for row in conn.execute(sa.select(workers).order_by(workers.c.id))]
+    running = [worker["task_id"] for worker in found if worker["task_id"]]
+    if visible is None or not running:
+        return found
+    shown = set(
+        conn.execute(
+            sa.select(tasks.c.id).where(
+                tasks.c.id.in_(running), *visible_only(tasks.c.project_id, visible)
+            )
+        ).scalars()
+    )
+    for worker in found:
+        if worker["task_id"] not in shown:
+            worker["task_id"] = None
+    return found
 
 
 def _as_dict(row: sa.Row[Any]) -> dict[str, Any]:
@@ -117,6 +144,7 @@ def _as_dict(row: sa.Row[Any]) -> dict[str, Any]:
         "id": row.id,
         "queues": list(row.queues),
         "task_id": row.task_id,
+        "busy": row.task_id is not None,
         "host": row.host,
         "registered": row.registered,
         "last_heartbeat": row.last_heartbeat,
@@ -158,6 +186,8 @@ def take_next(
 ) -> dict[str, Any] | None:
     """The first queued task of ``queue_names`` (default: the worker's own queues), taken
     in that order of queues, now running on this worker; None when they are all empty.
+    The Task comes with ``task_key``: the key its code runs with (``store.task_keys``),
+    reading what the account that enqueued it may.
 
     Polling counts as a sign of life: the worker's heartbeat moves too.
     """
@@ -179,9 +209,11 @@ def take_next(
         change_status(
             conn, task_id, "start", S.QUEUED, S.RUNNING, worker_id=worker_id, stop_requested=False
         )
+        owner = queues.enqueued_by(conn, task_id)
         queues.remove_entry(conn, task_id)
         conn.execute(workers.update().where(workers.c.id == worker_id).values(task_id=task_id))
-        return get_task(conn, task_id)
+        key = task_keys.mint(conn, task_id, worker_id, owner)
+        return {**get_task(conn, task_id), "task_key": key}
     return None
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
-from starlette.concurrency import run_in_threadpool
 
+from tunelab.domain.access import Principal
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.lifecycle_models import (
@@ -24,7 +24,7 @@ from tunelab.server.api.lifecycle_models import (
 )
 from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
-from tunelab.store import lifecycle
+from tunelab.store import lifecycle, task_activity
 
 router = APIRouter(tags=["lifecycle"])
 
@@ -67,14 +67,14 @@ async def reset_task(
     # only after this function returns).
     result = await in_transaction(request, lifecycle.reset, task_id)
     files = result.files if body.delete_artifacts else []
-    return {**result.task, **await run_in_threadpool(delete_files, request, files)}
+    return {**result.task, **await delete_files(request, files)}
 
 
 @router.post("/tasks/{task_id}/enqueue")
 def enqueue_task(
-    task_id: str, conn: Conn, _wake: WakeWorkers, body: EnqueueRequest | None = None
+    task_id: str, conn: Conn, who: Who, _wake: WakeWorkers, body: EnqueueRequest | None = None
 ) -> dict[str, Any]:
-    return lifecycle.enqueue(conn, task_id, (body or EnqueueRequest()).queue)
+    return lifecycle.enqueue(conn, task_id, (body or EnqueueRequest()).queue, who.user_id)
 
 
 @router.post("/tasks/{task_id}/dequeue")
@@ -87,6 +87,13 @@ def stop_task(
     task_id: str, conn: Conn, _wake: WakeWorkers, body: StopRequest | None = None
 ) -> dict[str, Any]:
     return lifecycle.stop(conn, task_id, (body or StopRequest()).reason)
+
+
+@router.post("/tasks/{task_id}/ping")
+def ping_task(task_id: str, conn: Conn) -> dict[str, Any]:
+    """A run's sign of life while it sends nothing else: a running task without a worker
+    that stays silent past the server's task timeout fails with "no activity"."""
+    return task_activity.touch(conn, task_id)
 
 
 @router.post("/tasks/{task_id}/publish")
@@ -110,10 +117,20 @@ async def delete_task(
 ) -> dict[str, Any]:
     """``{"deleted": id, "deleted_files", "failed_files"}``."""
     files = await in_transaction(request, lifecycle.delete, task_id)
-    cleanup = await run_in_threadpool(delete_files, request, files if delete_artifacts else [])
+    cleanup = await delete_files(
+        request, files if delete_artifacts else [], changed_tasks=[task_id]
+    )
     return {"deleted": task_id, **cleanup}
 
 
 @router.post("/tasks/{task_id}/start")
-def start_task(task_id: str, body: StartRequest, conn: Conn) -> dict[str, Any]:
-    return lifecycle.start(conn, task_id, body.worker)
+def start_task(task_id: str, body: StartRequest, conn: Conn, who: Who) -> dict[str, Any]:
+    """The Task, running on ``worker``, with ``task_key``: the key its code is to run with."""
+    access.require_worker_id(conn, who, body.worker)
+    return lifecycle.start(conn, task_id, body.worker, who.user_id, _draft_owner(who))
+
+
+def _draft_owner(who: Principal) -> str | None:
+    # A task key reads what its owner may: a worker account reads everything, so it is
+    # nobody's owner (the key then reads its own task only).
+    return None if who.is_worker else who.user_id

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from starlette.concurrency import run_in_threadpool
 
 from tunelab.errors import Forbidden
 from tunelab.server import access
@@ -30,9 +29,10 @@ def create_model(body: ModelCreate, conn: Conn, who: Who) -> dict[str, Any]:
     new_root = None
     if body.task_id is not None:
         access.require_task(conn, who, body.task_id, access.WRITE)
-    elif body.project is not None:
-        new_root = access.require_create_in(conn, who, body.project)
-    elif not who.is_admin:
+    if body.project is not None:
+        # The project it goes into is checked whatever task it names.
+        new_root = access.require_models_in(conn, who, body.project, body.task_id)
+    elif body.task_id is None and not who.is_admin:
         raise Forbidden("a model needs a project or a task you may change")
     model = models.create_model(conn, **body.model_dump())
     if new_root:
@@ -95,5 +95,5 @@ async def delete_model(
     # Its own transaction, committed before any file is touched (deps.Conn would commit
     # only after this function returns).
     files = await in_transaction(request, models.delete_model, model_id)
-    cleanup = await run_in_threadpool(delete_files, request, files if delete_file else [])
+    cleanup = await delete_files(request, files if delete_file else [])
     return {"deleted": model_id, **cleanup}

@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response, status
 
-from tunelab.server.api.deps import Conn
+from tunelab.server import access
+from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.lifecycle_models import Heartbeat, NextRequest, WorkerRegistration
 from tunelab.server.authorize import current_principal
 from tunelab.server.db_gate import run_db
@@ -31,12 +32,14 @@ RECHECK_SECONDS = 0.25
 @router.post("/workers")
 def register_worker(body: WorkerRegistration, conn: Conn, request: Request) -> dict[str, Any]:
     principal = current_principal(request)
+    access.require_worker_id(conn, principal, body.id)
     return workers.register(conn, body.id, body.queues, body.host, user_id=principal.user_id)
 
 
 @router.get("/workers")
-def list_workers(conn: Conn) -> dict[str, Any]:
-    return {"items": workers.list_workers(conn)}
+def list_workers(conn: Conn, who: Who) -> dict[str, Any]:
+    """Every worker; ``task_id`` only for a task the account may see (``busy`` either way)."""
+    return {"items": workers.list_workers(conn, access.visible_projects(conn, who))}
 
 
 @router.post("/workers/{worker_id}/heartbeat")

@@ -14,7 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from starlette.concurrency import run_in_threadpool
 
 from tunelab.errors import Forbidden, InvalidInput, TunelabError
 from tunelab.server import access
@@ -70,7 +69,7 @@ def bulk_modal(request: Request, conn: Conn, form: Form) -> HTMLResponse:
         raise InvalidInput("select one or more experiments first")
     context: dict[str, Any] = {"action": action, "ids": ids, "label": DONE[action]}
     if action == "enqueue":
-        context["queues"], context["selected"] = picker_queues(conn)
+        context["queues"], context["selected"] = picker_queues(request, conn)
     if is_htmx(request):
         return render(request, "actions/bulk.html", context)
     page = {**context, "body": "actions/bulk.html", "title": f"{action.capitalize()} experiments"}
@@ -96,7 +95,9 @@ async def bulk_action(request: Request, form: Form, _wake: WakeWorkers) -> Respo
         else:
             outcome.done.append(task_id)
     wanted = action in ("reset", "delete") and form.checked("delete_artifacts")
-    cleanup = await run_in_threadpool(delete_files, request, outcome.files if wanted else [])
+    cleanup = await delete_files(
+        request, outcome.files if wanted else [], changed_tasks=outcome.done
+    )
     message, kind = report(action, len(ids), outcome, queue, cleanup, wanted)
     return changed(request, outcome.done, message, kind=kind)
 
@@ -113,7 +114,7 @@ def _apply(
     if action == "delete":
         return lifecycle.delete(conn, task_id)
     if action == "enqueue":
-        lifecycle.enqueue(conn, task_id, queue)
+        lifecycle.enqueue(conn, task_id, queue, current_principal(request).user_id)
     elif action == "dequeue":
         lifecycle.dequeue(conn, task_id)
     elif action == "stop":

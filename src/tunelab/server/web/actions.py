@@ -16,7 +16,6 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from starlette.concurrency import run_in_threadpool
 
 from tunelab.domain.lifecycle import require_action
 from tunelab.domain.task import TaskStatus
@@ -79,7 +78,7 @@ def reset_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
 @router.get("/experiments/{task_id}/enqueue", response_class=HTMLResponse)
 def enqueue_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
     task = _task_for(conn, task_id, "enqueue")
-    on_offer, selected = picker_queues(conn)
+    on_offer, selected = picker_queues(request, conn)
     return modal(request, "enqueue", {"task": task, "queues": on_offer, "selected": selected})
 
 
@@ -117,7 +116,7 @@ async def reset_task(task_id: str, request: Request, form: Form, _wake: WakeWork
     # Its own transaction, committed before any file is touched (as the API's reset).
     result = await in_transaction(request, lifecycle.reset, task_id)
     wanted = form.checked("delete_artifacts")
-    cleanup = await run_in_threadpool(delete_files, request, result.files if wanted else [])
+    cleanup = await delete_files(request, result.files if wanted else [])
     said, failed = files_said(cleanup, wanted)
     return changed(
         request,
@@ -130,10 +129,10 @@ async def reset_task(task_id: str, request: Request, form: Form, _wake: WakeWork
 
 @router.post("/experiments/{task_id}/enqueue")
 def enqueue_task(
-    task_id: str, request: Request, conn: Conn, form: Form, _wake: WakeWorkers
+    task_id: str, request: Request, conn: Conn, who: Who, form: Form, _wake: WakeWorkers
 ) -> Response:
     queue = form.get("queue").strip() or queues.DEFAULT_QUEUE
-    task = lifecycle.enqueue(conn, task_id, queue)
+    task = lifecycle.enqueue(conn, task_id, queue, who.user_id)
     return changed(
         request,
         [task_id],
@@ -146,7 +145,7 @@ def enqueue_task(
 async def delete_task(task_id: str, request: Request, form: Form) -> Response:
     task, files = await in_transaction(request, _delete, task_id)
     wanted = form.checked("delete_artifacts")
-    cleanup = await run_in_threadpool(delete_files, request, files if wanted else [])
+    cleanup = await delete_files(request, files if wanted else [], changed_tasks=[task_id])
     said, failed = files_said(cleanup, wanted)
     project_page = f"/projects/{task['project']['id']}"
     # On the deleted task's own page there is nothing left to show: go to its project.

@@ -1,0 +1,49 @@
+"""Where a task's key may go, beyond what the rules on each object (``server.access``) say.
+
+A task's key is what its script calls the API with: it reads what the task's owner may read,
+and writes only what a run produces. So: no pages, nothing about accounts or keys, and writes
+only under its own task (outputs, status, artifacts, inputs), to files and uploads under its
+task's keys, and to models (``POST /models`` checks the project; a model's own routes, that
+the model is its task's). Moving its task through the lifecycle (clone, enqueue, reset,
+publish, delete…) is for people, not for the code being run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tunelab.domain.access import Principal, Role
+from tunelab.errors import Forbidden
+
+_API = "/api/v1"
+_ACCOUNT_PATHS = (f"{_API}/users", f"{_API}/tokens")
+_LIFECYCLE = frozenset(
+    {"clone", "enqueue", "dequeue", "publish", "reset", "archive", "unarchive", "start"}
+)
+# Path parameters whose object the per-object rules check against the key's own task.
+_OWN_OBJECTS = ("key", "upload_id", "model_id")
+
+
+def require_task_key_route(
+    principal: Principal, method: str, path: str, params: Mapping[str, Any], need: Role
+) -> None:
+    """Refuse what a task's key may never do; nothing for any other principal."""
+    scope = principal.task
+    if scope is None:
+        return
+    if not path.startswith(f"{_API}/"):
+        raise Forbidden("a task's key is for the API, not for the web pages")
+    if path.startswith(_ACCOUNT_PATHS):
+        raise Forbidden("a task's key may not read or manage accounts and keys")
+    if need is Role.VIEWER:
+        return
+    own = f"{_API}/tasks/{scope.task_id}"
+    if params.get("task_id") == scope.task_id and (path == own or path.startswith(own + "/")):
+        action = path[len(own) + 1 :]
+        if (method == "DELETE" and path == own) or (method == "POST" and action in _LIFECYCLE):
+            raise Forbidden("a task's key may not move its task through the lifecycle")
+        return
+    if any(name in params for name in _OWN_OBJECTS) or (method, path) == ("POST", f"{_API}/models"):
+        return
+    raise Forbidden("a task's key writes only its own task: its outputs, files and models")
