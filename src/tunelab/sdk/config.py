@@ -20,6 +20,7 @@ Example config file::
     flush_interval = 0.5                 # seconds between background sends
     max_batch_points = 200000            # send early once this many points wait
     exit_timeout = 10                    # seconds the exit waits for the last sends
+    heartbeat_interval = 30              # seconds of silence before the run pings the server
 
     config = load_config()
     client = ApiClient(config.api_url, token=config.api_token)
@@ -55,6 +56,7 @@ class SdkConfig:
     flush_interval: float = 0.5
     max_batch_points: int = 200_000
     exit_timeout: float = 10.0
+    heartbeat_interval: float = 30.0
     # The file the values came from (None when there was none).
     config_file: Path | None = field(default=None, compare=False)
 
@@ -129,6 +131,7 @@ _SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "flush_interval": ("TUNELAB_FLUSH_INTERVAL", _as_positive_float),
     "max_batch_points": ("TUNELAB_MAX_BATCH_POINTS", _as_positive_int),
     "exit_timeout": ("TUNELAB_EXIT_TIMEOUT", _as_positive_float),
+    "heartbeat_interval": ("TUNELAB_HEARTBEAT_INTERVAL", _as_positive_float),
 }
 _PATHS = {"offline_dir", "spool_dir"}
 

@@ -15,10 +15,12 @@ How it works. ``add_scalar`` extends the flat list of its (metric, variant) with
 checked. A daemon thread wakes every ``flush_interval`` (sooner once ``max_batch_points``
 wait), cuts the buffers, packs the points with ``scalar_wire`` into batches of at most
 ``max_batch_points`` points, each with a fresh ``batch_id``, and sends them; console lines
-and plots likewise; queued calls keep their place between them. Each request runs on a
-second thread (``wire``) while the sender cuts and packs the points reported meanwhile, so
-packing overlaps the server's work. A batch keeps its ``batch_id`` for every retry, so one
-the server stored before its answer was lost is stored once.
+and plots likewise; queued calls keep their place between them. After ``heartbeat_interval``
+seconds with nothing sent, it pings the task instead: the server fails a run without an
+agent that stays silent past its task timeout (a process killed too hard to say so).
+Each request runs on a second thread (``wire``) while the sender cuts and packs the points
+reported meanwhile, so packing overlaps the server's work. A batch keeps its ``batch_id``
+for every retry, so one the server stored before its answer was lost is stored once.
 
 When the server does not answer (or answers 5xx) everything unsent is appended to the
 spool file (the session-log format) and retried with exponential backoff; once the server
@@ -90,6 +92,7 @@ class Reporter:
         max_batch_points: int = 200_000,
         spool_path: Path,
         exit_timeout: float = 10.0,
+        heartbeat_interval: float = 30.0,
     ) -> None:
         self.task_id = task_id
         self.spool_path = Path(spool_path).expanduser()
@@ -117,6 +120,8 @@ class Reporter:
         self._backoff = _BACKOFF_FIRST
         self._warnings = 0
         self._outage_reported = False
+        self._heartbeat_interval = heartbeat_interval
+        self._last_contact = monotonic()  # the last answer from the server (sender's clock)
         self._adopt_spool()
         self._wire: Wire[Op, Outcome] = Wire(self._send)
         self._thread = threading.Thread(target=self._run, name="tunelab-reporter", daemon=True)
@@ -234,6 +239,8 @@ class Reporter:
             last = now
             try:
                 self._cycle()
+                if monotonic() - self._last_contact >= self._heartbeat_interval:
+                    self._ping()
             except Exception as exc:  # the program must never see the sender fail
                 self._warn(f"the background sender failed: {exc!r}")
         self._wire.close()
@@ -351,9 +358,21 @@ class Reporter:
                 self._schedule_retry()
             self._replayed_lines = 0
 
+    def _ping(self) -> None:
+        """Tell the server the run is alive; an offline client has nobody to tell, and while
+        the server is away the replay of the spool is what will reach it first."""
+        ping = getattr(self._client, "ping_task", None)
+        self._last_contact = monotonic()
+        if ping is None or self._spooled:
+            return
+        # A lost ping costs nothing: the next one, or the next batch, says the same.
+        with contextlib.suppress(Exception):
+            ping(self.task_id)
+
     def _send(self, op: Op) -> Outcome:
         try:
             session_log.apply(self._client, op)
+            self._last_contact = monotonic()
         except TunelabError as exc:
             if exc.status >= 500:  # includes ServerUnavailable: no answer at all
                 if not self._outage_reported:

@@ -33,6 +33,7 @@ class RunSession:
             max_batch_points=config.max_batch_points,
             spool_path=config.spool_dir / f"{task_id}.jsonl",
             exit_timeout=config.exit_timeout,
+            heartbeat_interval=config.heartbeat_interval,
         )
         self.console = ConsoleCapture(self.reporter.add_console)
         self._capture_console = capture_console
@@ -69,7 +70,9 @@ class RunSession:
         web app: look for the request and end the run as SIGTERM would."""
 
         def check() -> None:
-            if self.client.get_task(self.task_id).get("stop_requested"):
+            data = self.client.get_task(self.task_id)
+            # "stopped": the server ended the task when the request went unanswered too long.
+            if data.get("stop_requested") or data.get("status") == "stopped":
                 self._stop_watching.set()
                 self.exit.mark(TaskStatus.STOPPED, "stop requested")
                 _thread.interrupt_main(signal.SIGTERM)
@@ -81,6 +84,19 @@ class RunSession:
         (``execute_remotely`` hands the task to an agent)."""
         self._end(None)
         self.exit.disarm()
+
+    def abandon(self, error: BaseException) -> None:
+        """The start failed with ``error``: end the run failed (stopped on Ctrl-C) with it,
+        now, and leave the process's exit alone."""
+        self.exit.disarm()
+        if isinstance(error, KeyboardInterrupt):
+            final = (TaskStatus.STOPPED, "interrupted (Ctrl-C) while starting")
+        else:
+            final = (TaskStatus.FAILED, f"Task.init failed: {type(error).__name__}: {error}")
+        try:
+            self._end(final)
+        except Exception as exc:  # the start's own error is the one to raise
+            print(f"tunelab: could not end the task {self.task_id}: {exc}", file=sys.stderr)
 
     def start(self) -> None:
         if self._capture_console:

@@ -67,7 +67,9 @@ class Task(TaskLifecycle, TaskOutputs):
         ``auto_connect_frameworks``: files saved with ``joblib.dump`` or ``torch.save``
         become the task's output models.
 
-        Called again in the same process, returns the task already started.
+        Called again in the same process, returns the task already started. If a step
+        after the task was created raises (capturing the arguments, installing the hooks),
+        the task ends ``failed`` with the error, which is raised again.
         """
         if cls._current is not None:
             return cls._current
@@ -90,22 +92,33 @@ class Task(TaskLifecycle, TaskOutputs):
                 output_uri=_destination(output_uri),
                 capture_console=auto_connect_streams,
             )
-        task = cls(client, data, session)
-        task._remote = remote_id is not None
-        session.before_close.append(task._sync_connected)
-        cls._current = task
-        if auto_connect_arg_parser:
-            task_start.connect_arguments(session, data)
-        if auto_connect_frameworks and isinstance(client, ApiClient):
-            # Offline sessions record artifacts, not models (a model needs the server's id).
-            from tunelab.sdk.model_capture import install_model_capture
+        try:
+            task = cls(client, data, session)
+            task._remote = remote_id is not None
+            session.before_close.append(task._sync_connected)
+            cls._current = task
+            if auto_connect_arg_parser:
+                task_start.connect_arguments(session, data)
+            if auto_connect_frameworks and isinstance(client, ApiClient):
+                # Offline sessions record artifacts, not models (a model needs the server's id).
+                from tunelab.sdk.model_capture import install_model_capture
 
-            session.before_close.append(install_model_capture(task._capture_model_file))
-        session.start()
-        if remote_id is None:
-            task_start.capture_source_later(session, data)
-        if isinstance(client, ApiClient) and not remote.under_agent():
-            session.watch_stop_requests()
+                session.before_close.append(install_model_capture(task._capture_model_file))
+            session.start()
+            if remote_id is None:
+                task_start.capture_source_later(session, data)
+            if isinstance(client, ApiClient) and not remote.under_agent():
+                session.watch_stop_requests()
+        except BaseException as exc:
+            # The task exists and nobody else will end it: a run that never started must
+            # not stay running.
+            cls._current = None
+            if auto_connect_frameworks:
+                from tunelab.sdk.model_capture import uninstall_model_capture
+
+                uninstall_model_capture()  # a partial install included
+            session.abandon(exc)
+            raise
         return task
 
     @classmethod

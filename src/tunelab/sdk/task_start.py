@@ -3,6 +3,7 @@ rest (arguments as they are parsed, source code and packages) without delaying t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -86,7 +87,14 @@ def start(
         "runtime": capture_runtime().to_dict(),
     }
     data = client.create_task(body)
-    session = RunSession(client, data["id"], config, capture_console=capture_console)
+    try:
+        session = RunSession(client, data["id"], config, capture_console=capture_console)
+    except BaseException as exc:
+        # No session to end the run: say so directly, or the task would stay running.
+        reason = f"Task.init failed: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(Exception):
+            client.update_task(data["id"], status="failed", status_reason=reason)
+        raise
     if offline:
         session.offline_folder = client.folder
     return client, data, session

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from tunelab.domain.path_names import segment
 from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, encode_frame
 from tunelab.errors import InvalidInput, ServerUnavailable, TunelabError, from_code
 from tunelab.sdk.transport_registry import RegistryRoutes
@@ -152,6 +153,11 @@ class ApiClient(RegistryRoutes):
     def get_metrics(self, task_id: str) -> JsonObject:
         return self._request("GET", f"/tasks/{task_id}/metrics")
 
+    def ping_task(self, task_id: str) -> JsonObject:
+        """The run is alive (sent when it has sent nothing for a while); answers its
+        ``status`` and ``stop_requested``."""
+        return self._request("POST", f"/tasks/{task_id}/ping")
+
     # ----- console ----------------------------------------------------------------------
 
     def post_console(
@@ -250,7 +256,7 @@ class ApiClient(RegistryRoutes):
         return self._request("POST", "/queues", json={"name": name})
 
     def queue_entries(self, queue: str) -> JsonObject:
-        return self._request("GET", f"/queues/{queue}/entries")
+        return self._request("GET", f"/queues/{segment(queue)}/entries")
 
     def move_queue_entry(
         self, queue: str, task_id: str, to: str, before: str | None = None
@@ -258,7 +264,7 @@ class ApiClient(RegistryRoutes):
         body: JsonObject = {"to": to}
         if before is not None:
             body["before"] = before
-        return self._request("POST", f"/queues/{queue}/entries/{task_id}/move", json=body)
+        return self._request("POST", f"/queues/{segment(queue)}/entries/{task_id}/move", json=body)
 
     def register_worker(self, worker_id: str, queues: Sequence[str], host: str = "") -> JsonObject:
         body = {"id": worker_id, "queues": list(queues), "host": host}
@@ -269,13 +275,14 @@ class ApiClient(RegistryRoutes):
 
     def heartbeat(self, worker_id: str, task_id: str | None = None) -> JsonObject:
         """``{"stop": [task ids]}``: the tasks this worker runs that were asked to stop."""
-        return self._request("POST", f"/workers/{worker_id}/heartbeat", json={"task_id": task_id})
+        url = f"/workers/{segment(worker_id)}/heartbeat"
+        return self._request("POST", url, json={"task_id": task_id})
 
     def next_task(self, worker_id: str, timeout: float = 30) -> JsonObject | None:
         """The next task for this worker, now running on it; None after ``timeout`` seconds."""
         answer = self._request(
             "POST",
-            f"/workers/{worker_id}/next",
+            f"/workers/{segment(worker_id)}/next",
             json={"timeout": timeout},
             read_timeout=timeout + self.timeout,
         )
@@ -283,7 +290,7 @@ class ApiClient(RegistryRoutes):
         return task
 
     def unregister_worker(self, worker_id: str) -> None:
-        self._request("DELETE", f"/workers/{worker_id}")
+        self._request("DELETE", f"/workers/{segment(worker_id)}")
 
     def _action(
         self, task_id: str, action: str, body: Mapping[str, Any] | None = None

@@ -12,21 +12,27 @@ from fastapi import FastAPI
 from tunelab import __version__
 from tunelab.errors import ConfigError
 from tunelab.server import db_gate, error_handlers, maintenance, store_errors, web
-from tunelab.server.api import api_router
+from tunelab.server.api import api_router, documentation
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.csrf import CsrfCookieMiddleware
 from tunelab.server.json_guard import InputGuardMiddleware
+from tunelab.server.security_headers import SecurityHeadersMiddleware
 from tunelab.server.settings import ServerSettings
 from tunelab.server.timing import ServerTimingMiddleware
 from tunelab.server.work_signal import WorkSignal
 from tunelab.storage import StorageContext, load_storage_credentials
 from tunelab.store import migrations, users
 from tunelab.store.engine import create_engine, refresh_statistics
+from tunelab.store.integrity import check_database
 
 
 def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
-    """Build the server for ``settings``; applies pending migrations unless ``migrate=False``."""
+    """Build the server for ``settings``; applies pending migrations unless ``migrate=False``.
+
+    A damaged SQLite database (a write-ahead log cut short, a failed ``quick_check``) is
+    refused before anything opens it: opening it would drop data without a word."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    check_database(settings.database_url)
     engine = create_engine(settings.database_url)
     if migrate:
         migrations.upgrade(engine)
@@ -37,7 +43,11 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Background upkeep (reaping lost workers) for as long as the server serves.
-        upkeep = asyncio.create_task(maintenance.run(engine, settings.worker_timeout))
+        upkeep = asyncio.create_task(
+            maintenance.run(
+                engine, settings.worker_timeout, settings.task_timeout, settings.stop_grace
+            )
+        )
         try:
             yield
         finally:
@@ -49,8 +59,9 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
         title="Tunelab",
         version=__version__,
         description="Self-hosted experiment manager: the JSON API.",
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # Served behind the login gate instead (server.api.documentation).
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -72,6 +83,7 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(CsrfCookieMiddleware)
     app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, docs_path=documentation.DOCS_URL)
     return app
 
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunelab.errors import ConfigError
+from tunelab.errors import ConfigError, InvalidInput
 
 DEFAULT_DATA_DIR = Path("~/.tunelab")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -33,12 +33,30 @@ class ServerSettings:
     # Seconds a worker may stay silent (no heartbeat, no poll) before it counts as lost and
     # its running task fails with "worker lost".
     worker_timeout: float = 60.0
+    # Seconds a running task without a worker (a script run by hand) may stay silent (no
+    # data, no ping) before it counts as lost and fails with "no activity".
+    task_timeout: float = 600.0
+    # Seconds a stop request on a running task may go unanswered before the task is ended
+    # as stopped anyway (its process is gone, or nobody watches for the request).
+    stop_grace: float = 60.0
     # "auto": login required unless bound to a loopback address; "on": always required.
     auth: str = "auto"
+    # Whether the server opens (for admins) files on its own disk that records name;
+    # None: yes without login, no with login (server.uri_access).
+    serve_local_files: bool | None = None
+    # Object-store URI prefixes the server may read and delete in, besides the
+    # [[storage.*]] entries of its config file (server.uri_access).
+    storage_allow: tuple[str, ...] = ()
 
     @property
     def auth_required(self) -> bool:
         return self.auth == "on" or self.host not in LOOPBACK_HOSTS
+
+    @property
+    def local_files_served(self) -> bool:
+        if self.serve_local_files is None:
+            return not self.auth_required
+        return self.serve_local_files
 
     @classmethod
     def from_env(
@@ -63,7 +81,11 @@ class ServerSettings:
             max_body_bytes=_int_env("TUNELAB_MAX_BODY_BYTES", 64 * 1024 * 1024),
             max_batch_points=_int_env("TUNELAB_MAX_BATCH_POINTS", 2_000_000),
             worker_timeout=_float_env("TUNELAB_WORKER_TIMEOUT", 60.0),
+            task_timeout=_float_env("TUNELAB_TASK_TIMEOUT", 600.0),
+            stop_grace=_float_env("TUNELAB_STOP_GRACE", 60.0),
             auth=_choice(auth or env.get("TUNELAB_AUTH") or "auto", "TUNELAB_AUTH", AUTH_CHOICES),
+            serve_local_files=_flag_env("TUNELAB_SERVE_LOCAL_FILES"),
+            storage_allow=_prefixes_env("TUNELAB_STORAGE_ALLOW"),
         )
 
 
@@ -91,6 +113,37 @@ def _float_env(name: str, default: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def _flag_env(name: str) -> bool | None:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return None
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
+def _prefixes_env(name: str) -> tuple[str, ...]:
+    """Comma-separated object-store URIs (s3://, gs://, azure://), each with its bucket."""
+    from tunelab.storage import parse_destination
+
+    prefixes: list[str] = []
+    for raw in os.environ.get(name, "").split(","):
+        if not raw.strip():
+            continue
+        try:
+            dest = parse_destination(raw.strip())
+        except InvalidInput as exc:
+            raise ConfigError(f"{name}: {exc.message}") from None
+        if dest.scheme not in ("s3", "gs", "azure"):
+            raise ConfigError(
+                f"{name} lists object stores (s3://, gs://, azure://), got {raw.strip()!r}"
+            )
+        prefixes.append(dest.uri.rstrip("/"))
+    return tuple(prefixes)
 
 
 def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:

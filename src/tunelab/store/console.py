@@ -20,6 +20,7 @@ from tunelab.store.batches import claim_batch
 from tunelab.store.lookup import now
 from tunelab.store.scalars import IngestResult
 from tunelab.store.schema import console_lines, ingested_batches, tasks
+from tunelab.store.task_activity import database_now
 
 STREAMS = ("stdout", "stderr", "log")
 # Scalar and console batch ids share a table; see scalars.SCALAR_BATCH_PREFIX.
@@ -65,7 +66,11 @@ def append_lines(
     # Updating the task row first also locks it, so on PostgreSQL two appenders for one task
     # take their seqs (sequence values) one after the other, in commit order: a reader that
     # saw seq N never later finds a line below N that committed after it.
-    touched = conn.execute(tasks.update().where(tasks.c.id == task_id).values(last_update=stamp))
+    touched = conn.execute(
+        tasks.update()
+        .where(tasks.c.id == task_id)
+        .values(last_update=stamp, last_active=database_now(conn))
+    )
     if touched.rowcount == 0:
         raise NotFound(f"no task with id {task_id!r}")
     if lines:

@@ -28,6 +28,7 @@ from tunelab.store.dialect import dialect_insert
 from tunelab.store.lookup import now, require_task
 from tunelab.store.scalars import IngestResult
 from tunelab.store.schema import ingested_batches, task_plots, tasks
+from tunelab.store.task_activity import database_now
 
 # Batch ids share ``ingested_batches`` with scalars ("s:") and console ("c:").
 PLOT_BATCH_PREFIX = "p:"
@@ -91,7 +92,11 @@ def store_plots(
             },
         )
         conn.execute(stmt, rows)
-    conn.execute(tasks.update().where(tasks.c.id == task_id).values(last_update=now()))
+    conn.execute(
+        tasks.update()
+        .where(tasks.c.id == task_id)
+        .values(last_update=now(), last_active=database_now(conn))
+    )
     return IngestResult(stored=len(rows), duplicate=False)
 
 

@@ -26,12 +26,14 @@ import numpy as np
 import sqlalchemy as sa
 from numpy.typing import NDArray
 
+from tunelab.domain import times
 from tunelab.errors import InvalidInput
 from tunelab.store.batches import claim_batch
 from tunelab.store.dialect import on_conflict_insert
 from tunelab.store.downsample import downsample
 from tunelab.store.lookup import now, require_task
 from tunelab.store.schema import ingested_batches, scalar_chunks, task_metrics, tasks
+from tunelab.store.task_activity import database_now
 
 # Scalar and console batches share ``ingested_batches``; the prefix keeps a scalar batch
 # and a console batch that happen to carry the same id from shadowing each other.
@@ -99,7 +101,8 @@ def ingest_batch(conn: sa.Connection, task_id: str, batch: ScalarBatch) -> Inges
     """Store a batch once: a batch id seen before answers ``duplicate=True`` and stores nothing.
 
     Raises NotFound for an unknown task and InvalidInput (before writing anything) for a
-    series that is empty, has arrays of different lengths, or non-finite timestamps.
+    series that is empty, has arrays of different lengths, or timestamps out of range
+    (``tunelab.domain.times``).
     """
     require_task(conn, task_id)
     series = merge_series(batch.series)
@@ -142,8 +145,10 @@ def _check(s: SeriesPoints) -> None:
             f"{name}: iterations, values and timestamps must have the same length "
             f"(got {n}, {len(s.values)}, {len(s.timestamps)})"
         )
-    if not np.isfinite(s.timestamps).all():
-        raise InvalidInput(f"{name}: timestamps must be finite numbers")
+    stamps = s.timestamps
+    # NaN fails both comparisons, so this refuses it and the infinities too.
+    if not ((stamps >= times.EARLIEST) & (stamps <= times.LATEST)).all():
+        raise InvalidInput(f"{name}: timestamps must be finite {times.DESCRIPTION}")
 
 
 def _concat(parts: list[SeriesPoints]) -> SeriesPoints:
@@ -259,6 +264,7 @@ def _touch_task(conn: sa.Connection, task_id: str, max_iteration: int) -> None:
         .where(tasks.c.id == task_id)
         .values(
             last_update=now(),
+            last_active=database_now(conn),
             last_iteration=sa.case(
                 (tasks.c.last_iteration < top, top), else_=tasks.c.last_iteration
             ),

@@ -17,6 +17,7 @@ from tunelab.domain.task import TaskStatus
 from tunelab.errors import Conflict, NotFound
 from tunelab.store.lookup import now
 from tunelab.store.schema import tasks
+from tunelab.store.task_activity import database_now
 
 S = TaskStatus
 # Reaching one of these stamps ``completed``; published keeps the time it completed.
@@ -47,6 +48,7 @@ def change_status(
     stamps: dict[str, Any] = {"status": new.value, "last_update": stamp}
     if new is S.RUNNING:
         stamps["started"] = sa.func.coalesce(tasks.c.started, stamp)
+        stamps["last_active"] = database_now(conn)
     if new in ENDING:
         stamps["completed"] = stamp
     updated = conn.execute(
