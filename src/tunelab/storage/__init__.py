@@ -29,6 +29,7 @@ from tunelab.storage.files import (
     exists,
     file_sha256,
     filesystem,
+    open_file,
     storage_options,
     upload,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "filesystem",
     "join_uri",
     "load_storage_credentials",
+    "open_file",
     "parse_destination",
     "storage_options",
     "upload",

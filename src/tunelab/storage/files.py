@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunelab.errors import InvalidInput, StorageError, TunelabError
+from tunelab.errors import ConfigError, InvalidInput, NotFound, StorageError, TunelabError
 from tunelab.storage.context import StorageContext
 from tunelab.storage.credentials import StorageCredentials
 from tunelab.storage.destination import Destination, parse_destination
@@ -49,6 +49,8 @@ _ENVIRONMENT_HINTS = {
     "gs": "GOOGLE_APPLICATION_CREDENTIALS",
     "azure": "AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_CONNECTION_STRING",
 }
+# What the back ends raise when they find no credentials at all (botocore, google-auth).
+_NO_CREDENTIALS = frozenset({"NoCredentialsError", "DefaultCredentialsError"})
 # Exceptions from these packages are the back end talking, not a bug in the caller.
 _BACKEND_MODULES = frozenset(
     [
@@ -154,6 +156,26 @@ def delete(uri: str, ctx: StorageContext) -> None:
         fs, path, _ = _filesystem(dest, ctx)
         with contextlib.suppress(FileNotFoundError):
             fs.rm_file(path)
+
+
+def open_file(uri: str, ctx: StorageContext) -> tuple[Any, int | None]:
+    """The file at ``uri`` opened for reading (binary, file-like), and its size when the
+    back end knows it; NotFound when nothing is stored there."""
+    dest = _file_destination(uri)
+    with _translated(dest, ctx, "read"):
+        fs, path, _ = _filesystem(dest, ctx)
+        try:
+            handle = fs.open(path, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"nothing is stored at {dest.uri}") from None
+        try:
+            size = fs.size(path)
+        except (OSError, NotImplementedError):
+            size = None
+        except BaseException:
+            handle.close()
+            raise
+    return handle, int(size) if size is not None else None
 
 
 def exists(uri: str, ctx: StorageContext) -> bool:
@@ -324,6 +346,14 @@ def _translated(dest: Destination, ctx: StorageContext, doing: str) -> Iterator[
     except Exception as exc:
         if not _from_backend(exc):
             raise
+        if type(exc).__name__ in _NO_CREDENTIALS:
+            # Nothing was asked of the service: the fix is a setting, not a retry.
+            hint = _hint(dest, ctx)
+            raise ConfigError(
+                f"cannot {doing} {dest.uri}: there are no credentials for it"
+                + (f"; {hint}" if hint else ""),
+                {"uri": dest.uri},
+            ) from exc
         raise StorageError(_message(dest, ctx, doing, exc), {"uri": dest.uri}) from exc
 
 

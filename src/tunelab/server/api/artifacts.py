@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.registry_bodies import ArtifactPut
@@ -44,5 +43,5 @@ async def delete_artifact(
     # Its own transaction, committed before any file is touched (deps.Conn would commit
     # only after this function returns).
     files = await in_transaction(request, artifacts.delete_artifact, task_id, name)
-    cleanup = await run_in_threadpool(delete_files, request, files if delete_file else [])
+    cleanup = await delete_files(request, files if delete_file else [])
     return {"deleted": name, **cleanup}
