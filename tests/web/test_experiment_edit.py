@@ -320,7 +320,8 @@ def test_artifacts_download_from_the_file_store_or_through_the_page(
         assert put.status_code == 200, put.text
     page = http.get(f"/experiments/{tid}/artifacts").text
     assert "8.0 kB" in page and digest[:12] in page and "a,b\n1,2" in page
-    assert 'href="/api/v1/files/runs/x/weights.bin"' in page
+    # Each part of the key a whole segment, its "." encoded too.
+    assert 'href="/api/v1/files/runs/x/weights%2Ebin"' in page
     link = f"/experiments/{tid}/artifacts/table/download"
     assert f'href="{link}"' in page
     download = http.get(link)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+
+from tunelab.domain.path_names import segment
 
 JsonObject = dict[str, Any]
 
@@ -75,4 +76,4 @@ class RegistryRoutes:
 
 def _artifact_path(task_id: str, name: str) -> str:
     # Artifact names are free text ("train data", "features@v2"): quote them whole.
-    return f"/tasks/{task_id}/artifacts/{quote(name, safe='')}"
+    return f"/tasks/{task_id}/artifacts/{segment(name)}"

@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 import sqlalchemy as sa
 
 from tunelab.domain.lifecycle import Editable, editable_in, require_editable
+from tunelab.domain.path_names import is_segment_name
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.lookup import now
@@ -156,14 +157,7 @@ def check_name(value: Any) -> str:
 
 
 def _is_name(value: Any) -> TypeGuard[str]:
-    return (
-        isinstance(value, str)
-        and 1 <= len(value) <= MAX_NAME_LENGTH
-        and "/" not in value
-        and "\\" not in value
-        and value not in (".", "..")
-        and not any(ord(c) < 32 or ord(c) == 127 for c in value)
-    )
+    return isinstance(value, str) and 1 <= len(value) <= MAX_NAME_LENGTH and is_segment_name(value)
 
 
 def check_text(value: Any, field: str, limit: int) -> str:

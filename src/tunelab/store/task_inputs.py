@@ -18,6 +18,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from tunelab.domain.lifecycle import Editable, editable_in, require_editable
+from tunelab.domain.path_names import PATH_RULE, SEGMENT_RULE, is_path_name, is_segment_name
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.lookup import now
@@ -91,7 +92,8 @@ def replace_inputs(
 ) -> dict[str, Any]:
     """Make ``data`` the task's whole set of ``kind``; answers what is stored now."""
     spec = _KINDS[kind]
-    rows, deleted_keys, deleted_sections = _rows(spec, task_id, data)
+    kept = _stored_odd_names(conn, spec, task_id, data)
+    rows, deleted_keys, deleted_sections = _rows(spec, task_id, data, kept)
     if deleted_keys or deleted_sections:
         raise InvalidInput(f"null deletes an entry only when merging {kind} (PATCH), not in PUT")
     _lock_editable(conn, task_id, kind, by_run)
@@ -110,7 +112,8 @@ def merge_inputs(
 ) -> dict[str, Any]:
     """Replace the entries ``data`` gives, delete those it gives as ``None``, keep the rest."""
     spec = _KINDS[kind]
-    rows, deleted_keys, deleted_sections = _rows(spec, task_id, data)
+    kept = _stored_odd_names(conn, spec, task_id, data)
+    rows, deleted_keys, deleted_sections = _rows(spec, task_id, data, kept)
     _lock_editable(conn, task_id, kind, by_run)
     table = spec.table
     if deleted_sections:
@@ -184,9 +187,10 @@ def _insert(conn: sa.Connection, spec: _Kind, rows: list[Row]) -> None:
 
 
 def _rows(
-    spec: _Kind, task_id: str, data: Mapping[str, Any]
+    spec: _Kind, task_id: str, data: Mapping[str, Any], kept: frozenset[str] = frozenset()
 ) -> tuple[list[Row], list[tuple[str, ...]], list[str]]:
-    """``data`` flattened into rows to insert, keys to delete and sections to delete."""
+    """``data`` flattened into rows to insert, keys to delete and sections to delete;
+    ``kept``: stored names written again though they break the path-name rule."""
     if not isinstance(data, Mapping):
         raise InvalidInput("expected an object of entries")
     rows: list[Row] = []
@@ -196,8 +200,11 @@ def _rows(
         for name, entry in data.items():
             _check_name(name, "name", MAX_NAME_LENGTH)
             if entry is None:
+                # A stored name is deleted whatever it is (it may predate the rule).
                 deleted.append((name,))
             else:
+                if spec.table is task_configuration and name not in kept:
+                    _check_url_name(spec, name, "configuration object")
                 rows.append({"task_id": task_id, "name": name, **_entry(spec, name, entry)})
         return rows, deleted, sections
     for section, params in data.items():
@@ -208,6 +215,8 @@ def _rows(
         if params is None:
             sections.append(section)
             continue
+        if section not in kept:
+            _check_url_name(spec, section, "hyperparameter section")
         if not isinstance(params, Mapping):
             raise InvalidInput(f"section {section!r} must be an object of parameters")
         for name, entry in params.items():
@@ -242,6 +251,36 @@ def _entry(spec: _Kind, key: str, entry: Any) -> dict[str, str]:
     if len(values["type"]) > MAX_TYPE_LENGTH:
         raise InvalidInput(f"{key!r}: type is at most {MAX_TYPE_LENGTH} characters")
     return values
+
+
+def _stored_odd_names(
+    conn: sa.Connection, spec: _Kind, task_id: str, data: Mapping[str, Any]
+) -> frozenset[str]:
+    """The names in ``data`` that break the path-name rule but are stored already (from
+    before the rule): they can still be edited, only no new one is made."""
+    if spec.table is task_properties or not isinstance(data, Mapping):
+        return frozenset()
+    # NUL: never stored (PostgreSQL refuses it even in a query), so never kept.
+    odd = [n for n in data if isinstance(n, str) and not _fits_url(spec, n) and "\x00" not in n]
+    if not odd:
+        return frozenset()
+    column = spec.table.c[spec.keys[0]]  # a section, or a configuration object's name
+    found = conn.execute(
+        sa.select(column).distinct().where(spec.table.c.task_id == task_id, column.in_(odd))
+    ).scalars()
+    return frozenset(found)
+
+
+def _fits_url(spec: _Kind, name: str) -> bool:
+    # A configuration object's name may hold "/" (its route takes the rest of the path).
+    return is_path_name(name) if spec.table is task_configuration else is_segment_name(name)
+
+
+def _check_url_name(spec: _Kind, name: str, what: str) -> None:
+    # Pages address these by name in the URL path (tunelab.domain.path_names.segment).
+    if not _fits_url(spec, name):
+        rule = PATH_RULE if spec.table is task_configuration else SEGMENT_RULE
+        raise InvalidInput(f"a {what}'s name appears in URLs, so it is {rule}: got {name!r}")
 
 
 def _check_name(name: Any, what: str, limit: int) -> None:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from tunelab.errors import InvalidInput
 from tunelab.server.api.deps import Settings
 from tunelab.server.file_store import MAX_PARTS, FileStore, FileWriter, StoredKey
+from tunelab.server.security_headers import user_file_headers
 
 router = APIRouter(tags=["files"])
 
@@ -59,7 +60,13 @@ _FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {"content": {"application/
 # with the same operationId.
 @router.get("/files/{key:path}", response_class=FileResponse, responses=_FILE_ANSWER)
 def get_file(key: str, store: Store) -> FileResponse:
-    return FileResponse(store.existing(key), media_type="application/octet-stream")
+    # Whatever the file holds (an HTML debug sample, an upload), the browser downloads it or
+    # shows it in a sandbox: it never runs as a page of the server.
+    return FileResponse(
+        store.existing(key),
+        media_type="application/octet-stream",
+        headers=user_file_headers(key.rsplit("/", 1)[-1]),
+    )
 
 
 @router.head("/files/{key:path}", response_class=FileResponse, responses=_FILE_ANSWER)

@@ -18,7 +18,7 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from tunelab.server.web.posted_form import read_posted_form
-from tunelab.server.web.templating import is_htmx
+from tunelab.server.web.templating import PAGE_HEADER, is_htmx
 
 
 class FormFields:
@@ -81,7 +81,7 @@ def changed(
         "close-modal": True,
     }
     # ensure_ascii (json's default): a task name in any script stays a latin-1 header.
-    headers = {"HX-Trigger": json.dumps(trigger)}
+    headers = {"HX-Trigger": json.dumps(trigger), PAGE_HEADER: "1"}
     if redirect:
         headers["HX-Redirect"] = redirect
     return Response(status_code=200, headers=headers)

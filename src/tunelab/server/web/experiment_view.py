@@ -12,7 +12,6 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import Request
@@ -20,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
 from tunelab.domain.lifecycle import Editable, require_editable
+from tunelab.domain.path_names import key_path, segment
 from tunelab.domain.task import (
     SECTION_ARGS,
     SECTION_ENVIRONMENT,
@@ -178,8 +178,8 @@ def download_url(task_id: str, artifact: dict[str, Any]) -> str:
             key = parse_destination(uri).path
         except InvalidInput:
             return ""
-        return "/api/v1/files/" + quote(key)
-    return f"/experiments/{task_id}/artifacts/{quote(artifact['name'], safe='')}/download"
+        return "/api/v1/files/" + key_path(key)
+    return f"/experiments/{task_id}/artifacts/{segment(artifact['name'])}/download"
 
 
 def run_seconds(task: dict[str, Any]) -> float | None:

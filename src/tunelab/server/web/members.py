@@ -9,13 +9,12 @@ above it stays, and says where it comes from).
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tunelab.domain.access import Principal, Role
+from tunelab.domain.path_names import segment
 from tunelab.errors import Forbidden
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
@@ -60,7 +59,7 @@ def _answer(
     """The members list for an htmx request (with a toast saying ``said``), the page for a
     plain GET, and back to the page after a plain form's post."""
     if request.method == "POST" and not is_htmx(request):
-        return RedirectResponse(f"/projects/{quote(project_id)}/members", status_code=303)
+        return RedirectResponse(f"/projects/{segment(project_id)}/members", status_code=303)
     project = projects.get_project(conn, project_id)
     found = project_roles.members(conn, project["name"])
     above = {m["granted_on"] for m in found if m["granted_on"] != project["name"]}

@@ -9,12 +9,12 @@ answers only the list for an htmx request).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from tunelab.domain.path_names import segment
 from tunelab.errors import InvalidInput, NotFound
 from tunelab.server.api.deps import Conn
 from tunelab.server.api.lifecycle import WakeWorkers
@@ -30,11 +30,11 @@ REFRESH_SECONDS = 3
 MOVES = ("top", "up", "down", "bottom")
 
 
-def picker_queues(conn: sa.Connection) -> tuple[list[dict[str, Any]], str]:
-    """Every queue (``store.queues.list_queues``) and the one a queue picker starts on: the
-    default queue if a worker serves it, else the first one some worker serves, else the
-    default queue."""
-    on_offer = queues.list_queues(conn)
+def picker_queues(request: Request, conn: sa.Connection) -> tuple[list[dict[str, Any]], str]:
+    """Every queue (``store.queues.list_queues``, lengths of what the account may see) and
+    the one a queue picker starts on: the default queue if a worker serves it, else the
+    first one some worker serves, else the default queue."""
+    on_offer = queues.list_queues(conn, visible_projects(request, conn))
     served = [q["name"] for q in on_offer if q["workers"]]
     if queues.DEFAULT_QUEUE in served or not served:
         return on_offer, queues.DEFAULT_QUEUE
@@ -50,7 +50,7 @@ def _page(
 
 @router.get("/queues", response_class=HTMLResponse)
 def queues_page(request: Request, conn: Conn) -> HTMLResponse:
-    context = {"queues": queues.list_queues(conn)}
+    context = {"queues": queues.list_queues(conn, visible_projects(request, conn))}
     return _page(request, "queues/index.html", "queues/_list.html", context)
 
 
@@ -62,8 +62,9 @@ def queue_page(name: str, request: Request, conn: Conn) -> HTMLResponse:
 
 def _queue(request: Request, conn: sa.Connection, name: str) -> dict[str, Any]:
     # NotFound (a 404 page) for an unknown queue; only the tasks the account may see.
-    entries = queues.list_entries(conn, name, visible_projects(request, conn))
-    (queue,) = [q for q in queues.list_queues(conn) if q["name"] == name]
+    visible = visible_projects(request, conn)
+    entries = queues.list_entries(conn, name, visible)
+    (queue,) = [q for q in queues.list_queues(conn, visible) if q["name"] == name]
     return {"queue": queue, "entries": entries}
 
 
@@ -87,7 +88,7 @@ def move_entry(name: str, task_id: str, request: Request, conn: Conn, form: Form
     elif wanted != at:
         queues.move_entry(conn, name, task_id, "before", rest[wanted])
     if not is_htmx(request):
-        return RedirectResponse(f"/queues/{quote(name)}", status_code=303)
+        return RedirectResponse(f"/queues/{segment(name)}", status_code=303)
     context = _queue(request, conn, name)
     return _page(request, "queues/detail.html", "queues/_entries.html", context)
 
@@ -105,15 +106,16 @@ def remove_entry(
         request,
         [task_id],
         f"Removed {task['name']} from {name}: a draft again",
-        back_to=f"/queues/{quote(name)}",
+        back_to=f"/queues/{segment(name)}",
     )
 
 
 @router.get("/workers", response_class=HTMLResponse)
 def workers_page(request: Request, conn: Conn) -> HTMLResponse:
-    found = workers.list_workers(conn)
+    visible = visible_projects(request, conn)
+    # A task of a project the account may not see is not named, nor is its id shown.
+    found = workers.list_workers(conn, visible)
     running = {w["task_id"] for w in found if w["task_id"]}
-    # A task of a project the account may not see shows as its id, as in the API.
-    names = tasks.task_names(conn, running, visible_projects(request, conn))
+    names = tasks.task_names(conn, running, visible)
     context = {"workers": found, "task_names": names}
     return _page(request, "queues/workers.html", "queues/_workers.html", context)

@@ -16,11 +16,17 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from tunelab import __version__
+from tunelab.domain import times
 from tunelab.domain.lifecycle import allowed_actions
+from tunelab.domain.path_names import segment
 from tunelab.domain.task import TaskStatus
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
+
+# Every answer of a page route says it is one; app.js swaps nothing else into a page (a
+# user's file reached by a crafted URL is not a fragment, whatever HTML it holds).
+PAGE_HEADER = "X-Tunelab-Page"
 
 # Statuses after which a task changes no more on its own: pages stop polling there.
 FINAL_STATUSES = frozenset({"draft", "completed", "failed", "stopped", "published"})
@@ -30,7 +36,13 @@ def create_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     env = templates.env
     env.filters.update(
-        when=when, stamp=stamp, duration=duration, size=size, num=num, ago_title=stamp
+        when=when,
+        stamp=stamp,
+        duration=duration,
+        size=size,
+        num=num,
+        ago_title=stamp,
+        segment=segment,
     )
     env.globals.update(
         static=static_url,
@@ -52,8 +64,9 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
+    marked = {**(headers or {}), PAGE_HEADER: "1"}
     return templates.TemplateResponse(
-        request, template, context or {}, status_code=status_code, headers=headers
+        request, template, context or {}, status_code=status_code, headers=marked
     )
 
 
@@ -75,31 +88,50 @@ def menu_actions(task: dict[str, Any]) -> list[str]:
     return allowed_actions(TaskStatus(task["status"]), archived=bool(task.get("archived")))
 
 
+# What a filter shows for a stored value it cannot render (a time past year 9999, a NaN
+# duration): the API refuses such values, but a page never fails on what the store holds.
+INVALID = "invalid"
+
+
+def _local_time(ts: Any) -> dt.datetime | None:
+    """``ts`` (epoch seconds) in the server's local time; None when no calendar has it."""
+    try:
+        return dt.datetime.fromtimestamp(float(ts))
+    except (OverflowError, OSError, ValueError, TypeError):
+        return None
+
+
 def stamp(ts: float | None) -> str:
     """``2026-11-22 10:31:02`` in the server's local time; empty for no time."""
     if ts is None:
         return ""
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    local = _local_time(ts)
+    return local.strftime("%Y-%m-%d %H:%M:%S") if local else INVALID
 
 
 def when(ts: float | None, now: float | None = None) -> str:
     """How long ago: ``just now``, ``5 min ago``, ``3 h ago``, then the date."""
     if ts is None:
         return ""
-    seconds = (now if now is not None else dt.datetime.now().timestamp()) - ts
+    local = _local_time(ts)
+    if local is None:
+        return INVALID
+    seconds = (now if now is not None else dt.datetime.now().timestamp()) - float(ts)
     if seconds < 45:
         return "just now"
     if seconds < 3600:
         return f"{round(seconds / 60)} min ago"
     if seconds < 86400:
         return f"{round(seconds / 3600)} h ago"
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d")
+    return local.strftime("%Y-%m-%d")
 
 
 def duration(seconds: float | None) -> str:
     """``42 s``, ``3 min 05 s``, ``2 h 07 min``."""
     if seconds is None or seconds < 0:
         return ""
+    if not isinstance(seconds, int | float) or not seconds <= times.LATEST:
+        return INVALID  # NaN, infinite, or longer than any two recorded times apart
     s = round(seconds)
     if s < 60:
         return f"{s} s"
@@ -112,6 +144,8 @@ def size(n: int | None) -> str:
     """Bytes for people: ``812 B``, ``3.4 kB``, ``66.0 MB`` (powers of 1000, as disks are sold)."""
     if n is None:
         return ""
+    if not isinstance(n, int | float) or not 0 <= n < 1e300:
+        return INVALID
     value = float(n)
     for unit in ("B", "kB", "MB", "GB", "TB"):
         if value < 1000 or unit == "TB":

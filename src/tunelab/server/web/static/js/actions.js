@@ -246,6 +246,11 @@
     const picker = pickerOf(event.target);
     const options = Array.from(picker.options.querySelectorAll(".picker-option"));
     const at = options.indexOf(document.activeElement);
+    if (event.key === "ArrowDown" && !options.length && event.target === picker.input) {
+      // The list is not open yet: its hx-trigger fetches it (once).
+      htmx.trigger(picker.input, "picker-open");
+      return;
+    }
     if (event.key === "ArrowDown" && options.length) {
       options[Math.min(at + 1, options.length - 1)].focus();
     } else if (event.key === "ArrowUp" && at >= 0) {

@@ -46,6 +46,51 @@
     if (csrf) event.detail.headers["X-CSRF-Token"] = csrf.content;
   });
 
+  // Only the pages' own answers are swapped in: they carry X-Tunelab-Page. Anything else
+  // (a user's HTML file reached through a crafted URL) could hold htmx attributes that act
+  // with the viewer's session, so it is dropped, whatever its status or content type.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.xhr.getResponseHeader("X-Tunelab-Page")) return;
+    event.detail.shouldSwap = false;
+    event.detail.isError = false;
+    if (event.detail.xhr.status !== 204) {
+      Tunelab.toast("The server's answer was not a page of Tunelab; nothing was shown.", "error");
+    }
+  });
+
+  // Forms marked data-reset-on-success empty themselves once the server took them.
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail.elt;
+    if (event.detail.successful && form.matches && form.matches("form[data-reset-on-success]")) {
+      form.reset();
+    }
+  });
+
+  // Forms marked data-no-submit only feed htmx requests; Enter must not navigate.
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches("form[data-no-submit]")) event.preventDefault();
+  });
+
+  // "Go back" on an error page: the page before, or the dashboard when there is none.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[data-go-back]");
+    if (link && history.length > 1) {
+      event.preventDefault();
+      history.back();
+    }
+  });
+
+  // A new API key's Copy button: select the key and put it on the clipboard.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest(".new-key-copy");
+    if (!button) return;
+    const field = button.closest(".new-key").querySelector(".new-key-value");
+    field.select();
+    (navigator.clipboard ? navigator.clipboard.writeText(field.value) : Promise.reject())
+      .then(() => Tunelab.toast("Copied the key."),
+        () => Tunelab.toast("Press Ctrl+C to copy the selected key.", "warn"));
+  });
+
   document.addEventListener("DOMContentLoaded", () => {
     const dialog = document.getElementById("modal");
 

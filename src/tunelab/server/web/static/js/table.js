@@ -27,6 +27,9 @@
 
   document.addEventListener("change", (event) => {
     const target = event.target;
+    // A filter changed (the search box fetches on its own, as you type): fetch the table.
+    const filters = target.closest && target.closest("form.table-filters");
+    if (filters && target.id !== "table-q") htmx.trigger(filters, "filters-changed");
     if (target.matches("#exp-rows input.select-all")) {
       const want = target.checked;
       // Each row's change event reaches the handler below: sync once, at the end.

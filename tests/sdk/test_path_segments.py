@@ -1,0 +1,44 @@
+"""Names the SDK puts in API paths (queues, workers, artifacts) reach the server whole,
+whatever characters they hold: each is one encoded segment, never a query or a fragment."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tunelab.domain.path_names import key_path, segment
+from tunelab.sdk.transport import ApiClient
+
+# Legal names with characters that end or split a path if left as they are.
+ODD = "gpu #1 ?fast=yes & 100%.v2"
+
+
+@pytest.fixture
+def client(api_url: str) -> Iterator[ApiClient]:
+    with ApiClient(api_url) as api:
+        yield api
+
+
+def test_segments_encode_what_could_leave_them() -> None:
+    assert segment("data/aug.yaml") == "data%2Faug%2Eyaml"
+    assert segment("..") == "%2E%2E"
+    assert segment("a b?c#d%") == "a%20b%3Fc%23d%25"
+    assert key_path("runs/x/weights.bin") == "runs/x/weights%2Ebin"
+
+
+def test_queue_and_worker_names_with_odd_characters_reach_the_server_whole(
+    client: ApiClient,
+) -> None:
+    queue = f"{ODD} {uuid.uuid4().hex[:6]}"
+    worker = f"host:{queue}"
+    client.register_worker(worker, [queue])
+    task = client.create_task({"name": "t", "project": f"sdk-odd-{uuid.uuid4().hex[:6]}"})
+    client.enqueue_task(task["id"], queue)
+    entries = client.queue_entries(queue)
+    assert [e["task"]["id"] for e in entries["items"]] == [task["id"]]
+    taken = client.next_task(worker, timeout=1)
+    assert taken is not None and taken["id"] == task["id"]
+    assert client.heartbeat(worker, task["id"]) == {"stop": []}
+    client.unregister_worker(worker)
