@@ -29,7 +29,15 @@ def queue() -> str:
 def register(client: httpx.Client, *queues: str) -> str:
     worker_id = f"host:{uuid.uuid4().hex[:8]}"
     worker = ok(client.post("/workers", json={"id": worker_id, "queues": list(queues)}))
-    assert set(worker) == {"id", "queues", "task_id", "host", "registered", "last_heartbeat"}
+    assert set(worker) == {
+        "id",
+        "queues",
+        "task_id",
+        "busy",
+        "host",
+        "registered",
+        "last_heartbeat",
+    }
     assert worker["queues"] == list(queues)
     return worker_id
 

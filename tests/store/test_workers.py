@@ -24,7 +24,15 @@ def enqueued(conn: sa.Connection, name: str, queue: str = "default") -> str:
 def test_register_again_updates_and_lists(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         first = workers.register(conn, "host:a", ["gpu"], host="host")
-        assert set(first) == {"id", "queues", "task_id", "host", "registered", "last_heartbeat"}
+        assert set(first) == {
+            "id",
+            "queues",
+            "task_id",
+            "busy",
+            "host",
+            "registered",
+            "last_heartbeat",
+        }
         again = workers.register(conn, "host:a", ["cpu", "gpu", "cpu"], host="host2")
         assert (again["queues"], again["host"]) == (["cpu", "gpu"], "host2")
         assert [w["id"] for w in workers.list_workers(conn)] == ["host:a"]

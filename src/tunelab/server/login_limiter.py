@@ -1,6 +1,10 @@
 """Login attempts, rate-limited: after ``MAX_FAILURES`` wrong passwords for one name from one
 address within ``WINDOW`` seconds, that pair is refused until the window has passed.
 
+An attempt counts as a failure from the moment it is let in (``begin``), before its password
+is checked, until ``succeeded`` clears the pair: so a burst of parallel guesses gets no more
+checks than guesses one after another would.
+
 Kept in the server's memory: each replica counts its own (a guess spread over N replicas
 gets N times the attempts; still a handful a minute against argon2's cost).
 """
@@ -13,6 +17,7 @@ from collections import deque
 
 MAX_FAILURES = 5
 WINDOW = 300.0
+SWEEP_AT = 10_000  # pairs remembered before the stale ones are dropped
 
 
 class LoginLimiter:
@@ -22,23 +27,31 @@ class LoginLimiter:
         self._failures: dict[tuple[str, str], deque[float]] = {}
         self._lock = threading.Lock()
 
-    def wait_seconds(self, name: str, address: str) -> float:
-        """0 when ``name`` may try from ``address`` now; else how long until it may."""
+    def begin(self, name: str, address: str) -> float:
+        """0 when ``name`` may try from ``address`` now, the try then counted as a failure
+        until ``succeeded``; else how long until it may (and nothing counted)."""
         key = (name.lower(), address)
         with self._lock:
-            recent = self._recent(key, time.monotonic())
-            if len(recent) < self.max_failures:
-                return 0.0
-            return max(0.0, recent[0] + self.window - time.monotonic())
-
-    def failed(self, name: str, address: str) -> None:
-        key = (name.lower(), address)
-        with self._lock:
-            self._recent(key, time.monotonic()).append(time.monotonic())
+            at = time.monotonic()
+            recent = self._recent(key, at)
+            if len(recent) >= self.max_failures:
+                return max(0.001, recent[0] + self.window - at)
+            recent.append(at)
+            if len(self._failures) > SWEEP_AT:
+                self._sweep(at)
+            return 0.0
 
     def succeeded(self, name: str, address: str) -> None:
         with self._lock:
             self._failures.pop((name.lower(), address), None)
+
+    def _sweep(self, at: float) -> None:
+        # Guesses at ever new names must not grow the table without end.
+        stale = [
+            k for k, times in self._failures.items() if not times or times[-1] < at - self.window
+        ]
+        for key in stale:
+            del self._failures[key]
 
     def _recent(self, key: tuple[str, str], at: float) -> deque[float]:
         times = self._failures.setdefault(key, deque())

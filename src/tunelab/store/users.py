@@ -1,12 +1,13 @@
 """Accounts: created, read, checked against a password, disabled.
 
 Passwords are hashed with argon2id (``argon2-cffi``); a user row never leaves this module
-with its hash.
+with its hash (a login's ``LoginCandidate`` carries it to the check and no further).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,17 +28,25 @@ _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 
 def create_user(
-    conn: sa.Connection, name: str, *, kind: UserKind, password: str | None = None
+    conn: sa.Connection,
+    name: str,
+    *,
+    kind: UserKind,
+    password: str | None = None,
+    password_hash: str | None = None,
 ) -> dict[str, Any]:
+    """A new account; its password given as is (hashed here, inside ``conn``'s transaction:
+    fine for the CLI) or as ``hash_password`` made it beforehand (the server hashes with no
+    transaction open)."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput(
             "a user name is 1 to 128 letters, digits, '.', '_', '@' or '-', "
             "starting with a letter or digit"
         )
-    if kind is not UserKind.WORKER and password is None:
+    if kind is not UserKind.WORKER and password is None and password_hash is None:
         raise InvalidInput("a user who logs in to the web app needs a password")
     if password is not None:
-        _check_password_strength(password)
+        password_hash = hash_password(password)
     if conn.execute(sa.select(users.c.id).where(users.c.name == name)).first():
         raise Conflict(f"a user named {name!r} already exists")
     user_id = new_id()
@@ -46,7 +55,7 @@ def create_user(
             id=user_id,
             name=name,
             kind=kind.value,
-            password_hash=_hasher.hash(password) if password is not None else None,
+            password_hash=password_hash,
             created=now(),
         )
     )
@@ -71,27 +80,66 @@ def list_users(conn: sa.Connection) -> list[dict[str, Any]]:
     return [as_dict(row) for row in conn.execute(sa.select(users).order_by(users.c.name))]
 
 
-def check_password(conn: sa.Connection, name: str, password: str) -> dict[str, Any] | None:
-    """The user, when ``name`` and ``password`` match an enabled account; else None."""
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What a login checks a password against, read in a short transaction so the slow hash
+    runs with no transaction open: ``user_id`` is None for a name that cannot log in (unknown,
+    disabled, or without a password), whose ``password_hash`` is a dummy that costs the same
+    to check."""
+
+    user_id: str | None
+    password_hash: str
+
+
+def login_candidate(conn: sa.Connection, name: str) -> LoginCandidate:
     row = conn.execute(sa.select(users).where(users.c.name == name)).first()
-    stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return None
     if row is None or not row.password_hash or row.disabled:
-        return None
-    return as_dict(row)
+        return LoginCandidate(None, _DUMMY_HASH)
+    return LoginCandidate(row.id, row.password_hash)
 
 
-def set_password(conn: sa.Connection, user_id: str, password: str) -> None:
-    """A new password; whoever is signed in with the old one is signed out."""
-    _check_password_strength(password)
+def password_matches(candidate: LoginCandidate, password: str) -> bool:
+    """Whether ``password`` is the candidate's (argon2: tens of milliseconds of CPU and
+    memory; call it with no transaction open). Always False for a name that cannot log in."""
+    try:
+        _hasher.verify(candidate.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return candidate.user_id is not None
+
+
+def still_matches(conn: sa.Connection, candidate: LoginCandidate) -> bool:
+    """Whether the account is as it was when its password was checked: not disabled since,
+    its password not changed since (either would have ended the session about to start)."""
+    row = conn.execute(
+        sa.select(users.c.password_hash, users.c.disabled).where(users.c.id == candidate.user_id)
+    ).first()
+    return row is not None and not row.disabled and row.password_hash == candidate.password_hash
+
+
+def set_password(
+    conn: sa.Connection,
+    user_id: str,
+    password: str | None = None,
+    *,
+    password_hash: str | None = None,
+) -> None:
+    """A new password (as is, or as ``hash_password`` made it); whoever is signed in with
+    the old one is signed out."""
+    if password is not None:
+        password_hash = hash_password(password)
+    if password_hash is None:
+        raise InvalidInput("a new password is needed")
     get_user(conn, user_id)
-    conn.execute(
-        users.update().where(users.c.id == user_id).values(password_hash=_hasher.hash(password))
-    )
+    conn.execute(users.update().where(users.c.id == user_id).values(password_hash=password_hash))
     end_sessions_of(conn, user_id)
+
+
+def hash_password(password: str) -> str:
+    """The stored form of a new password, once it is long enough (argon2id: tens of
+    milliseconds of CPU; the server calls it with no transaction open)."""
+    _check_password_strength(password)
+    return _hasher.hash(password)
 
 
 def set_disabled(

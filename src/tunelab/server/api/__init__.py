@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends
 from tunelab.server.api import (
     artifacts,
     console,
+    documentation,
     files,
     health,
     lifecycle,
@@ -24,6 +25,7 @@ from tunelab.server.authorize import authorize
 # Every route passes the one gate: who asks, and may they touch what the path names.
 api_router = APIRouter(dependencies=[Depends(authorize)])
 api_router.include_router(health.router)
+api_router.include_router(documentation.router)
 api_router.include_router(projects.router)
 api_router.include_router(tasks.router)
 api_router.include_router(lifecycle.router)

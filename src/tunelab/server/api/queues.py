@@ -17,8 +17,9 @@ router = APIRouter(tags=["queues"])
 
 
 @router.get("/queues")
-def list_queues(conn: Conn) -> dict[str, Any]:
-    return {"items": queues.list_queues(conn)}
+def list_queues(conn: Conn, who: Who) -> dict[str, Any]:
+    """Every queue; its length counts the waiting tasks the account may see."""
+    return {"items": queues.list_queues(conn, access.visible_projects(conn, who))}
 
 
 @router.post("/queues", status_code=status.HTTP_201_CREATED)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
+from tunelab.domain import times
 from tunelab.domain.task import TaskStatus, TaskType
 
 
@@ -33,7 +34,8 @@ LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT)]
 SectionName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 EntryName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 TypeName = Annotated[str, StringConstraints(max_length=64)]
-Time = Annotated[float, Field(ge=0)]
+# Epoch seconds a calendar can show (tunelab.domain.times): a page renders every one.
+Time = Annotated[float, Field(ge=times.EARLIEST, le=times.LATEST, allow_inf_nan=False)]
 # Enum values arrive as JSON strings; strict mode would want enum instances.
 Status = Annotated[TaskStatus, Strict(False)]
 Type = Annotated[TaskType, Strict(False)]

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+import sqlalchemy as sa
+from fastapi import APIRouter, Request, status
 
 from tunelab.domain.access import UserKind
 from tunelab.server import access
 from tunelab.server.api.account_models import UserCreate, UserUpdate
 from tunelab.server.api.deps import Conn, Who
+from tunelab.server.db_gate import in_transaction
+from tunelab.server.password_check import new_password_hash
 from tunelab.store import users
 
 router = APIRouter(tags=["users"])
@@ -34,17 +37,29 @@ def list_users(conn: Conn, who: Who) -> dict[str, Any]:
     return {"items": users.list_users(conn)}
 
 
+# Async, so the password is hashed before the transaction opens (``server.password_check``).
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-def create_user(body: UserCreate, conn: Conn, who: Who) -> dict[str, Any]:
+async def create_user(body: UserCreate, request: Request, who: Who) -> dict[str, Any]:
     access.require_admin(who)
-    return users.create_user(conn, body.name, kind=UserKind(body.kind), password=body.password)
+    hashed = await new_password_hash(request, body.password)
+    kind = UserKind(body.kind)
+    return await in_transaction(
+        request, users.create_user, body.name, kind=kind, password_hash=hashed
+    )
 
 
 @router.patch("/users/{user_id}")
-def update_user(user_id: str, body: UserUpdate, conn: Conn, who: Who) -> dict[str, Any]:
+async def update_user(user_id: str, body: UserUpdate, request: Request, who: Who) -> dict[str, Any]:
     access.require_admin(who)
-    if body.password is not None:
-        users.set_password(conn, user_id, body.password)
-    if body.disabled is not None:
-        users.set_disabled(conn, user_id, body.disabled, by=who.user_id)
+    hashed = await new_password_hash(request, body.password)
+    return await in_transaction(request, _update, user_id, hashed, body.disabled, who.user_id)
+
+
+def _update(
+    conn: sa.Connection, user_id: str, hashed: str | None, disabled: bool | None, by: str | None
+) -> dict[str, Any]:
+    if hashed is not None:
+        users.set_password(conn, user_id, password_hash=hashed)
+    if disabled is not None:
+        users.set_disabled(conn, user_id, disabled, by=by)
     return users.get_user(conn, user_id)

@@ -19,6 +19,8 @@ from tunelab.domain.access import Principal, UserKind
 from tunelab.errors import InvalidInput
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
+from tunelab.server.db_gate import in_transaction
+from tunelab.server.password_check import new_password_hash
 from tunelab.server.web.account import NO_STORE, key_name
 from tunelab.server.web.action_form import Form
 from tunelab.server.web.templating import is_htmx, render
@@ -38,14 +40,22 @@ def users_page(request: Request, conn: Conn, who: Who) -> Response:
     return _users(request, conn, who)
 
 
+# Async, so the password is hashed before the transaction opens (``server.password_check``).
 @router.post("/admin/users", response_model=None)
-def create_user(request: Request, conn: Conn, who: Who, form: Form) -> Response:
+async def create_user(request: Request, who: Who, form: Form) -> Response:
     access.require_admin(who)
     kind = form.get("kind", UserKind.MEMBER.value)
     if kind not in KINDS:
         raise InvalidInput(f"an account's kind is one of {', '.join(KINDS)}, got {kind!r}")
-    password = form.get("password") or None
-    made = users.create_user(conn, form.get("name").strip(), kind=UserKind(kind), password=password)
+    hashed = await new_password_hash(request, form.get("password") or None)
+    name = form.get("name").strip()
+    return await in_transaction(request, _create_user, request, who, name, kind, hashed)
+
+
+def _create_user(
+    conn: sa.Connection, request: Request, who: Principal, name: str, kind: str, hashed: str | None
+) -> Response:
+    made = users.create_user(conn, name, kind=UserKind(kind), password_hash=hashed)
     said = f"Created the {kind} account {made['name']}"
     if kind == UserKind.WORKER.value:
         said += ": make its API key with New key"

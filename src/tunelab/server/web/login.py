@@ -1,12 +1,12 @@
 """Logging in and out of the web app: a session cookie (HttpOnly, SameSite=Lax) after a
-password check, rate-limited per name and address (``server.login_limiter``)."""
+password check (``server.password_check``: never inside a transaction), rate-limited per
+name and address (``server.login_limiter``)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -14,9 +14,10 @@ from tunelab.server.auth import SESSION_COOKIE
 from tunelab.server.csrf import CSRF_COOKIE, token_matches
 from tunelab.server.db_gate import in_transaction
 from tunelab.server.login_limiter import LoginLimiter
+from tunelab.server.password_check import session_for
 from tunelab.server.web.posted_form import PostedForm
 from tunelab.server.web.templating import render
-from tunelab.store import users, web_sessions
+from tunelab.store import web_sessions
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,16 +37,16 @@ async def log_in(request: Request, form: PostedForm) -> Response:
         return render(request, "login.html", context, status_code=403)
     limiter = _limiter(request)
     address = request.client.host if request.client else ""
-    wait = limiter.wait_seconds(name, address)
+    # Counted before the check, so parallel guesses get no more checks than the limit.
+    wait = limiter.begin(name, address)
     if wait:
         context["error"] = (
             f"Too many failed attempts; try again in {math.ceil(wait / 60)} minute(s)."
         )
         headers = {"Retry-After": str(math.ceil(wait))}
         return render(request, "login.html", context, status_code=429, headers=headers)
-    session = await in_transaction(request, _check, name, str(form.get("password", "")))
+    session = await session_for(request, name, str(form.get("password", "")))
     if session is None:
-        limiter.failed(name, address)
         context["error"] = "Wrong name or password."
         return render(request, "login.html", context, status_code=401)
     limiter.succeeded(name, address)
@@ -60,12 +61,6 @@ async def log_in(request: Request, form: PostedForm) -> Response:
         path="/",
     )
     return response
-
-
-def _check(conn: sa.Connection, name: str, password: str) -> str | None:
-    """A new session for the user when the password is theirs; None otherwise."""
-    found = users.check_password(conn, name, password)
-    return web_sessions.create_session(conn, found["id"]) if found else None
 
 
 @router.post("/logout")
