@@ -36,7 +36,7 @@ def test_the_exact_command(tmp_path: Path) -> None:
         sdk_dir=Path("/opt/agent/tunelab"),
     )
     pins = sdk_requirements(["numpy==2.1.0"])
-    assert [p.split("==")[0] for p in pins] == ["httpx", "click", "pyyaml"]
+    assert [p.split("==")[0] for p in pins] == ["click", "fsspec", "httpx", "pyyaml"]
     assert command == [
         "docker", "run", "--rm", "--network", "host",
         "-v", f"{work}:/workspace",
@@ -71,5 +71,6 @@ def test_the_smallest_command(tmp_path: Path) -> None:
     assert command[13:16] == ["python:3.11-slim", "bash", "-c"]
     script = command[16].splitlines()
     assert script[0] == "set -e"
-    assert script[1].startswith("python -m pip install --no-cache-dir --progress-bar=off httpx==")
+    assert script[1].startswith("python -m pip install --no-cache-dir --progress-bar=off click==")
+    assert " fsspec==" in script[1]  # what the SDK stores artifacts with
     assert script[2] == "exec python 'my script.py'"

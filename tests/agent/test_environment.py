@@ -113,3 +113,27 @@ def test_pip_builds_an_equivalent_environment(tmp_path: Path) -> None:
         f"1.16.0 {tunelab.__version__}"
     )
     assert any("building a new environment with pip" in line for line in lines)
+
+
+def test_the_sdk_needs_come_from_its_metadata_and_the_destination_adds_its_back_end() -> None:
+    import importlib.metadata
+
+    from tunelab.agent.environment import sdk_requirements
+
+    def names(pins: list[str]) -> list[str]:
+        return [pin.split("==")[0] for pin in pins]
+
+    declared = importlib.metadata.requires("tunelab") or []
+    runtime = sorted(d.split(">")[0].split("=")[0] for d in declared if ";" not in d)
+    assert names(sdk_requirements([])) == runtime  # httpx, click, PyYAML, fsspec...
+    assert "fsspec" in names(sdk_requirements([]))
+    assert "s3fs" in names(sdk_requirements([], "s3://bucket/runs"))
+    assert "gcsfs" in names(sdk_requirements([], "gs://bucket/runs"))
+    assert "adlfs" in names(sdk_requirements([], "azure://acct.blob.core.windows.net/c/runs"))
+    assert not {"s3fs", "gcsfs", "adlfs"} & set(names(sdk_requirements([], "tunelab://")))
+    # Pinned as the agent has them, and the task's own line wins.
+    assert f"fsspec=={importlib.metadata.version('fsspec')}" in sdk_requirements([])
+    assert "fsspec" not in names(sdk_requirements(["fsspec==2024.6.1"]))
+    # The destination is part of the cache key: a new back end is a new environment.
+    builder = EnvironmentBuilder(Path("/nonexistent"))
+    assert builder.key("six\n") != builder.key("six\n", "s3://bucket/runs")

@@ -31,6 +31,7 @@ NAME_BY_SEGMENT = {
     "queues": aw.QUEUE_A,
     "artifacts": aw.A_ARTIFACT,
     "configuration-objects": aw.CONFIG_NAME,
+    "{kind}": aw.A_ARTIFACT,  # a failed upload: /upload_failures/{kind}/{name}
 }
 
 
@@ -58,6 +59,8 @@ def path_value(world: World, actor: str, route: aw.Route, param: str) -> str:
         "token_id": world.spare_token,
         "section": aw.HP_SECTION,
         "part": "source",
+        "view_id": world.view,
+        "kind": "artifact",
     }
     if param in simple:
         return simple[param]
@@ -121,6 +124,12 @@ def json_bodies(world: World, actor: str) -> dict[tuple[str, str], Any]:
         ("POST", "/api/v1/projects"): {"name": f"{aw.PROJECT_A}/intruder"},
         ("PATCH", "/api/v1/projects/{project_id}"): {"description": "changed by an intruder"},
         ("POST", "/api/v1/tasks"): {"name": "intruder", "project": aw.PROJECT_A},
+        ("POST", "/api/v1/tasks/batch"): {
+            "tasks": [
+                {"name": "intruder", "project": f"{actor}-space"},
+                {"name": "intruder", "project": aw.PROJECT_A},
+            ]
+        },
         ("PATCH", "/api/v1/tasks/{task_id}"): {"comment": "changed by an intruder"},
         ("PUT", "/api/v1/tasks/{task_id}/hyperparameters"): hp,
         ("PATCH", "/api/v1/tasks/{task_id}/hyperparameters"): hp,
@@ -171,6 +180,11 @@ def json_bodies(world: World, actor: str) -> dict[tuple[str, str], Any]:
         ("PATCH", "/api/v1/users/{user_id}"): {"disabled": True},
         ("POST", "/api/v1/tokens"): {"name": "stolen", "user": "owner-a"},
         ("PUT", "/api/v1/projects/{project_id}/members/{user_name}"): {"role": "owner"},
+        ("PUT", "/api/v1/projects/{project_id}/metric-directions"): {
+            "directions": [{"metric": "loss", "variant": "val", "direction": "higher"}]
+        },
+        ("POST", "/api/v1/projects/{project_id}/views"): {"name": "intruder", "layout": {}},
+        ("PATCH", "/api/v1/projects/{project_id}/views/{view_id}"): {"name": "intruder"},
     }
 
 
@@ -196,10 +210,19 @@ def form_fields(world: World, actor: str, route: aw.Route) -> dict[str, str]:
         "/experiments/{task_id}/reset": {"delete_artifacts": "on"},
         "/experiments/{task_id}/delete": {"delete_artifacts": "on"},
         "/experiments/{task_id}/input-model": {"model_id": world.model},
+        "/projects/{project_id}/table-views": {"name": "intruder", "sort": "name"},
+        "/models/bulk": {"action": "publish", "ids": world.model},
+        "/models/{model_id}/network": {"config_text": ""},
+        "/models/{model_id}/labels": {},
         "/queues/{name}/entries/{task_id}/move": {"to": "bottom"},
         "/admin/users": {"name": "intruder", "kind": "admin", "password": aw.PASSWORD},
         "/account/tokens": {"name": "matrix-page"},
         "/projects/{project_id}/members": {"user": actor, "role": "owner"},
+        "/projects/{project_id}/metric-directions": {
+            "metric": "loss",
+            "variant": "val",
+            "direction": "higher",
+        },
     }
     return forms.get(route.template, {"name": "intruder", "text": "x", "value": "x"})
 

@@ -212,6 +212,7 @@ class World:
     upload_id: str
     openapi: dict[str, Any]
     baseline: dict[str, Any] = field(default_factory=dict)
+    view: str = ""  # a saved view of team-a's project
 
     @property
     def url(self) -> str:
@@ -333,6 +334,10 @@ def _fill(server: ServerProcess, keys: dict[str, str], ids: dict[str, str], spar
         ok(b.post(f"/api/v1/tasks/{task_b['id']}/scalars", json=scalar_batch(B_METRIC)))
         model_b = ok(b.post("/api/v1/models", json={"name": B_MODEL, "task_id": task_b["id"]}), 201)
         openapi = ok(root.get("/api/v1/openapi.json"))
+        view = ok(
+            a.post(f"/api/v1/projects/{project['id']}/views", json={"name": "v", "layout": {}}),
+            201,
+        )
     return World(
         server=server,
         keys=keys,
@@ -351,6 +356,7 @@ def _fill(server: ServerProcess, keys: dict[str, str], ids: dict[str, str], spar
         upload_key=upload_key,
         upload_id=upload,
         openapi=openapi,
+        view=view["id"],
     )
 
 
@@ -425,6 +431,7 @@ def snapshot(world: World, root: httpx.Client) -> dict[str, Any]:
         "model": f"/api/v1/models/{world.model}",
         "projects": "/api/v1/projects",
         "members": f"/api/v1/projects/{p}/members",
+        "metric directions": f"/api/v1/projects/{p}/metric-directions",
         "users": "/api/v1/users",
         "owner-a keys": "/api/v1/tokens?user=owner-a",
         "queue": f"/api/v1/queues/{QUEUE_A}/entries",

@@ -39,6 +39,7 @@ TASK_KEYS = {
     "input_model",
     "artifacts",
     "output_models",
+    "upload_failures",
 }
 
 
@@ -54,6 +55,7 @@ def test_a_new_task_has_every_field_of_the_api_task(engine: sa.Engine) -> None:
         assert task["created"] == task["last_update"]
         assert task["tags"] == [] and task["parent"] is None and task["archived"] is False
         assert (task["input_model"], task["artifacts"], task["output_models"]) == (None, {}, [])
+        assert task["upload_failures"] == []
         assert task["execution"] == dict.fromkeys(EXECUTION_FIELDS, "")
         assert task["runtime"] == {
             "host": "",
@@ -62,6 +64,8 @@ def test_a_new_task_has_every_field_of_the_api_task(engine: sa.Engine) -> None:
             "cpu_count": 0,
             "memory_gb": 0.0,
             "gpus": [],
+            "os_user": "",
+            "original": None,
         }
         assert task["hyperparameters"] == task["configuration"] == task["user_properties"] == {}
         assert get_task(conn, task["id"]) == task
@@ -215,6 +219,10 @@ def test_parent_and_archived_can_be_set_and_cleared(engine: sa.Engine) -> None:
         {"started": float("nan")},
         {"execution": {"commit": 5}},
         {"runtime": {"memory_gb": "lots"}},
+        {"runtime": {"os_user": 1}},
+        {"runtime": {"original": "laptop"}},
+        {"runtime": {"original": {"host": "a", "original": {"host": "b"}}}},
+        {"runtime": {"original": {"hostname": "a"}}},
         {"project": "elsewhere"},
         {"tags": "a"},
     ],
@@ -224,6 +232,18 @@ def test_update_refuses_bad_changes(engine: sa.Engine, changes: dict[str, object
         task = create_task(conn, name="t", project="p")
         with pytest.raises(InvalidInput):
             update_task(conn, task["id"], changes)
+
+
+def test_a_runtime_keeps_the_one_first_recorded(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        task = create_task(conn, name="t", project="p", runtime={"host": "laptop"})
+        first = {**task["runtime"], "os_user": "ada"}
+        changed = update_task(
+            conn, task["id"], {"runtime": {"host": "gpu-box", "original": first}}
+        )["runtime"]
+        assert changed["host"] == "gpu-box"
+        assert changed["original"] == {**first, "original": None}
+        assert get_task(conn, task["id"])["runtime"] == changed
 
 
 def test_a_task_cannot_be_its_own_parent(engine: sa.Engine) -> None:

@@ -34,6 +34,7 @@ def docker_command(
     requirements_file: Path | None = None,
     *,
     sdk_dir: Path | None = None,
+    output_uri: str = "",
 ) -> list[str]:
     """``docker run --rm --network host -v <work_dir>:/workspace ... IMAGE bash -c <script>``.
 
@@ -57,7 +58,7 @@ def docker_command(
     install = ["python", "-m", "pip", "install", "--no-cache-dir", "--progress-bar=off"]
     if requirements_file is not None:
         install += ["-r", CONTAINER_REQUIREMENTS]
-    install += sdk_requirements(requirements)
+    install += sdk_requirements(requirements, output_uri)
     script = [
         "set -e",
         *([setup_script.strip()] if setup_script.strip() else []),

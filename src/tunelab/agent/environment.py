@@ -6,9 +6,11 @@ and any change builds a new environment. An environment is built in a temporary 
 marked complete (the marker file is written last) and renamed into place: a half-built one is
 never reused, and agents sharing the cache build a given environment once (a file lock).
 
-The Tunelab SDK in the environment is the agent's own: its runtime dependencies are installed
-at the versions the agent runs with, and a ``.pth`` file puts the agent's ``tunelab`` package
-on the path, so no wheel is built and requirements naming ``tunelab`` are skipped.
+The Tunelab SDK in the environment is the agent's own: its runtime dependencies (read from the
+installed distribution's metadata) are installed at the versions the agent runs with, with the
+storage back end the task's destination needs (s3fs, gcsfs, adlfs), and a ``.pth`` file puts
+the agent's ``tunelab`` package on the path, so no wheel is built and requirements naming
+``tunelab`` are skipped. uv resolves them together with the task's requirements.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from tunelab.agent.errors import AgentError
 
 Log = Callable[[str], None]
 
-SDK_DISTRIBUTIONS = ("httpx", "click", "pyyaml")
 READY_MARKER = ".tunelab-env-ready"
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+# The distribution's extra that holds the fsspec back end of each object-store scheme.
+STORAGE_EXTRAS = {"s3": "s3", "gs": "gcs", "azure": "azure"}
 
 
 def distribution_name(line: str) -> str:
@@ -55,14 +58,31 @@ def normalized_requirements(requirements: str) -> list[str]:
     return sorted(lines, key=lambda line: (distribution_name(line), line))
 
 
-def sdk_requirements(requirements: list[str]) -> list[str]:
-    """The SDK's runtime dependencies, pinned as the agent has them; the task's pins win."""
+def sdk_requirements(requirements: list[str], output_uri: str = "") -> list[str]:
+    """What the SDK needs in a task's environment: its runtime dependencies, and the storage
+    back end of ``output_uri``'s scheme; pinned as the agent has them (a dependency the agent
+    lacks keeps its declared range). The task's own lines win.
+
+    >>> sdk_requirements(["numpy==2.1.0"], "s3://bucket/runs")  # doctest: +SKIP
+    ['click==8.1.8', 'fsspec==2025.3.0', 'httpx==0.28.1', 'pyyaml==6.0.2', 's3fs==2025.3.0']
+    """
     named = {distribution_name(line) for line in requirements}
-    pins = []
-    for dist in SDK_DISTRIBUTIONS:
-        if dist not in named:
-            pins.append(f"{dist}=={importlib.metadata.version(dist)}")
-    return pins
+    extra = STORAGE_EXTRAS.get(
+        output_uri.partition("://")[0].lower() if "://" in output_uri else ""
+    )
+    pins: dict[str, str] = {}
+    for declared in importlib.metadata.requires("tunelab") or []:
+        spec, _, marker = declared.partition(";")
+        if marker.strip() and marker.replace(" ", "").replace('"', "'") != f"extra=='{extra}'":
+            continue  # another extra (server, dev) or a platform condition
+        name = distribution_name(spec)
+        if not name or name in named or name in pins:
+            continue
+        try:
+            pins[name] = f"{name}=={importlib.metadata.version(name)}"
+        except importlib.metadata.PackageNotFoundError:
+            pins[name] = spec.strip()
+    return [pins[name] for name in sorted(pins)]
 
 
 def sdk_package_dir() -> Path:
@@ -87,10 +107,12 @@ class EnvironmentBuilder:
         self.installer = installer
         self._python_version: str | None = None
 
-    def key(self, requirements: str) -> str:
+    def key(self, requirements: str, output_uri: str = "") -> str:
+        task_lines = normalized_requirements(requirements)
         material = {
             "python": self.python_version(),
-            "requirements": normalized_requirements(requirements),
+            "requirements": task_lines,
+            "sdk_requirements": sdk_requirements(task_lines, output_uri),
             "tunelab": tunelab.__version__,
             "sdk": str(sdk_package_dir()),
             "installer": self.installer,
@@ -111,9 +133,10 @@ class EnvironmentBuilder:
                 self._python_version = done.stdout.strip()
         return self._python_version
 
-    def build(self, requirements: str, log: Log) -> Path:
-        """The python of an environment holding ``requirements`` and the Tunelab SDK."""
-        key = self.key(requirements)
+    def build(self, requirements: str, log: Log, output_uri: str = "") -> Path:
+        """The python of an environment holding ``requirements`` and the Tunelab SDK with
+        what it needs to store files at ``output_uri``."""
+        key = self.key(requirements, output_uri)
         env_dir = self.cache_dir / key[:24]
         if (env_dir / READY_MARKER).is_file():
             log(f"tunelab agent: reusing the cached environment {env_dir}")
@@ -126,15 +149,15 @@ class EnvironmentBuilder:
                 return _python_in(env_dir)
             if env_dir.exists():
                 shutil.rmtree(env_dir)  # left half-built by a crash: never reused
-            self._build_into(env_dir, normalized_requirements(requirements), log)
+            lines = normalized_requirements(requirements)
+            self._build_into(env_dir, [*lines, *sdk_requirements(lines, output_uri)], log)
         return _python_in(env_dir)
 
-    def _build_into(self, env_dir: Path, requirements: list[str], log: Log) -> None:
+    def _build_into(self, env_dir: Path, wanted: list[str], log: Log) -> None:
         scratch = Path(tempfile.mkdtemp(prefix=f".{env_dir.name}-", dir=self.cache_dir))
         try:
             venv = scratch / "env"
             log(f"tunelab agent: building a new environment with {self.installer}")
-            wanted = [*requirements, *sdk_requirements(requirements)]
             req_file = scratch / "requirements.txt"
             req_file.write_text("".join(f"{line}\n" for line in wanted))
             if self.installer == "uv":
@@ -170,7 +193,9 @@ class EnvironmentBuilder:
 
     def _run(self, command: list[str], log: Log) -> None:
         env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        env.setdefault("UV_NATIVE_TLS", "1")  # this site's registry needs the system CAs
+        # uv's own settings (index, certificates: UV_SYSTEM_CERTS...) come from the agent's
+        # environment as the user set it; none is forced here, as a forced one that a later
+        # uv deprecates would print its warning into every task's console.
         env.pop("VIRTUAL_ENV", None)  # the agent's own venv must not be the target
         tail: deque[str] = deque(maxlen=30)
         try:

@@ -226,12 +226,15 @@ class TaskRunner:
                 image, task_dir / "code", working_dir, entry_point,
                 {k: env[k] for k in TASK_VARIABLES if k in env},
                 ex.get("docker_arguments", ""), ex.get("docker_setup_script", ""), requirements,
+                output_uri=ex.get("output_uri", ""),
             )  # fmt: skip
             return command, env
         if ex.get("docker_image"):
             sink.log(f"tunelab agent: not in docker mode, so {ex['docker_image']} is ignored")
         with _step("environment build", sink):
-            python = self.envs.build(ex.get("requirements", ""), sink.log)
+            python = self.envs.build(
+                ex.get("requirements", ""), sink.log, output_uri=ex.get("output_uri", "")
+            )
         env["VIRTUAL_ENV"] = str(python.parent.parent)
         env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
         return [str(python), entry_point_argument(entry_point, working_dir)], env

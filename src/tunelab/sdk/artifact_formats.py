@@ -122,6 +122,32 @@ def unpack(path: Path, type: str, format: str, extract_to: Path | None = None) -
     return path
 
 
+# What reading each format imports (module names), beside the pickled class's own library.
+_READERS = {
+    ("dataframe", "parquet"): ("pandas", "pyarrow"),
+    ("dataframe", "csv.gz"): ("pandas",),
+    ("numpy", "npz"): ("numpy",),
+    ("image", "png"): ("PIL",),
+}
+
+
+def reader_modules(type: str, format: str, metadata: dict[str, Any] | None = None) -> set[str]:
+    """The top-level modules ``unpack`` needs to read a file of ``type``/``format``.
+
+    >>> sorted(reader_modules("dataframe", "parquet"))
+    ['pandas', 'pyarrow']
+    >>> sorted(reader_modules("pickle", "pickle", {"class": "sklearn.linear_model.Ridge"}))
+    ['sklearn']
+    """
+    modules = set(_READERS.get((type, format), ()))
+    if format == "pickle":
+        # Unpickling imports the class's module: its library is needed too.
+        top = str((metadata or {}).get("class") or "").partition(".")[0]
+        if top and top not in sys.stdlib_module_names and top != "builtins":
+            modules.add(top)
+    return modules
+
+
 def safe_file_stem(name: str) -> str:
     """``name`` as a file name part: letters, digits, ``.``, ``_`` and ``-`` only.
 

@@ -84,6 +84,8 @@ class Artifact:
             from tunelab.sdk import artifact_formats
 
             path = self.get_local_copy(extract_archive=False)
+            needed = artifact_formats.reader_modules(self.type, self.format, self.metadata)
+            _record_in_current_task(needed)
             self._object = artifact_formats.unpack(path, self.type, self.format)
         return self._object
 
@@ -95,3 +97,13 @@ class Artifact:
 
 
 _UNSET = object()
+
+
+def _record_in_current_task(modules: set[str]) -> None:
+    """The running task's requirements name what reading this artifact needs: a re-run of
+    the script by an agent must be able to read it too."""
+    from tunelab.sdk.task import Task
+
+    current = Task.current_task()
+    if current is not None:
+        current._require_packages(modules)

@@ -13,6 +13,7 @@ import contextlib
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from tunelab.sdk.artifacts import Artifact
 from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.models import InputModel, Model, OutputModel
 from tunelab.sdk.run_session import RunSession
+from tunelab.sdk.upload_failures import FailedUploads, UploadTarget
 from tunelab.sdk.uploads import Progress, Uploads
 
 SERVER_STORE = "tunelab://"
@@ -45,6 +47,7 @@ class TaskOutputs:
         self._scratch: Path | None = None
         self._captured_models: dict[Path, str] = {}  # saved file -> its model's id
         self._config: SdkConfig | None = None
+        self._failures: FailedUploads | None = None
 
     # ----- artifacts ----------------------------------------------------------------------
 
@@ -69,32 +72,39 @@ class TaskOutputs:
         packed = artifact_formats.pack(artifact_object, self._scratch_dir(), name)
         owned = packed.type != "file"  # our serialization, removed once uploaded
         uri = self._destination_uri("artifacts", _safe(name), packed.path.name)
+        described = {
+            "type": packed.type,
+            "format": packed.format,
+            "preview": packed.preview,
+            "metadata": {**packed.metadata, **extra},
+        }
+        target = UploadTarget("artifact", name, uri, described)
 
-        def job() -> None:
+        def store(path: Path) -> None:
             from tunelab.storage import upload
 
             stored = upload(
-                packed.path,
+                path,
                 uri,
                 self._storage_context(),
                 progress=Progress("uploading", f"artifact {name!r}"),
             )
             body = {
-                "type": packed.type,
-                "format": packed.format,
+                **described,
                 "uri": stored.uri,
                 "size": stored.size,
                 "sha256": stored.sha256,
-                "preview": packed.preview,
-                "metadata": {**packed.metadata, **extra},
             }
             self._send("put_artifact", self.id, name, body)
             self._data.setdefault("artifacts", {})[name] = {"name": name, **body}
             if owned:
-                packed.path.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
+            self._failed_uploads().stored(target)
 
         self._prepare(uri)
-        self._uploads().submit(job, label=f"artifact {name!r}", key=("artifact", name))
+        self._submit_upload(
+            target, packed.path, owned, store, f"artifact {name!r}", ("artifact", name)
+        )
         if wait_on_upload:
             self._uploads().wait()
         return True
@@ -106,6 +116,26 @@ class TaskOutputs:
             self._data = self._client.get_task(self.id)
         stored = self._data.get("artifacts") or {}
         return {name: Artifact(body, self._storage_context) for name, body in stored.items()}
+
+    def _require_packages(self, modules: set[str]) -> None:
+        """Record the installed packages providing ``modules`` in this run's requirements
+        (reading a fetched artifact needed them), so a re-run's environment has them."""
+        from tunelab.sdk.capture.packages import (
+            REQUIREMENTS_LOCK,
+            merge_requirements,
+            requirements_for_modules,
+        )
+
+        if self._session is None or not modules:
+            return
+        lines = requirements_for_modules(modules)
+        with REQUIREMENTS_LOCK:
+            execution = self._data.setdefault("execution", {})
+            current = str(execution.get("requirements") or "")
+            merged = merge_requirements(current, lines)
+            if merged != current:
+                execution["requirements"] = merged
+                self._session.call("update_task", self.id, execution={"requirements": merged})
 
     # ----- models -------------------------------------------------------------------------
 
@@ -137,20 +167,24 @@ class TaskOutputs:
     def _upload_model_file(self, model: OutputModel, path: Path, *, delete_after: bool) -> str:
         """Upload a weights file for ``model`` in the background; returns its future uri."""
         uri = self._destination_uri("models", _safe(model.name), path.name)
+        target = UploadTarget("model", model.name, uri, {"model_id": model.id})
 
-        def job() -> None:
+        def store(file: Path) -> None:
             from tunelab.storage import upload
 
             progress = Progress("uploading", f"model {model.name!r}")
-            stored = upload(path, uri, self._storage_context(), progress=progress)
+            stored = upload(file, uri, self._storage_context(), progress=progress)
             self._client.update_model(
                 model.id, uri=stored.uri, size=stored.size, sha256=stored.sha256
             )
             if delete_after:
-                path.unlink(missing_ok=True)
+                file.unlink(missing_ok=True)
+            self._failed_uploads().stored(target)
 
         self._prepare(uri)
-        self._uploads().submit(job, label=f"model {model.name!r}", key=("model", model.id))
+        self._submit_upload(
+            target, path, delete_after, store, f"model {model.name!r}", ("model", model.id)
+        )
         return uri
 
     def _capture_model_file(self, path: Path, framework: str) -> None:
@@ -158,28 +192,32 @@ class TaskOutputs:
         when the task has a destination of its own, else registered at its local path."""
         models = self._captured_models
         explicit = self._explicit_destination()
+        uri = self._destination_uri("models", _safe(path.stem), path.name) if explicit else ""
+        record: dict[str, Any] = {}
+        target = UploadTarget("model", path.name, uri, record)
 
-        def job() -> None:
+        def store(file: Path) -> None:
             model_id = models.get(path)
             if model_id is None:
                 body = {"name": path.name, "task_id": self.id, "framework": framework}
                 model_id = models[path] = self._client.create_model(body)["id"]
+            record["model_id"] = model_id  # what a retry from the command line registers
             if explicit:
                 from tunelab.storage import upload
 
-                uri = self._destination_uri("models", _safe(path.stem), path.name)
-                stored = upload(path, uri, self._storage_context())
+                stored = upload(file, uri, self._storage_context())
                 fields = {"uri": stored.uri, "size": stored.size, "sha256": stored.sha256}
             else:
                 from tunelab.storage import file_sha256
 
-                size, sha256 = file_sha256(path)
-                fields = {"uri": path.as_uri(), "size": size, "sha256": sha256}
+                size, sha256 = file_sha256(file)
+                fields = {"uri": file.as_uri(), "size": size, "sha256": sha256}
             self._client.update_model(model_id, **fields)
+            self._failed_uploads().stored(target)
 
         if explicit:
             self._prepare(explicit)
-        self._uploads().submit(job, label=f"model file {path.name!r}", key=("file", path))
+        self._submit_upload(target, path, False, store, f"model file {path.name!r}", ("file", path))
 
     # ----- plumbing -----------------------------------------------------------------------
 
@@ -234,7 +272,48 @@ class TaskOutputs:
         self._remove_scratch()
 
     def _uploads_wait(self, timeout: float | None = None) -> bool:
-        return True if self._upload_queue is None else self._upload_queue.wait(timeout)
+        """Finish the uploads, trying the failed ones once more first (``task.flush()`` and
+        the end of the run come here)."""
+        if self._upload_queue is None:
+            return True
+        self._upload_queue.wait(timeout)
+        if self._failures is not None and self._failures.retry_all():
+            return self._upload_queue.wait(timeout)
+        return True if timeout is None else not self._upload_queue.busy
+
+    def _submit_upload(
+        self,
+        target: UploadTarget,
+        path: Path,
+        owned: bool,
+        store: Callable[[Path], None],
+        label: str,
+        key: object,
+    ) -> None:
+        """Upload ``path`` in the background with ``store``; a failure is recorded on the
+        task, and the file kept for a retry (``upload_failures``)."""
+
+        def retry(kept: Path) -> None:
+            self._submit_upload(target, kept, owned, store, label, key)
+
+        self._uploads().submit(
+            lambda: store(path),
+            label=label,
+            key=key,
+            on_failure=lambda exc: self._failed_uploads().failed(target, path, owned, exc, retry),
+        )
+
+    def _failed_uploads(self) -> FailedUploads:
+        if self._failures is None:
+            self._failures = FailedUploads(self.id, self._send_if_recordable)
+        return self._failures
+
+    def _send_if_recordable(self, method: str, *args: Any) -> None:
+        # Sent at once from the upload thread, which is the order that matters (a failure
+        # before its retry's success). Offline sessions keep no such record: the console
+        # line says it.
+        if hasattr(self._client, method):
+            getattr(self._client, method)(*args)
 
     def _scratch_dir(self) -> Path:
         if self._scratch is None:

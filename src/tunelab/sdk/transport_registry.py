@@ -42,6 +42,20 @@ class RegistryRoutes:
             "DELETE", _artifact_path(task_id, name), params={"delete_file": delete_file}
         )
 
+    # ----- failed uploads ---------------------------------------------------------------
+
+    def record_upload_failure(self, task_id: str, body: Mapping[str, Any]) -> JsonObject:
+        """Record that the task's ``kind``/``name`` file could not be stored, and why."""
+        return self._request("POST", f"/tasks/{task_id}/upload_failures", json=dict(body))
+
+    def list_upload_failures(self, task_id: str) -> JsonObject:
+        return self._request("GET", f"/tasks/{task_id}/upload_failures")
+
+    def clear_upload_failure(self, task_id: str, kind: str, name: str) -> JsonObject:
+        return self._request(
+            "DELETE", f"/tasks/{task_id}/upload_failures/{segment(kind)}/{segment(name)}"
+        )
+
     # ----- models -----------------------------------------------------------------------
 
     def create_model(self, body: Mapping[str, Any]) -> JsonObject:

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TextIO
 
+OnFailure = Callable[[Exception], None]
 # Transfers smaller than this finish too fast for progress lines to help.
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
@@ -28,18 +29,28 @@ class Uploads:
 
     def __init__(self, report: Callable[[str], None] | None = None) -> None:
         self._report = report or _print_stderr
-        self._pending: OrderedDict[object, tuple[str, Callable[[], None]]] = OrderedDict()
+        self._pending: OrderedDict[object, tuple[str, Callable[[], None], OnFailure | None]] = (
+            OrderedDict()
+        )
         self._lock = threading.Condition()
         self._running = 0
         self._thread: threading.Thread | None = None
         self.failures: list[str] = []
 
-    def submit(self, job: Callable[[], None], *, label: str, key: object = None) -> None:
-        """Run ``job`` in the background; ``label`` names it in progress and error lines."""
+    def submit(
+        self,
+        job: Callable[[], None],
+        *,
+        label: str,
+        key: object = None,
+        on_failure: OnFailure | None = None,
+    ) -> None:
+        """Run ``job`` in the background; ``label`` names it in progress and error lines,
+        ``on_failure(exc)`` hears of its failure (the task records it)."""
         with self._lock:
             slot = key if key is not None else object()
             self._pending.pop(slot, None)
-            self._pending[slot] = (label, job)
+            self._pending[slot] = (label, job, on_failure)
             if self._thread is None:
                 # Not a daemon: a script that ends without Task.close still finishes its uploads.
                 self._thread = threading.Thread(target=self._work, name="tunelab-uploads")
@@ -83,7 +94,7 @@ class Uploads:
                     self._thread = None
                     self._lock.notify_all()
                     return
-                _, (label, job) = self._pending.popitem(last=False)
+                _, (label, job, on_failure) = self._pending.popitem(last=False)
                 self._running += 1
             try:
                 job()
@@ -91,6 +102,11 @@ class Uploads:
                 message = f"upload of {label} failed: {exc}"
                 self.failures.append(message)
                 self._report(message)
+                if on_failure is not None:
+                    try:
+                        on_failure(exc)
+                    except Exception as again:
+                        self._report(f"could not record the failed upload of {label}: {again}")
             finally:
                 with self._lock:
                     self._running -= 1

@@ -43,6 +43,7 @@ from tunelab.store.schema import (
     task_plots,
     task_properties,
     task_tags,
+    task_upload_failures,
     tasks,
     workers,
 )
@@ -66,6 +67,7 @@ _DEPENDENT_TABLES = (
     console_lines,
     task_artifacts,
     task_plots,
+    task_upload_failures,
 )
 
 
@@ -341,6 +343,7 @@ def reset(conn: sa.Connection, task_id: str) -> ResetResult:
     delete_console(conn, task_id)
     delete_plots(conn, task_id)
     forget_batches(conn, task_id)
+    conn.execute(task_upload_failures.delete().where(task_upload_failures.c.task_id == task_id))
     files = delete_task_artifacts(conn, task_id)
     files += delete_output_models(conn, task_id, unlink_kept=False)
     return ResetResult(task=get_task(conn, task_id), files=unreferenced(conn, files))

@@ -182,9 +182,11 @@ task_metrics = sa.Table(
     sa.Column("max", sa.Float(precision=53), nullable=True),
     sa.Column("max_iter", sa.BigInteger, nullable=True),
     sa.Column("last_time", Time, nullable=True),
-    sa.Index(None, "metric", "variant", "last"),
-    sa.Index(None, "metric", "variant", "min"),
-    sa.Index(None, "metric", "variant", "max"),
+    # Ending in the task id, the order a sorted listing pages by (value, id): a cursor
+    # page starts in the index right after the previous page's last row.
+    sa.Index(None, "metric", "variant", "last", "task_id"),
+    sa.Index(None, "metric", "variant", "min", "task_id"),
+    sa.Index(None, "metric", "variant", "max", "task_id"),
 )
 
 # Batch ids already stored, so a batch the SDK retries is stored once.
@@ -276,6 +278,23 @@ task_artifacts = sa.Table(
     sa.Column("created", Time, nullable=False),
 )
 
+# Uploads of a task's files that failed (the record written, the file not stored), one per
+# (kind, name): shown on the task until an upload of that name succeeds. ``path`` is the file
+# on the machine that tried, ``record`` what registering it needs once it is uploaded.
+task_upload_failures = sa.Table(
+    "task_upload_failures",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False, server_default=""),
+    sa.Column("host", sa.String(256), nullable=False, server_default=""),
+    sa.Column("uri", sa.Text, nullable=False, server_default=""),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("created", Time, nullable=False),
+)
+
 # Models outlive the task that made them: deleting the task keeps a published model or one
 # another task starts from, with no task.
 models = sa.Table(
@@ -291,6 +310,8 @@ models = sa.Table(
     sa.Column("labels", sa.JSON, nullable=False),
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
     sa.Column("published", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Hidden from the models listing (unless asked for) without being deleted.
+    sa.Column("archived", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("size", sa.BigInteger, nullable=True),
     sa.Column("sha256", sa.String(64), nullable=True),
     sa.Column("created", Time, nullable=False),
@@ -378,4 +399,33 @@ task_keys = sa.Table(
     sa.Column("owner_id", Id, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
     sa.Column("created", Time, nullable=False),
     sa.Index(None, "task_id"),
+)
+
+# A project's named table layouts (``store.saved_views``): columns, sort and filters, seen
+# and used by everyone who may read the project.
+saved_views = sa.Table(
+    "saved_views",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("project_id", Id, sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    # {"cols": [...], "sort": "...", "filters": [...]}, read and written whole.
+    sa.Column("layout", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=True),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("last_update", Time, nullable=False),
+    sa.UniqueConstraint("project_id", "name"),
+)
+
+# Which way a metric improves (tunelab.domain.metric_direction), set on a project for its
+# tasks and the projects under it; a metric with no row here goes by its name.
+metric_directions = sa.Table(
+    "metric_directions",
+    metadata,
+    sa.Column("project_id", Id, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("metric", sa.String(512), primary_key=True),
+    sa.Column("variant", sa.String(512), primary_key=True),
+    # lower | higher
+    sa.Column("direction", sa.String(16), nullable=False),
+    sa.Column("updated", Time, nullable=False),
 )

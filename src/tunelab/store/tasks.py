@@ -35,6 +35,7 @@ from tunelab.store.projects import ensure_project, names_by_id
 from tunelab.store.schema import queues, task_tags, tasks
 from tunelab.store.tags import clean_tags
 from tunelab.store.task_inputs import insert_new_task_inputs, read_all_inputs
+from tunelab.store.upload_failures import list_failures
 
 # What a TaskSummary shows: everything but the two JSON blobs and the input model.
 SUMMARY_COLUMNS = tuple(
@@ -67,7 +68,13 @@ MAX_NAME_LENGTH = 1024
 MAX_USER_LENGTH = 256
 
 
-def create_task(
+def create_task(conn: sa.Connection, **fields: Any) -> dict[str, Any]:
+    """Create a task (and its project path if missing); answers the new ``Task``.
+    Takes ``insert_task``'s fields."""
+    return get_task(conn, insert_task(conn, **fields))
+
+
+def insert_task(
     conn: sa.Connection,
     *,
     name: str,
@@ -83,8 +90,10 @@ def create_task(
     hyperparameters: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
     user_properties: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Create a task (and its project path if missing); answers the new ``Task``."""
+) -> str:
+    """Create a task (and its project path if missing); answers its id. Where many are
+    made at once (``POST /tasks/batch``), reading each back whole would cost more than
+    writing it."""
     state = _status(status)
     if state == TaskStatus.QUEUED:
         # A queued task waits in a queue: only enqueueing puts it there.
@@ -103,17 +112,20 @@ def create_task(
     if parent is not None:
         _check_parent(conn, parent, task_id)
     stamp = now()
+    # Values as parameters, not ``.values(...)``: the statement is then the same object each
+    # time and SQLAlchemy finds it compiled, instead of building a cache key from every value.
     conn.execute(
-        tasks.insert().values(
-            id=task_id,
-            project_id=ensure_project(conn, project),
-            parent_id=parent,
-            created=stamp,
-            last_update=stamp,
-            started=stamp if state == TaskStatus.RUNNING else None,
-            completed=stamp if state in _ENDING_STATUSES else None,
+        tasks.insert(),
+        {
+            "id": task_id,
+            "project_id": ensure_project(conn, project),
+            "parent_id": parent,
+            "created": stamp,
+            "last_update": stamp,
+            "started": stamp if state == TaskStatus.RUNNING else None,
+            "completed": stamp if state in _ENDING_STATUSES else None,
             **values,
-        )
+        },
     )
     _store_tags(conn, task_id, tag_set)
     insert_new_task_inputs(
@@ -125,7 +137,7 @@ def create_task(
             "user_properties": user_properties,
         },
     )
-    return get_task(conn, task_id)
+    return task_id
 
 
 def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
@@ -140,6 +152,7 @@ def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     task["input_model"] = input_model(conn, row.input_model_id)
     task["artifacts"] = artifacts_by_name(conn, task_id)
     task["output_models"] = output_models(conn, task_id)
+    task["upload_failures"] = list_failures(conn, task_id)
     return task
 
 
@@ -182,6 +195,19 @@ def update_task(
     return get_task(conn, task_id)
 
 
+def retag(
+    conn: sa.Connection, task_id: str, *, add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Add and remove tags, keeping the others (allowed in any status). The row is locked
+    before the tags are read, so two people tagging at once both keep their tag."""
+    found = conn.execute(sa.select(tasks.c.id).where(tasks.c.id == task_id).with_for_update())
+    if found.first() is None:
+        raise NotFound(f"no task with id {task_id!r}")
+    dropped = set(remove)
+    kept = [t for t in tags_by_task(conn, [task_id]).get(task_id, []) if t not in dropped]
+    return update_task(conn, task_id, {"tags": [*kept, *add]})
+
+
 def task_names(
     conn: sa.Connection, ids: Collection[str], visible: Sequence[str] | None = None
 ) -> dict[str, str]:
@@ -206,6 +232,8 @@ def _check_rules(row: sa.Row[Any], values: Mapping[str, Any], by_run: bool) -> N
     stored_execution = Execution.from_dict(row.execution).to_dict()
     if "execution" in values and values["execution"] != stored_execution:
         require_editable(Editable.INPUTS, current, by_run=by_run)
+    if "name" in values and values["name"] != row.name:
+        require_editable(Editable.NAME, current)
     if values.get("archived") and not row.archived:
         require_action("archive", current)
 
@@ -382,33 +410,42 @@ def _merged_execution(stored: Mapping[str, Any], given: Any) -> dict[str, str]:
 def _merged_runtime(stored: Mapping[str, Any], given: Any) -> dict[str, Any]:
     if not isinstance(given, Mapping):
         raise InvalidInput("runtime must be an object")
-    unknown = set(given) - set(RUNTIME_FIELDS)
+    return _runtime({**Runtime().to_dict(), **stored, **given}, "runtime").to_dict()
+
+
+def _runtime(merged: Mapping[str, Any], where: str, nested: bool = True) -> Runtime:
+    unknown = set(merged) - set(RUNTIME_FIELDS)
     if unknown:
         raise InvalidInput(
-            f"unknown runtime fields {sorted(unknown)}; known: {', '.join(RUNTIME_FIELDS)}"
+            f"unknown {where} fields {sorted(unknown)}; known: {', '.join(RUNTIME_FIELDS)}"
         )
-    merged = {**Runtime().to_dict(), **stored, **given}
-    for key in ("host", "os", "python"):
+    merged = {**Runtime().to_dict(), **merged}
+    for key in ("host", "os", "python", "os_user"):
         if not isinstance(merged[key], str):
-            raise InvalidInput(f"runtime.{key} must be text")
+            raise InvalidInput(f"{where}.{key} must be text")
     cpu_count, memory_gb, gpus = merged["cpu_count"], merged["memory_gb"], merged["gpus"]
     if isinstance(cpu_count, bool) or not isinstance(cpu_count, int) or cpu_count < 0:
-        raise InvalidInput("runtime.cpu_count must be a whole number >= 0")
+        raise InvalidInput(f"{where}.cpu_count must be a whole number >= 0")
     if (
         isinstance(memory_gb, bool)
         or not isinstance(memory_gb, int | float)
         or not math.isfinite(memory_gb)
         or memory_gb < 0
     ):
-        raise InvalidInput("runtime.memory_gb must be a finite number >= 0")
+        raise InvalidInput(f"{where}.memory_gb must be a finite number >= 0")
     if not isinstance(gpus, list | tuple) or not all(isinstance(g, str) for g in gpus):
-        raise InvalidInput("runtime.gpus must be a list of texts")
-    runtime = Runtime(
+        raise InvalidInput(f"{where}.gpus must be a list of texts")
+    original = merged["original"]
+    if original is not None and not (nested and isinstance(original, Mapping)):
+        # One level only: the first machine's runtime, not a history of machines.
+        raise InvalidInput(f"{where}.original must be {'an object or ' if nested else ''}null")
+    return Runtime(
         host=merged["host"],
         os=merged["os"],
         python=merged["python"],
         cpu_count=cpu_count,
         memory_gb=float(memory_gb),
         gpus=tuple(gpus),
+        os_user=merged["os_user"],
+        original=_runtime(original, f"{where}.original", nested=False) if original else None,
     )
-    return runtime.to_dict()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import ast
 import importlib.metadata as metadata
 import os
+import re
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -24,6 +26,10 @@ SKIPPED_DIRS = frozenset(
     {"site-packages", "dist-packages", "node_modules", "__pycache__", "venv", "env", "build"}
 )
 EXCLUDED_DISTRIBUTIONS = frozenset({"tunelab"})
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+# Held while a run's recorded requirements are read, merged and sent, so the source capture
+# and the packages a fetched artifact needs never overwrite each other.
+REQUIREMENTS_LOCK = threading.Lock()
 
 
 def capture_requirements(
@@ -59,6 +65,34 @@ def capture_requirements(
             if version and _normalized(dist) not in EXCLUDED_DISTRIBUTIONS:
                 versions.setdefault(_normalized(dist), f"{dist}=={version}")
     return _as_text(versions)
+
+
+def requirements_for_modules(modules: Iterable[str]) -> list[str]:
+    """``name==version`` of the installed distributions providing ``modules`` (top-level
+    names); a module nothing installed provides is left out.
+
+    >>> requirements_for_modules(["pandas", "PIL"])  # doctest: +SKIP
+    ['pandas==2.2.3', 'pillow==11.0.0']
+    """
+    providers = metadata.packages_distributions()
+    lines: dict[str, str] = {}
+    for top in sorted(set(modules)):
+        for dist in sorted(set(providers.get(top, []))):
+            version = _version(dist)
+            if version and _normalized(dist) not in EXCLUDED_DISTRIBUTIONS:
+                lines.setdefault(_normalized(dist), f"{dist}=={version}")
+    return [lines[key] for key in sorted(lines)]
+
+
+def merge_requirements(requirements: str, lines: Iterable[str]) -> str:
+    """``requirements`` with the ``lines`` whose distributions it does not name yet added;
+    sorted by name as ``capture_requirements`` writes them."""
+    by_name: dict[str, str] = {}
+    for line in [*requirements.splitlines(), *lines]:
+        found = _REQUIREMENT_NAME.match(line)
+        if found and not line.lstrip().startswith("#"):
+            by_name.setdefault(_normalized(found.group(1)), line.strip())
+    return _as_text(by_name)
 
 
 def imported_modules(path: Path) -> set[str]:

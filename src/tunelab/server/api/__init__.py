@@ -10,13 +10,17 @@ from tunelab.server.api import (
     health,
     lifecycle,
     members,
+    metric_directions,
     models,
     plots,
     projects,
     queues,
+    saved_views,
     scalars,
+    task_batches,
     tasks,
     tokens,
+    upload_failures,
     users,
     workers,
 )
@@ -27,6 +31,7 @@ api_router = APIRouter(dependencies=[Depends(authorize)])
 api_router.include_router(health.router)
 api_router.include_router(documentation.router)
 api_router.include_router(projects.router)
+api_router.include_router(task_batches.router)
 api_router.include_router(tasks.router)
 api_router.include_router(lifecycle.router)
 api_router.include_router(scalars.router)
@@ -36,7 +41,10 @@ api_router.include_router(queues.router)
 api_router.include_router(workers.router)
 api_router.include_router(files.router)
 api_router.include_router(artifacts.router)
+api_router.include_router(upload_failures.router)
 api_router.include_router(models.router)
 api_router.include_router(users.router)
 api_router.include_router(tokens.router)
 api_router.include_router(members.router)
+api_router.include_router(metric_directions.router)
+api_router.include_router(saved_views.router)

@@ -24,8 +24,11 @@ from tunelab.server.web import (
     experiments,
     login,
     members,
+    metric_directions,
     plots,
     queues,
+    table_export,
+    table_views,
 )
 from tunelab.server.web.templating import STATIC_DIR, create_templates
 
@@ -44,6 +47,9 @@ PAGES = (
     account,
     admin_users,
     members,
+    metric_directions,
+    table_export,
+    table_views,
 )
 
 
