@@ -71,7 +71,9 @@ def test_clone_tune_enqueue_dequeue(
     assert client.get_task(clone_id)["parent"] == recorded["id"]
 
     line = succeeded(
-        tunelab(env, "task", "set-param", clone_id, "Args/lr=0.5", "Args/amp=yes", "New/x=a=b")
+        tunelab(
+            env, "task", "set-param", clone_id, "--add", "Args/lr=0.5", "Args/amp=yes", "New/x=a=b"
+        )
     )
     assert line == f"set Args/lr=0.5 (float), Args/amp=True (bool), New/x=a=b (str) on {clone_id}"
     args = client.get_task(clone_id)["hyperparameters"]
@@ -141,3 +143,29 @@ def test_errors_are_one_line(env: dict[str, str], recorded: dict[str, Any]) -> N
     failed(tunelab(env, "task", "dequeue", task_id), "cannot dequeue a completed task")
     failed(tunelab(env, "task", "enqueue", "0" * 32), "no task with id")
     failed(tunelab(env, "queue", "show", "no-such-queue"), "no queue named 'no-such-queue'")
+
+
+def test_edit_names_tags_and_comments(
+    env: dict[str, str], client: ApiClient, recorded: dict[str, Any]
+) -> None:
+    task_id = recorded["id"]
+    client.update_task(task_id, tags=["old", "keep"])
+    line = succeeded(
+        tunelab(
+            env, "task", "edit", task_id, "--name", "baseline v2", "--tag", "best",
+            "--tag", "paper", "--remove-tag", "old", "--comment", "the one to beat",
+        )
+    )  # fmt: skip
+    assert line == f"edited {task_id}: baseline v2 [best, keep, paper]"
+    stored = client.get_task(task_id)
+    assert (stored["name"], stored["tags"], stored["comment"]) == (
+        "baseline v2",
+        ["best", "keep", "paper"],
+        "the one to beat",
+    )
+    failed(tunelab(env, "task", "edit", task_id), "nothing to change")
+    client.publish_task(task_id)
+    failed(tunelab(env, "task", "edit", task_id, "--name", "late"), "cannot rename a published")
+    tagged = succeeded(tunelab(env, "task", "edit", task_id, "--remove-tag", "paper"))
+    assert tagged == f"edited {task_id}: baseline v2 [best, keep]"
+    assert client.get_task(task_id)["tags"] == ["best", "keep"]

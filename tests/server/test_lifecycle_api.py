@@ -171,3 +171,27 @@ def test_unknown_tasks_and_bad_bodies(client: httpx.Client, project: str) -> Non
     assert invalid.status_code == 400 and invalid.json()["error"]["code"] == "invalid_input"
     bad_queue = client.post(f"/tasks/{known}/enqueue", json={"queue": ""})
     assert bad_queue.status_code == 400
+
+
+def test_names_change_until_published_tags_and_comments_always(
+    client: httpx.Client, project: str
+) -> None:
+    task = create(client, project, status="running")
+    for status in ("running", "completed"):
+        if status != task["status"]:
+            task = ok(client.patch(f"/tasks/{task['id']}", json={"status": status}))
+        renamed = ok(client.patch(f"/tasks/{task['id']}", json={"name": f"run while {status}"}))
+        assert renamed["name"] == f"run while {status}"
+    ok(action(client, task["id"], "publish"))
+    error = conflict(
+        client.patch(f"/tasks/{task['id']}", json={"name": "late"}), "cannot rename a published"
+    )
+    assert error["detail"] == {"status": "published"}
+    # Sending the name it has is no change, so a whole-record PATCH still passes.
+    same = {"name": "run while completed", "tags": ["best"], "comment": "kept for the paper"}
+    annotated = ok(client.patch(f"/tasks/{task['id']}", json=same))
+    assert (annotated["name"], annotated["tags"], annotated["comment"]) == (
+        "run while completed",
+        ["best"],
+        "kept for the paper",
+    )

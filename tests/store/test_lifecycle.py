@@ -359,9 +359,12 @@ def test_status_changes_follow_the_table(engine: sa.Engine) -> None:
         published = task_in(conn, "published")
         with pytest.raises(Conflict, match="a published task cannot become running"):
             update_task(conn, published, {"status": "running"})
-        # Annotations are always editable.
-        renamed = update_task(conn, published, {"name": "n", "tags": ["x"], "comment": "c"})
-        assert (renamed["name"], renamed["tags"], renamed["comment"]) == ("n", ["x"], "c")
+        # Tags and the comment are always editable; the name until published.
+        with pytest.raises(Conflict, match="cannot rename a published task"):
+            update_task(conn, published, {"name": "n"})
+        annotated = update_task(conn, published, {"tags": ["x"], "comment": "c"})
+        assert (annotated["tags"], annotated["comment"]) == (["x"], "c")
+        assert update_task(conn, done, {"name": "n"})["name"] == "n"
 
 
 def test_execution_is_an_input(engine: sa.Engine) -> None:

@@ -41,7 +41,12 @@ def test_the_status_badge_follows_a_status_change_without_a_reload(
     ended = http.patch(f"/api/v1/tasks/{task['id']}", json={"status": "completed"})
     assert ended.status_code == 200, ended.text
     expect(page.locator("#task-status .status")).to_have_text("Completed", timeout=10_000)
-    # A final status stops the polling: the badge no longer asks the server.
+    # A completed task may still be reset or published elsewhere: the badge keeps asking.
+    expect(page.locator("#task-status")).to_have_attribute("hx-trigger", "every 2s")
+    published = http.post(f"/api/v1/tasks/{task['id']}/publish")
+    assert published.status_code == 200, published.text
+    expect(page.locator("#task-status .status")).to_have_text("Published", timeout=10_000)
+    # Published is read-only for good: the badge no longer asks the server.
     expect(page.locator("#task-status")).not_to_have_attribute("hx-trigger", "every 2s")
     screenshot(page, "experiment-header")
 

@@ -6,7 +6,9 @@ Example::
     tunelab task show 3f1c0a...
     tunelab task clone 3f1c0a... --project vision/tuned       # prints the draft's id
     tunelab task set-param 9a2b... Args/lr=0.01 General/batch=64
+    tunelab task set-param 9a2b... --add Args/warmup=5          # a parameter it lacks
     tunelab task enqueue 9a2b... --queue gpu
+    tunelab task edit 9a2b... --name "lr 0.01" --tag sweep --remove-tag draft
     tunelab task set-input-model 9a2b... 77c0...               # the draft starts from a model
 """
 
@@ -120,6 +122,41 @@ def clone(
     )
 
 
+@task.command("edit")
+@click.argument("task_id")
+@click.option("--name", default=None, help="New name (any status but published).")
+@click.option("--tag", "tags", multiple=True, help="Add this tag (repeatable).")
+@click.option("--remove-tag", "untags", multiple=True, help="Remove this tag (repeatable).")
+@click.option("--comment", default=None, help="New description.")
+def edit(
+    task_id: str,
+    name: str | None,
+    tags: tuple[str, ...],
+    untags: tuple[str, ...],
+    comment: str | None,
+) -> None:
+    """Rename a task, add or remove its tags, change its comment.
+
+    Tags and the comment can change in any status; the name in any but published.
+
+        tunelab task edit 3f1c0a... --name "baseline v2" --tag best --remove-tag draft
+    """
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = name
+    if comment is not None:
+        changes["comment"] = comment
+    if not changes and not tags and not untags:
+        raise click.UsageError("nothing to change: give --name, --tag, --remove-tag or --comment")
+    client = api_client()
+    if tags or untags:
+        current = client.get_task(task_id)["tags"]
+        kept = [t for t in current if t not in untags]
+        changes["tags"] = kept + [t for t in tags if t not in kept]
+    done = client.update_task(task_id, **changes)
+    click.echo(f"edited {task_id}: {done['name']} [{', '.join(done['tags'])}]")
+
+
 @task.command("reset")
 @click.argument("task_id")
 @click.option("--delete-artifacts", is_flag=True, help="Also delete its artifacts from storage.")
@@ -130,13 +167,33 @@ def reset(task_id: str, delete_artifacts: bool) -> None:
     report_files(answer)
 
 
+@task.command("retry-uploads")
+@click.argument("task_id")
+def retry_uploads(task_id: str) -> None:
+    """Store the task's failed uploads whose files are on this machine (the one that ran it),
+    register them on the task and clear their warnings; exit 1 if some are still failed."""
+    from tunelab.sdk.config import load_config
+    from tunelab.sdk.upload_failures import retry_recorded
+    from tunelab.storage import StorageContext
+
+    config = load_config()
+    client = api_client()
+    left = retry_recorded(client, task_id, StorageContext.from_config(config), click.echo)
+    if left:
+        raise SystemExit(1)
+    click.echo(f"no failed uploads left on {task_id}")
+
+
 @task.command("enqueue")
 @click.argument("task_id")
 @click.option("--queue", default="default", show_default=True, help="Created if missing.")
 def enqueue(task_id: str, queue: str) -> None:
-    """Queue a draft for an agent to run."""
-    api_client().enqueue_task(task_id, queue=queue)
+    """Queue a draft for an agent to run (a warning on stderr when no worker serves the
+    queue: the task waits there until an agent does)."""
+    answer = api_client().enqueue_task(task_id, queue=queue)
     click.echo(f"enqueued {task_id} in queue {queue}")
+    if answer.get("warning"):
+        click.echo(f"warning: {answer['warning']}", err=True)
 
 
 @task.command("dequeue")
@@ -240,15 +297,26 @@ def set_input_model(task_id: str, model_id: str | None, remove: bool) -> None:
 @task.command("set-param")
 @click.argument("task_id")
 @click.argument("assignments", nargs=-1, required=True, metavar="SECTION/NAME=VALUE...")
-def set_param(task_id: str, assignments: tuple[str, ...]) -> None:
+@click.option("--add", is_flag=True, help="Allow parameters the task does not have yet.")
+def set_param(task_id: str, assignments: tuple[str, ...], add: bool) -> None:
     """Set hyperparameters of a draft; others are kept.
 
-    A parameter keeps the type it is stored with (the value must read as one); a new one is
-    text. Example: tunelab task set-param ID Args/lr=0.01 General/batch=64
+    A parameter keeps the type it is stored with (the value must read as one). One the task
+    does not have is refused (a typo would be run as a new, unused parameter) unless --add
+    is given; it is then text. Example: tunelab task set-param ID Args/lr=0.01 General/batch=64
     """
     wanted = [_assignment(text) for text in assignments]
     client = api_client()
     stored = client.get_task(task_id)["hyperparameters"]
+    new = [
+        f"{section}/{name}" for section, name, _ in wanted if name not in stored.get(section, {})
+    ]
+    if new and not add:
+        have = sorted(f"{section}/{name}" for section, params in stored.items() for name in params)
+        raise click.UsageError(
+            f"task {task_id} has no parameter {', '.join(new)} (it has: "
+            f"{', '.join(have) or 'none'}); give --add to add new parameters"
+        )
     sections: dict[str, dict[str, dict[str, str]]] = {}
     shown = []
     for section, name, value in wanted:

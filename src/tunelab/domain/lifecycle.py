@@ -109,7 +109,8 @@ class Editable(enum.Enum):
     INPUTS = "inputs"  # execution, hyperparameters, configuration, input models, docker, output
     USER_PROPERTIES = "user properties"
     OUTPUTS = "outputs"  # artifacts and output models: what a run records, until published
-    ANNOTATIONS = "annotations"  # name, tags, comment: always
+    NAME = "name"  # in every status but published
+    ANNOTATIONS = "annotations"  # tags, comment: always
 
 
 def require_editable(kind: Editable, status: TaskStatus, *, by_run: bool = False) -> None:
@@ -120,6 +121,14 @@ def require_editable(kind: Editable, status: TaskStatus, *, by_run: bool = False
     """
     if kind is Editable.ANNOTATIONS:
         return
+    if kind is Editable.NAME:
+        if status is not S.PUBLISHED:
+            return
+        raise Conflict(
+            "cannot rename a published task: it is read-only for good (tags and the "
+            "comment can still change)",
+            {"status": status.value},
+        )
     if kind in (Editable.USER_PROPERTIES, Editable.OUTPUTS):
         if status is not S.PUBLISHED:
             return

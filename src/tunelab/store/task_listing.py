@@ -7,6 +7,10 @@ so pages never overlap. When the filters match many tasks, a sort walks an index
 tasks with a value first, then, only if the page runs past them, the others. When the
 filters match few tasks, sorting those few in one query is cheaper than walking an index
 that holds every task's value.
+
+Deep pages take a cursor (``after``, from the previous page's ``next``) instead of a page
+number: the page then starts right after the last row shown, in the index's order, and
+costs what the first page does (``task_cursor``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from tunelab.errors import InvalidInput
 from tunelab.store.lookup import visible_only
 from tunelab.store.projects import project_ids
 from tunelab.store.schema import PARAM_NUMBER_SQL, task_metrics, task_params, task_tags, tasks
+from tunelab.store.task_cursor import Cursor, decode_cursor
+from tunelab.store.task_filters import filter_conditions, parse_filters
 from tunelab.store.tasks import SUMMARY_COLUMNS, summaries
 
 SORT_FIELDS = (
@@ -65,6 +71,10 @@ class TaskQuery:
     order_by: str = "-last_update"
     page: int = 1
     page_size: int = 50
+    # Metric and hyperparameter filters, as ``task_filters`` reads them.
+    filters: tuple[str, ...] = ()
+    # The ``next`` of the previous page: this page starts after its last row.
+    after: str | None = None
     # Only tasks of these projects (what the asking account may see); None: every project.
     visible: tuple[str, ...] | None = None
 
@@ -108,29 +118,93 @@ def parse_order_by(text: str) -> SortKey:
 def list_tasks(
     conn: sa.Connection, query: TaskQuery, *, sort_directly_below: int = SORT_DIRECTLY_BELOW
 ) -> dict[str, Any]:
-    """One page of ``TaskSummary`` dicts with the total the filters match."""
+    """One page of ``TaskSummary`` dicts with the total the filters match, and ``next``: the
+    cursor of the page after it (None on the last page)."""
     key = parse_order_by(query.order_by)
     if not 1 <= query.page_size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     if query.page < 1:
         raise InvalidInput("page must be 1 or more")
+    if query.after is not None and query.page != 1:
+        raise InvalidInput("give either page or after, not both")
+    cursor = decode_cursor(query.after, query.order_by) if query.after is not None else None
+    if cursor is not None:
+        _check_cursor(cursor, key)
     where = _filters(conn, query)
     total = conn.execute(sa.select(sa.func.count()).select_from(tasks).where(*where)).scalar_one()
-    page = _Page(where, key, (query.page - 1) * query.page_size, query.page_size)
+    # One row more than the page shows tells whether another page follows.
+    offset = (query.page - 1) * query.page_size
+    page = _Page(where, key, offset, query.page_size + 1, cursor)
+    # A cursor always walks the parts in index order, where it can start mid-way.
+    few = total < sort_directly_below and cursor is None
     if key.field:
-        nullable = tasks.c[key.field].nullable and total >= sort_directly_below
+        nullable = tasks.c[key.field].nullable and not few
         rows = _page_by_nullable_field(conn, page) if nullable else _page_by_field(conn, page)
-    elif total < sort_directly_below:
+    elif few:
         rows = _page_of_few(conn, page)
     elif key.metric:
         rows = _page_by_metric(conn, page)
     else:
         rows = _page_by_param(conn, page)
+    more = len(rows) > query.page_size
+    rows = rows[: query.page_size]
     items = summaries(conn, rows)
     if not key.field:
         for item, row in zip(items, rows, strict=True):
             item["sort_value"] = row.sort_value
-    return {"items": items, "total": total, "page": query.page, "page_size": query.page_size}
+    after = _cursor_after(rows[-1], key, query.order_by).encode() if more else None
+    return {
+        "items": items,
+        "total": total,
+        "page": query.page,
+        "page_size": query.page_size,
+        "next": after,
+    }
+
+
+def _check_cursor(cursor: Cursor, key: SortKey) -> None:
+    """Refuses a cursor whose part or value this sort cannot have (one made by hand)."""
+    value = cursor.value
+    number = isinstance(value, int | float)
+    if key.field:
+        column = tasks.c[key.field]
+        kind = str if isinstance(column.type, sa.String) else int | float
+        fits = (cursor.part == 0 and isinstance(value, kind)) or (
+            cursor.part == 1 and value is None and column.nullable
+        )
+    elif key.metric:
+        fits = (cursor.part == 0 and number) or (cursor.part == 1 and value is None)
+    else:
+        fits = (
+            (cursor.part == 0 and number)
+            or (cursor.part == 1 and isinstance(value, str))
+            or (cursor.part == 2 and value is None)
+        )
+    if not fits:
+        raise InvalidInput("invalid cursor: pass the 'next' of a listing unchanged")
+
+
+def _cursor_after(row: sa.Row[Any], key: SortKey, order_by: str) -> Cursor:
+    """Where the page after ``row`` starts: its part of the listing and its sort value."""
+    if key.field:
+        value = getattr(row, key.field)
+        return Cursor(order_by, 1 if value is None else 0, value, row.id)
+    if key.metric:
+        return Cursor(order_by, 1 if row.sort_value is None else 0, row.sort_value, row.id)
+    if row.sort_number is not None:
+        return Cursor(order_by, 0, row.sort_number, row.id)
+    return Cursor(order_by, 1 if row.sort_value is not None else 2, row.sort_value, row.id)
+
+
+def listing_version(conn: sa.Connection, query: TaskQuery) -> str:
+    """A token that changes when the tasks ``query`` matches change: how many match and the
+    latest ``last_update`` among them (every write to a task or its outputs moves it). One
+    aggregate over the same filters as the page's total, so a table can poll it cheaply."""
+    where = _filters(conn, query)
+    found = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(tasks.c.last_update)).where(*where)
+    ).one()
+    return f"{found[0]}-{found[1] or 0}"
 
 
 def _filters(conn: sa.Connection, query: TaskQuery) -> list[ColumnElement[bool]]:
@@ -160,6 +234,7 @@ def _filters(conn: sa.Connection, query: TaskQuery) -> list[ColumnElement[bool]]
         raise InvalidInput(f"archived must be one of {', '.join(ARCHIVED_CHOICES)}")
     if query.archived != "all":
         where.append(tasks.c.archived == (sa.true() if query.archived == "true" else sa.false()))
+    where += filter_conditions(conn, parse_filters(query.filters))
     return where
 
 
@@ -169,6 +244,7 @@ class _Page:
     key: SortKey
     offset: int
     limit: int
+    cursor: Cursor | None = None
 
     def ordered(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         return column.desc() if self.key.descending else column.asc()
@@ -180,7 +256,26 @@ def _page_by_field(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
     # Only nullable columns get NULLS LAST: on the others it would stop index use.
     order = [first.nulls_last() if column.nullable else first, page.ordered(tasks.c.id)]
     query = sa.select(*SUMMARY_COLUMNS).where(*page.where).order_by(*order)
+    if page.cursor is not None:
+        # Only a column without NULLs comes here with a cursor: one part.
+        query = query.where(_after(page, [column, tasks.c.id]))
+        return list(conn.execute(query.limit(page.limit)))
     return list(conn.execute(query.limit(page.limit).offset(page.offset)))
+
+
+def _after(page: _Page, keys: list[ColumnElement[Any]]) -> ColumnElement[bool]:
+    """The rows after the cursor's, in the order of ``keys`` (the part's sort value, if it
+    has one, then the id)."""
+    assert page.cursor is not None
+    values = [page.cursor.value, page.cursor.task_id][-len(keys) :]
+    if len(keys) == 1:
+        return keys[0] < values[0] if page.key.descending else keys[0] > values[0]
+    # "value >= v AND (value > v OR id > i)" rather than a row value or a bare OR: both
+    # databases then start the index walk at the cursor's value.
+    first, then = keys
+    if page.key.descending:
+        return sa.and_(first <= values[0], sa.or_(first < values[0], then < values[1]))
+    return sa.and_(first >= values[0], sa.or_(first > values[0], then > values[1]))
 
 
 def _page_by_nullable_field(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
@@ -194,11 +289,10 @@ def _page_by_nullable_field(conn: sa.Connection, page: _Page) -> list[sa.Row[Any
         SUMMARY_COLUMNS,
         tasks,
         [column.is_not(None), *page.where],
-        [page.ordered(column), page.ordered(tasks.c.id)],
+        [column, tasks.c.id],
+        page,
     )
-    lacking = _part(
-        SUMMARY_COLUMNS, tasks, [column.is_(None), *page.where], [page.ordered(tasks.c.id)]
-    )
+    lacking = _part(SUMMARY_COLUMNS, tasks, [column.is_(None), *page.where], [tasks.c.id], page)
     return _fill_page(conn, [valued, lacking], page)
 
 
@@ -222,6 +316,7 @@ def _param_named(key: SortKey) -> ColumnElement[bool]:
 def _page_of_few(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
     """A metric or parameter sort over few tasks: one query sorting them all, in the same
     order as the index-walking pages below."""
+    extra: list[ColumnElement[Any]] = []
     if page.key.metric:
         value, named = _metric_value(page.key)
         joined = tasks.outerjoin(task_metrics, sa.and_(task_metrics.c.task_id == tasks.c.id, named))
@@ -235,8 +330,9 @@ def _page_of_few(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
         # Numbers by number, then other values by text; ties on a number go to the id.
         text = sa.case((number.is_(None), value), else_=sa.null())
         order = [page.ordered(number).nulls_last(), page.ordered(text).nulls_last()]
+        extra.append(number.label("sort_number"))
     query = (
-        sa.select(*SUMMARY_COLUMNS, value.label("sort_value"))
+        sa.select(*SUMMARY_COLUMNS, value.label("sort_value"), *extra)
         .select_from(joined)
         .where(*page.where)
         .order_by(*order, page.ordered(tasks.c.id))
@@ -246,22 +342,25 @@ def _page_of_few(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
 
 @dataclass(frozen=True)
 class _Part:
-    """One stretch of a sorted listing: its rows in order, and how to count them."""
+    """One stretch of a sorted listing: its rows in order, how to count them, and what
+    orders them (the sort value, if the part has one, then the id)."""
 
     rows: sa.Select[Any]
     count: sa.Select[Any]
+    keys: list[ColumnElement[Any]]
 
 
 def _part(
     columns: Sequence[ColumnElement[Any]],
     source: sa.FromClause,
     where: list[ColumnElement[bool]],
-    order: list[ColumnElement[Any]],
+    keys: list[ColumnElement[Any]],
+    page: _Page,
 ) -> _Part:
-    return _Part(
-        sa.select(*columns).select_from(source).where(*where).order_by(*order),
-        sa.select(sa.func.count()).select_from(source).where(*where),
-    )
+    """``keys``: what orders the part, each in the page's direction (the last is the id)."""
+    rows = sa.select(*columns).select_from(source).where(*where)
+    rows = rows.order_by(*(page.ordered(k) for k in keys))
+    return _Part(rows, sa.select(sa.func.count()).select_from(source).where(*where), keys)
 
 
 def _page_by_metric(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
@@ -272,7 +371,8 @@ def _page_by_metric(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
         [*SUMMARY_COLUMNS, value.label("sort_value")],
         task_metrics.join(tasks, tasks.c.id == task_metrics.c.task_id),
         [has_value, *page.where],
-        [page.ordered(value), page.ordered(task_metrics.c.task_id)],
+        [value, task_metrics.c.task_id],
+        page,
     )
     lacking = sa.not_(sa.exists().where(task_metrics.c.task_id == tasks.c.id, has_value))
     return _fill_page(conn, [valued, _lacking_part(page, lacking)], page)
@@ -288,24 +388,27 @@ def _page_by_param(conn: sa.Connection, page: _Page) -> list[sa.Row[Any]]:
 
     def having(condition: ColumnElement[bool], order: ColumnElement[Any]) -> _Part:
         return _part(
-            [*SUMMARY_COLUMNS, param.c.value.label("sort_value")],
+            [*SUMMARY_COLUMNS, param.c.value.label("sort_value"), number.label("sort_number")],
             with_param,
             [named, condition, *page.where],
-            [page.ordered(order), page.ordered(param.c.task_id)],
+            [order, param.c.task_id],
+            page,
         )
 
     numbers = having(number.is_not(None), number)
     texts = having(number.is_(None), param.c.value)
     lacking = sa.not_(sa.exists().where(param.c.task_id == tasks.c.id, named))
-    return _fill_page(conn, [numbers, texts, _lacking_part(page, lacking)], page)
+    return _fill_page(conn, [numbers, texts, _lacking_part(page, lacking, param=True)], page)
 
 
-def _lacking_part(page: _Page, lacking: ColumnElement[bool]) -> _Part:
+def _lacking_part(page: _Page, lacking: ColumnElement[bool], *, param: bool = False) -> _Part:
+    empty = [sa.null().label("sort_number")] if param else []
     return _part(
-        [*SUMMARY_COLUMNS, sa.null().label("sort_value")],
+        [*SUMMARY_COLUMNS, sa.null().label("sort_value"), *empty],
         tasks,
         [lacking, *page.where],
-        [page.ordered(tasks.c.id)],
+        [tasks.c.id],
+        page,
     )
 
 
@@ -313,12 +416,21 @@ def _fill_page(conn: sa.Connection, parts: list[_Part], page: _Page) -> list[sa.
     """Rows ``offset`` to ``offset + limit`` of the parts laid end to end.
 
     A part is counted only when a page starts beyond its end, so the first pages cost one
-    LIMIT query on the first part, whatever the number of tasks.
+    LIMIT query on the first part, whatever the number of tasks. With a cursor, the page
+    starts after it in its part: the parts before are not read at all, and nothing is
+    counted.
     """
     rows: list[sa.Row[Any]] = []
     skip = page.offset  # rows still to skip, counted from the start of the current part
-    for part in parts:
-        got = conn.execute(part.rows.limit(page.limit - len(rows)).offset(skip)).all()
+    if page.cursor is not None:
+        parts = parts[page.cursor.part :]
+        skip = 0
+    for index, part in enumerate(parts):
+        query = part.rows
+        if index == 0 and page.cursor is not None:
+            query = query.where(_after(page, part.keys))
+        query = query.limit(page.limit - len(rows))
+        got = conn.execute(query.offset(skip) if skip else query).all()
         rows += got
         if len(rows) == page.limit:
             break

@@ -23,14 +23,28 @@ from tunelab.server.authorize import current_principal
 from tunelab.server.db_gate import in_transaction, note_writer
 from tunelab.server.file_cleanup import delete_files
 from tunelab.server.web.action_form import Form, changed, files_said, id_list, plural
+from tunelab.server.web.experiment_names import checked_text
 from tunelab.server.web.queues import picker_queues
 from tunelab.server.web.templating import is_htmx, render
 from tunelab.store import lifecycle, queues, tasks
+from tunelab.store.tags import MAX_TAG_LENGTH
 
 router = APIRouter(include_in_schema=False)
 
 # What the bulk bar offers, in menu order; clone needs a project per task, so it is not here.
-BULK_ACTIONS = ("reset", "enqueue", "dequeue", "stop", "publish", "archive", "unarchive", "delete")
+# "tag" and "untag" add or remove the form's ``tag`` on each task (any status).
+BULK_ACTIONS = (
+    "reset",
+    "enqueue",
+    "dequeue",
+    "stop",
+    "publish",
+    "archive",
+    "unarchive",
+    "delete",
+    "tag",
+    "untag",
+)
 # Those that ask something first (a queue; whether to delete files) in a small modal.
 ASKING = ("reset", "enqueue", "delete")
 DONE = {
@@ -42,7 +56,11 @@ DONE = {
     "archive": "Archived",
     "unarchive": "Unarchived",
     "delete": "Deleted",
+    "tag": "Tagged",
+    "untag": "Untagged",
 }
+# Those that take the form's tag.
+TAGGING = ("tag", "untag")
 # At most this many refusals are named in the toast; the rest are counted.
 NAMED_REFUSALS = 5
 
@@ -84,10 +102,15 @@ async def bulk_action(request: Request, form: Form, _wake: WakeWorkers) -> Respo
         raise InvalidInput("select one or more experiments first")
     names = await in_transaction(request, tasks.task_names, ids)
     outcome = Outcome()
-    queue = form.get("queue").strip() or queues.DEFAULT_QUEUE
+    if action in TAGGING:
+        argument = checked_text(form.get("tag"), "tag", MAX_TAG_LENGTH)
+    else:
+        argument = form.get("queue").strip() or queues.DEFAULT_QUEUE
     for task_id in ids:
         try:
-            outcome.files += await in_transaction(request, _apply, request, action, task_id, queue)
+            outcome.files += await in_transaction(
+                request, _apply, request, action, task_id, argument
+            )
         except Forbidden as exc:
             outcome.refused.append((task_id, exc.message))  # its name is not theirs to see
         except TunelabError as exc:
@@ -98,15 +121,15 @@ async def bulk_action(request: Request, form: Form, _wake: WakeWorkers) -> Respo
     cleanup = await delete_files(
         request, outcome.files if wanted else [], changed_tasks=outcome.done
     )
-    message, kind = report(action, len(ids), outcome, queue, cleanup, wanted)
+    message, kind = report(action, len(ids), outcome, argument, cleanup, wanted)
     return changed(request, outcome.done, message, kind=kind)
 
 
 def _apply(
-    conn: sa.Connection, request: Request, action: str, task_id: str, queue: str
+    conn: sa.Connection, request: Request, action: str, task_id: str, argument: str
 ) -> list[str]:
-    """Apply ``action`` to one task the account may change; answers the files it left for
-    deletion."""
+    """Apply ``action`` to one task the account may change (``argument``: the queue to
+    enqueue in, the tag to add or remove); answers the files it left for deletion."""
     access.require_task(conn, current_principal(request), task_id, access.WRITE)
     note_writer(conn, request, task_id)
     if action == "reset":
@@ -114,7 +137,11 @@ def _apply(
     if action == "delete":
         return lifecycle.delete(conn, task_id)
     if action == "enqueue":
-        lifecycle.enqueue(conn, task_id, queue, current_principal(request).user_id)
+        lifecycle.enqueue(conn, task_id, argument, current_principal(request).user_id)
+    elif action == "tag":
+        tasks.retag(conn, task_id, add=[argument])
+    elif action == "untag":
+        tasks.retag(conn, task_id, remove=[argument])
     elif action == "dequeue":
         lifecycle.dequeue(conn, task_id)
     elif action == "stop":
@@ -132,14 +159,21 @@ def report(
     action: str,
     asked: int,
     outcome: Outcome,
-    queue: str,
+    argument: str,
     cleanup: dict[str, list[Any]],
     wanted: bool,
 ) -> tuple[str, str]:
     """``Enqueued 2 of 3 experiments in gpu. Refused: b (cannot enqueue ...)``, and the
-    toast's kind: ok when all succeeded, warn when some, error when none."""
+    toast's kind: ok when all succeeded, warn when some, error when none. ``argument`` is
+    the queue of an enqueue, the tag of a tag or untag."""
     done = len(outcome.done)
-    where = f" in {queue}" if action == "enqueue" and done else ""
+    where = ""
+    if action == "enqueue" and done:
+        where = f" in {argument}"
+    elif action == "tag":
+        where = f" with {argument}"
+    elif action == "untag":
+        where = f" (tag {argument})"
     text = f"{DONE[action]} {done} of {plural(asked, 'experiment')}{where}."
     if outcome.refused:
         named = "; ".join(f"{name} ({why})" for name, why in outcome.refused[:NAMED_REFUSALS])

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from tunelab.domain.lifecycle import require_action
 from tunelab.domain.task import TaskStatus
+from tunelab.errors import InvalidInput
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.lifecycle import WakeWorkers
@@ -26,6 +27,7 @@ from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
 from tunelab.server.web import action_bulk, action_picker
 from tunelab.server.web.action_form import Form, changed, files_said
+from tunelab.server.web.experiment_names import MAX_NAME_LENGTH
 from tunelab.server.web.queues import picker_queues
 from tunelab.server.web.templating import is_htmx, render
 from tunelab.store import lifecycle, queues, tasks
@@ -94,9 +96,13 @@ def delete_modal(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
 def clone_task(task_id: str, request: Request, conn: Conn, form: Form, who: Who) -> Response:
     project = form.get("project").strip()
     new_root = access.require_create_in(conn, who, project) if project else None
+    name = form.get("name").strip()
+    if len(name) > MAX_NAME_LENGTH or "\x00" in name:
+        raise InvalidInput(f"a name is at most {MAX_NAME_LENGTH} characters, without NUL")
     draft = lifecycle.clone(
         conn,
         task_id,
+        name=name or None,  # empty: "Clone Of <name>"
         project=project or None,
         comment=form.optional("comment"),
         set_as_parent=form.checked("set_as_parent"),

@@ -2,7 +2,8 @@
 
 The header (name, status, project, actions) and the tab bar are ``experiment/base.html``;
 each tab is its own route and URL (``/experiments/{id}/{tab}``), so the back button moves
-between tabs. While the task can still change on its own, the header polls ``/status``.
+between tabs. Until the task is published the header polls ``/status``, so every tab follows
+a change made elsewhere (the CLI, the API, another tab or user).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tunelab.server.api.deps import Conn
+from tunelab.server.web import experiment_names
 from tunelab.server.web.templating import render
 from tunelab.store import tasks
+from tunelab.store.task_status import read_state
 
 router = APIRouter(include_in_schema=False)
+router.include_router(experiment_names.router)
 
 # (url segment, label), in the order the tab bar shows them.
 TABS = (
@@ -44,9 +48,26 @@ def experiment_home(task_id: str, conn: Conn) -> RedirectResponse:
 
 
 @router.get("/experiments/{task_id}/status", response_class=HTMLResponse)
-def experiment_status(task_id: str, request: Request, conn: Conn, seen: str = "") -> HTMLResponse:
-    """The header's status badge. When the status differs from ``seen`` (the one the page
-    shows), the response triggers ``task-status-changed`` so the open tab can refresh."""
-    task = tasks.get_task(conn, task_id)
-    headers = {"HX-Trigger": "task-status-changed"} if seen and seen != task["status"] else None
+def experiment_status(
+    task_id: str, request: Request, conn: Conn, seen: str = "", version: str = ""
+) -> HTMLResponse:
+    """The header's status badge. ``seen`` and ``version`` are the status and the task's
+    ``last_update`` the page shows (any write to the task or its outputs moves it). When the
+    status differs the answer triggers ``task-status-changed``; when only the version does,
+    ``task-outputs-changed``: each tab listens and refreshes what it shows. The events fire
+    after the swap, so listeners read the new badge."""
+    # Every open page asks this every 2 s: one read of the task's row, not the whole Task.
+    row = read_state(conn, task_id)
+    task = {
+        "id": row.id,
+        "status": row.status,
+        "status_reason": row.status_reason,
+        "last_update": row.last_update,
+    }
+    event = ""
+    if seen and seen != row.status:
+        event = "task-status-changed"
+    elif version and version != str(row.last_update):
+        event = "task-outputs-changed"
+    headers = {"HX-Trigger-After-Swap": event} if event else None
     return render(request, "experiment/_status.html", {"task": task}, headers=headers)

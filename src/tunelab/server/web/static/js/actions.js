@@ -179,6 +179,10 @@
           : checked.length ? "No selected experiment's status allows " + LABELS[action]
           : "Select experiments first";
       });
+      // Tags change in every status: any selection will do.
+      bar.querySelectorAll("[data-bulk-any]").forEach((button) => {
+        button.disabled = checked.length === 0;
+      });
       const compare = bar.querySelector("[data-bulk-compare]");
       if (compare) compare.disabled = checked.length < 2;
     });

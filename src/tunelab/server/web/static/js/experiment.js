@@ -1,9 +1,10 @@
-// The experiment page's own tabs: edit-in-place rows, reloading a tab when the task changes,
-// and the Console tab's live tail.
+// The experiment page's own tabs: edit-in-place rows, following the task when it changes
+// (here or elsewhere), and the Console tab's live tail.
 (function () {
   "use strict";
 
-  const LIVE_TABS = ["console", "scalars", "plots"];
+  // Tabs that show outputs and are re-read whole when only the outputs changed.
+  const OUTPUT_TABS = ["plots", "artifacts", "info"];
   const FINAL = ["draft", "completed", "failed", "stopped", "published"];
   const POLL_MS = 1500;
   const MAX_LINES = 50000; // older lines leave the page beyond this; the URL ?after= keeps them
@@ -30,12 +31,41 @@
     return !!document.querySelector("form.edit-form[data-dirty]");
   }
 
+  function reread(part) {
+    return htmx.ajax("GET", location.pathname + location.search, {
+      target: part, select: part, swap: "outerHTML",
+    });
+  }
+
+  function isTailing() {
+    const box = document.getElementById("console");
+    return !!box && box.dataset.live === "true";
+  }
+
+  // The status changed (or an action here changed the task): a live tab keeps its content
+  // and refreshes the header (name, tags, actions); a console that is not tailing yet, and
+  // every other tab, is read again whole.
   function reloadTab() {
     const box = experiment();
-    if (!box || LIVE_TABS.includes(currentTab()) || hasDirtyForm()) return;
-    htmx.ajax("GET", location.pathname + location.search, {
-      target: "section.experiment", select: "section.experiment", swap: "outerHTML",
-    });
+    if (!box || hasDirtyForm()) return;
+    const tab = currentTab();
+    if (tab === "scalars" || (tab === "console" && isTailing())) {
+      // The new header's badge polls from the new status: when an action here changed
+      // it, say so, or the charts and the tail would never hear of it.
+      const before = taskStatus();
+      reread("header.experiment-head").then(() => {
+        if (taskStatus() !== before) {
+          document.body.dispatchEvent(new CustomEvent("task-status-changed"));
+        }
+      });
+      return;
+    }
+    reread("section.experiment");
+  }
+
+  function outputsChanged() {
+    if (!experiment() || hasDirtyForm() || !OUTPUT_TABS.includes(currentTab())) return;
+    reread("section.experiment");
   }
 
   function concernsThisTask(event) {
@@ -209,6 +239,7 @@
   // Registered as the (deferred) script runs: before htmx's first htmx:load on the body.
   htmx.onLoad(init);
   document.body.addEventListener("task-status-changed", reloadTab);
+  document.body.addEventListener("task-outputs-changed", outputsChanged);
   document.body.addEventListener("tasks-changed", (event) => {
     if (concernsThisTask(event)) reloadTab();
   });
