@@ -20,18 +20,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from tunelab.errors import InvalidInput, NotFound
 from tunelab.server.api.deps import Conn
+from tunelab.server.authorize import current_principal
 from tunelab.server.web.compare_metrics import (
     VALUES,
     chart_data,
     default_axes,
     default_metric,
+    metric_names,
     metric_rows,
     param_axes,
 )
 from tunelab.server.web.compare_rows import comparison_groups
+from tunelab.server.web.direction_menus import may_set
 from tunelab.server.web.templating import is_htmx, render
 from tunelab.server.web.visibility import require_readable, visible_projects
-from tunelab.store import scalars, tasks
+from tunelab.store import metric_directions, scalars, tasks
 from tunelab.store.schema import tasks as tasks_table
 from tunelab.store.task_listing import TaskQuery, list_tasks
 
@@ -125,6 +128,9 @@ def compare_page(
         context["mode"] = "pick"
         return render(request, "compare/page.html", context)
     context.update(_comparison(conn, experiments, axes, pc_metric, pc_value))
+    context["may_set_directions"] = may_set(
+        conn, current_principal(request), experiments[0]["project"]["name"]
+    )
     return render(request, "compare/page.html", context)
 
 
@@ -137,7 +143,11 @@ def _comparison(
 ) -> dict[str, Any]:
     ids = [t["id"] for t in experiments]
     groups = comparison_groups(experiments)
-    rows = metric_rows(ids, scalars.read_summaries(conn, ids))
+    summaries = scalars.read_summaries(conn, ids)
+    # The first experiment is the reference: its project's directions decide what is best.
+    project_id = experiments[0]["project"]["id"]
+    directions = metric_directions.directions_for(conn, project_id, metric_names(ids, summaries))
+    rows = metric_rows(ids, summaries, directions)
     candidates_axes = param_axes(experiments)
     keys = {a.key for a in candidates_axes}
     chosen_axes = (
@@ -158,6 +168,7 @@ def _comparison(
         "values": VALUES,
         "chart": chart_data(experiments, candidates_axes, rows),
         "task_names": {t["id"]: t["name"] for t in experiments},
+        "direction_project": experiments[0]["project"],
     }
 
 

@@ -1,8 +1,9 @@
 """The Compare page's numbers: the metric summary table (last/min/max per experiment, the
 best marked) and the data its parallel coordinates chart draws.
 
-Which value is best: the lowest for a metric whose name (or variant) says loss or error,
-the highest for any other; judged per column (last, min, max) among the experiments.
+Which value is best follows the metric's direction (``store.metric_directions``: set on
+the first experiment's project, else read off the name); judged per column (last, min, max)
+among the experiments.
 """
 
 from __future__ import annotations
@@ -12,25 +13,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunelab.domain.metric_direction import Direction
+from tunelab.store.metric_directions import MetricDirection
 from tunelab.store.scalars import Summary
 
 VALUES = ("last", "min", "max")
-LOWER_IS_BETTER_WORDS = ("loss", "error")
 # The chart starts with at most this many parameter axes; more stay a click away.
 DEFAULT_AXES = 6
 
 Summaries = Mapping[str, Mapping[str, Mapping[str, Summary]]]
 
 
-def lower_is_better(metric: str, variant: str) -> bool:
-    name = f"{metric}/{variant}".lower()
-    return any(word in name for word in LOWER_IS_BETTER_WORDS)
-
-
-def best_rule(metric: str, variant: str) -> str:
-    if lower_is_better(metric, variant):
-        return "Lowest is best: the name contains loss or error"
-    return "Highest is best: the name contains neither loss nor error"
+def best_rule(found: MetricDirection) -> str:
+    best = "Lowest" if found.direction is Direction.LOWER else "Highest"
+    if found.set_in is None:
+        return f"{best} is best (by the name)"
+    return f"{best} is best (set in project {found.set_in})"
 
 
 @dataclass(frozen=True)
@@ -45,33 +43,48 @@ class MetricRow:
     variant: str
     # Per experiment: (last, min, max).
     cells: tuple[tuple[MetricCell, MetricCell, MetricCell], ...]
+    found: MetricDirection
 
     @property
     def key(self) -> str:
         return f"{self.metric}/{self.variant}"
 
     @property
+    def direction(self) -> Direction:
+        return self.found.direction
+
+    @property
     def lower_is_better(self) -> bool:
-        return lower_is_better(self.metric, self.variant)
+        return self.found.direction is Direction.LOWER
 
     @property
     def rule(self) -> str:
-        return best_rule(self.metric, self.variant)
+        return best_rule(self.found)
 
 
-def metric_rows(task_ids: Sequence[str], summaries: Summaries) -> list[MetricRow]:
-    """A row per metric/variant any experiment reported, sorted by name."""
-    names = sorted(
+def metric_names(task_ids: Sequence[str], summaries: Summaries) -> list[tuple[str, str]]:
+    """Every metric/variant any experiment reported, sorted."""
+    return sorted(
         {(m, v) for task_id in task_ids for m, vs in summaries[task_id].items() for v in vs}
     )
+
+
+def metric_rows(
+    task_ids: Sequence[str],
+    summaries: Summaries,
+    directions: Mapping[tuple[str, str], MetricDirection],
+) -> list[MetricRow]:
+    """A row per metric/variant any experiment reported, sorted by name; ``directions``
+    holds each one's direction."""
     rows = []
-    for metric, variant in names:
+    for metric, variant in metric_names(task_ids, summaries):
         found = [summaries[task_id].get(metric, {}).get(variant) for task_id in task_ids]
         columns = [[_value(s, name) for s in found] for name in VALUES]
-        lower = lower_is_better(metric, variant)
+        direction = directions[metric, variant]
+        lower = direction.direction is Direction.LOWER
         marked = [_mark_best(values, lower) for values in columns]
         cells = tuple((marked[0][i], marked[1][i], marked[2][i]) for i in range(len(task_ids)))
-        rows.append(MetricRow(metric, variant, cells))
+        rows.append(MetricRow(metric, variant, cells, direction))
     return rows
 
 

@@ -302,7 +302,9 @@
       for (let i = 0; i < n; i++) {
         const v = metric ? values[i] : null;
         has.push(v !== null);
-        of.push(v === null ? NO_METRIC : colourAt(hi === lo ? 0.5 : (v - lo) / (hi - lo)));
+        // The best value gets the brightest colour, whichever way the metric improves.
+        const t = hi === lo ? 0.5 : (v - lo) / (hi - lo);
+        of.push(v === null ? NO_METRIC : colourAt(metric.lower ? 1 - t : t));
       }
       return { has, of, lo, hi, any: present.length > 0 };
     }
@@ -317,13 +319,13 @@
       name.textContent = "Colour: " + metric.key + " (" + metric.value + ")";
       const low = document.createElement("span");
       low.className = "pc-legend-end";
-      low.textContent = fmt(colours.lo);
+      low.textContent = fmt(metric.lower ? colours.hi : colours.lo); // the worst, then the best
       const bar = document.createElement("span");
       bar.className = "pc-gradient";
       bar.style.background = "linear-gradient(to right, " + STOPS.join(", ") + ")";
       const high = document.createElement("span");
       high.className = "pc-legend-end";
-      high.textContent = fmt(colours.hi);
+      high.textContent = fmt(metric.lower ? colours.lo : colours.hi);
       const rule = document.createElement("span");
       rule.className = "muted";
       rule.textContent = metric.lower ? "lower is better" : "higher is better";

@@ -6,6 +6,7 @@
   let keptSelection = null; // ids checked before the rows part was swapped
   let openMenus = []; // ids of filter <details> open before the table was swapped
   let settingAll = false; // the select-all box is checking every row
+  let openDirection = null; // the column whose direction menu was open before a rows refresh
 
   function rowBoxes(root) {
     return Array.from((root || document).querySelectorAll("#exp-rows input.row-select"));
@@ -51,6 +52,9 @@
     if (!target) return;
     if (target.id === "exp-rows") {
       keptSelection = rowBoxes().filter((b) => b.checked).map((b) => b.value);
+      // The rows' refresh redraws the header too: a direction menu left open stays open.
+      const open = target.querySelector("th[data-col] details.col-direction[open]");
+      openDirection = open ? open.closest("th").dataset.col : null;
     }
     if (target.id === "exp-table") {
       openMenus = Array.from(target.querySelectorAll("details.filter-menu[open]")).map((d) => d.id);
@@ -70,6 +74,12 @@
       });
     }
     keptSelection = null;
+    if (target.id === "exp-rows" && openDirection) {
+      const th = Array.from(target.querySelectorAll("th[data-col]")).find((t) => t.dataset.col === openDirection);
+      const menu = th && th.querySelector("details.col-direction");
+      if (menu) menu.open = true;
+    }
+    openDirection = null;
     if (target.id === "exp-table") {
       openMenus.forEach((id) => {
         const menu = document.getElementById(id);
@@ -89,10 +99,29 @@
     });
   });
   document.addEventListener("click", (event) => {
-    document.querySelectorAll("#exp-table details[open]").forEach((d) => {
+    document.querySelectorAll("#exp-table details[open], details.col-direction[open]").forEach((d) => {
       if (!d.contains(event.target)) d.open = false;
     });
   });
+
+  // A metric's direction menu (a table column's, Compare's) opens over the page at its arrow:
+  // inside the table's scrolling box it would be clipped. Toggle does not bubble: capture.
+  const placeDirectionMenu = (menu) => {
+    const arrow = menu.querySelector("summary").getBoundingClientRect();
+    const options = menu.querySelector(".direction-options");
+    options.style.top = arrow.bottom + 4 + "px";
+    options.style.left = Math.max(4, Math.min(arrow.left, document.documentElement.clientWidth - options.offsetWidth - 8)) + "px";
+  };
+  document.addEventListener("toggle", (event) => {
+    const menu = event.target;
+    if (!menu.matches || !menu.matches("details.col-direction") || !menu.open) return;
+    placeDirectionMenu(menu);
+  }, true);
+  // A scroll (the page's, or the table's box) moves the arrow: the open menu follows it
+  // rather than closing under the pointer.
+  window.addEventListener("scroll", () => {
+    document.querySelectorAll("details.col-direction[open]").forEach(placeDirectionMenu);
+  }, true);
 
   // The column picker's search box filters its list as you type.
   document.addEventListener("input", (event) => {
