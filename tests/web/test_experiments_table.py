@@ -134,7 +134,15 @@ def test_pages_are_read_from_the_server_a_page_at_a_time(http: httpx.Client) -> 
     first = http.get(f"{url}?sort=name&page_size=3")
     assert row_names(first.text) == ["alpha", "bravo", "charlie"]
     assert "Page 1 of 2" in first.text and "4 experiments" in first.text
-    assert f'href="{url}?sort=name&amp;page=2&amp;page_size=3"' in first.text
+    # Next starts after the page's last row (a cursor); a page number still works.
+    after = re.search(
+        rf'href="{re.escape(url)}\?sort=name&amp;(after=[^&]+)&amp;page=2&amp;page_size=3"',
+        first.text,
+    )
+    assert after, first.text
+    by_cursor = http.get(f"{url}?sort=name&{after.group(1)}&page=2&page_size=3")
+    assert row_names(by_cursor.text) == ["delta"]
+    assert "Page 2 of 2" in by_cursor.text and 'rel="next"' not in by_cursor.text
     second = http.get(f"{url}?sort=name&page=2&page_size=3")
     assert row_names(second.text) == ["delta"]
     beyond = http.get(f"{url}?page=9")
@@ -157,9 +165,14 @@ def test_a_live_table_polls_and_a_settled_one_does_not(http: httpx.Client) -> No
     project = project_name("poll")
     create_task(http, project, "done", status="completed")
     url = project_url(http, project)
-    assert "every 3s" not in http.get(url).text
+    settled = http.get(url).text
+    # A settled table re-reads no rows on a timer: it polls only their version.
+    assert 'hx-trigger="tasks-changed from:body"' in settled
+    assert 'class="exp-version"' in settled
     create_task(http, project, "busy", status="running")
-    assert 'hx-trigger="tasks-changed from:body, every 3s"' in http.get(url).text
+    live = http.get(url).text
+    assert 'hx-trigger="tasks-changed from:body, every 3s"' in live
+    assert 'class="exp-version"' not in live
 
 
 def test_sorting_and_columns_live_in_the_url_and_survive_back(

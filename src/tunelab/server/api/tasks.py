@@ -25,6 +25,8 @@ from tunelab.server.api.task_models import (
     UserPropertiesPatch,
 )
 from tunelab.store import input_model, task_inputs, task_listing, tasks
+from tunelab.store.task_cursor import MAX_CURSOR
+from tunelab.store.task_filters import MAX_FILTERS
 from tunelab.store.task_listing import MAX_PAGE, MAX_PAGE_SIZE, TaskQuery
 
 router = APIRouter(tags=["tasks"])
@@ -38,7 +40,12 @@ def create_task(body: TaskCreate, conn: Conn, who: Who) -> dict[str, Any]:
     new_root = access.require_create_in(conn, who, body.project)
     if body.parent:
         access.require_task(conn, who, body.parent, access.READ)
-    task = tasks.create_task(conn, **body.model_dump())
+    fields = body.model_dump()
+    if not who.open_access and who.name:
+        # With login on, the task is the key's account's: recorded by the server, not taken
+        # from the body. Without login, ``user`` is what the SDK sent (the OS user).
+        fields["user"] = who.name
+    task = tasks.create_task(conn, **fields)
     if new_root:
         access.grant_new_project(conn, who, new_root)
     return task
@@ -58,6 +65,18 @@ def list_tasks(
     order_by: Annotated[str, Query(max_length=2048)] = "-last_update",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    filter: Annotated[
+        list[str] | None,
+        Query(
+            max_length=MAX_FILTERS,
+            description="metrics.M/V.last > 0.9, hyperparameters.S/N = adam, "
+            "COLUMN between A and B, COLUMN is set, COLUMN is not set",
+        ),
+    ] = None,
+    after: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR, description="the previous page's next: the page after it"),
+    ] = None,
 ) -> dict[str, Any]:
     query = TaskQuery(
         project=project,
@@ -70,6 +89,8 @@ def list_tasks(
         order_by=order_by,
         page=page,
         page_size=page_size,
+        filters=tuple(filter or ()),
+        after=after,
         visible=access.visible_projects(conn, who),
     )
     return task_listing.list_tasks(conn, query)

@@ -2,17 +2,19 @@
 
 One fragment (``experiments/_table.html``) holds the filters, the bulk bar, the table and
 its pager; htmx re-fetches it whole with the new URL pushed, and a plain GET of the same URL
-renders the page around it. The rows part re-fetches itself when tasks change and, while a
-row shown is queued or running, every few seconds.
+renders the page around it. The rows part re-fetches itself when tasks change: while a row
+shown is queued or running, every few seconds; otherwise when the version of what the
+filters match (``/table/version``, one aggregate query) moves.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from tunelab.domain.task import TaskType
@@ -20,11 +22,13 @@ from tunelab.errors import NotFound
 from tunelab.server import access
 from tunelab.server.api.deps import Conn
 from tunelab.server.authorize import current_principal
+from tunelab.server.web.direction_menus import column_directions, may_set
 from tunelab.server.web.table_query import TableState
-from tunelab.server.web.templating import is_htmx, render
+from tunelab.server.web.templating import PAGE_HEADER, is_htmx, render
 from tunelab.server.web.visibility import visible_projects
 from tunelab.store import task_columns, task_listing
 from tunelab.store.projects import names_by_id
+from tunelab.store.upload_failures import failure_counts
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,10 +80,33 @@ def column_picker(request: Request, conn: Conn, project_id: str = "") -> HTMLRes
     return render(request, "experiments/_column_picker.html", context)
 
 
+@router.get("/table/version")
+def table_version(request: Request, conn: Conn, project_id: str = "", seen: str = "") -> Response:
+    """What a settled table polls: nothing to swap, and ``tasks-changed`` (the rows re-read
+    themselves) when the tasks its filters match are no longer the version ``seen``."""
+    project = _project(conn, project_id) if project_id else None
+    if project:
+        access.require_project(conn, current_principal(request), project["name"], access.READ)
+    version = _version(request, conn, project)
+    headers = {PAGE_HEADER: "1", "Cache-Control": "no-store"}
+    if version != seen:
+        headers["HX-Trigger"] = "tasks-changed"
+    return Response(status_code=204, headers=headers)
+
+
+def _version(request: Request, conn: sa.Connection, project: dict[str, str] | None) -> str:
+    state = TableState.from_params(request.query_params)
+    query = state.task_query(project["name"] if project else None)
+    visible = visible_projects(request, conn)
+    return task_listing.listing_version(conn, dataclasses.replace(query, visible=visible))
+
+
 def _table(request: Request, conn: sa.Connection, project: dict[str, str] | None) -> HTMLResponse:
     state = TableState.from_params(request.query_params)
     query = state.task_query(project["name"] if project else None)
     visible = visible_projects(request, conn)
+    # Read before the rows: a change in between shows at the next poll, not never.
+    version = _version(request, conn, project)
     listing = task_listing.list_tasks(conn, dataclasses.replace(query, visible=visible))
     columns = state.columns
     items = listing["items"]
@@ -93,12 +120,21 @@ def _table(request: Request, conn: sa.Connection, project: dict[str, str] | None
         "items": items,
         "columns": columns,
         "values": task_columns.column_values(conn, [t["id"] for t in items], columns),
+        "upload_failures": failure_counts(conn, [t["id"] for t in items]),
         "base_columns": BASE_COLUMNS,
         "task_types": [t.value for t in TaskType],
         "live": any(t["status"] in LIVE_STATUSES for t in items),
         "poll_seconds": POLL_SECONDS,
         "picker_url": _picker_url(state, project),
+        # Metric columns sort best first and offer a menu setting their direction.
+        "directions": column_directions(conn, project["id"] if project else None, columns),
+        "may_set_directions": bool(project)
+        and may_set(conn, current_principal(request), project["name"] if project else ""),
     }
+    if not context["live"]:
+        # A settled table polls only the version of what it shows (a live one re-reads its
+        # rows anyway).
+        context["version_url"] = _scoped_url("/table/version", state, project, seen=version)
     # The same URL answers a fragment or a page: caches must keep them apart.
     headers = {"Vary": "HX-Request"}
     if not is_htmx(request):
@@ -119,6 +155,14 @@ def _project(conn: sa.Connection, project_id: str) -> dict[str, str]:
 
 def _base(project: dict[str, str] | None) -> str:
     return f"/projects/{project['id']}" if project else "/experiments"
+
+
+def _scoped_url(path: str, state: TableState, project: dict[str, str] | None, **extra: str) -> str:
+    """``path`` with the table's query string, its project and ``extra`` appended."""
+    pairs = [("project_id", project["id"])] if project else []
+    pairs += list(extra.items())
+    query = "&".join(part for part in (state.query_string(), urlencode(pairs)) if part)
+    return f"{path}?{query}" if query else path
 
 
 def _picker_url(state: TableState, project: dict[str, str] | None) -> str:

@@ -14,6 +14,7 @@ from starlette.datastructures import QueryParams
 
 from tunelab.errors import InvalidInput
 from tunelab.store.task_columns import Column, parse_columns
+from tunelab.store.task_filters import parse_filters
 from tunelab.store.task_listing import MAX_PAGE_SIZE, TaskQuery
 
 DEFAULT_SORT = "-last_update"
@@ -33,6 +34,10 @@ class TableState:
     cols: tuple[str, ...] = ()
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
+    # Metric and hyperparameter filters (``task_filters``), set from the column headers.
+    filters: tuple[str, ...] = ()
+    # Deep pages: the cursor of the page before (``page`` is then only the number shown).
+    after: str = ""
 
     @classmethod
     def from_params(cls, params: QueryParams) -> TableState:
@@ -47,6 +52,10 @@ class TableState:
             cols=tuple(c.key for c in parse_columns(cols)),
             page=_number(params, "page", 1),
             page_size=_number(params, "page_size", DEFAULT_PAGE_SIZE),
+            filters=tuple(
+                f.text for f in parse_filters([*_values(params, "filter"), *_header(params)])
+            ),
+            after=params.get("after", "").strip(),
         )
         if not 1 <= state.page_size <= MAX_PAGE_SIZE:
             raise InvalidInput(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
@@ -65,12 +74,16 @@ class TableState:
             search=self.q or None,
             archived="true" if self.archived else "false",
             order_by=self.sort,
-            page=self.page,
+            page=1 if self.after else self.page,
             page_size=self.page_size,
+            filters=self.filters,
+            after=self.after or None,
         )
 
     def query_string(self, **changes: Any) -> str:
         """This state's query string, with ``changes`` applied; defaults are left out."""
+        if "page" in changes and "after" not in changes:
+            changes["after"] = ""  # a page by number, or the first of a new layout
         state = replace(self, **changes)
         pairs: list[tuple[str, str]] = []
         pairs += [("status", s) for s in state.statuses]
@@ -84,6 +97,9 @@ class TableState:
             pairs.append(("sort", state.sort))
         if state.cols:
             pairs.append(("cols", ",".join(state.cols)))
+        pairs += [("filter", f) for f in state.filters]
+        if state.after:
+            pairs.append(("after", state.after))
         if state.page != 1:
             pairs.append(("page", str(state.page)))
         if state.page_size != DEFAULT_PAGE_SIZE:
@@ -95,15 +111,18 @@ class TableState:
         query = self.query_string(**changes)
         return f"{base}?{query}" if query else base
 
-    def sort_url(self, base: str, key: str) -> str:
+    def sort_url(self, base: str, key: str, *, descending_first: bool | None = None) -> str:
         """The URL sorting by ``key``: flips the direction of the current sort, else starts
-        descending for times and ascending for the rest."""
+        descending for times and ascending for the rest, or as ``descending_first`` says (a
+        metric starts best first: descending where higher is better)."""
+        if descending_first is None:
+            descending_first = key in DESCENDING_FIRST
         if self.sort == key:
             sort = f"-{key}"
         elif self.sort == f"-{key}":
             sort = key
         else:
-            sort = f"-{key}" if key in DESCENDING_FIRST else key
+            sort = f"-{key}" if descending_first else key
         return self.url(base, sort=sort, page=1)
 
     def sorted_as(self, key: str) -> str:
@@ -119,6 +138,9 @@ class TableState:
             return self.url(base)
         return self.url(base, cols=(*self.cols, key))
 
+    def without_filter(self, base: str, text: str) -> str:
+        return self.url(base, filters=tuple(f for f in self.filters if f != text), page=1)
+
     def without_column(self, base: str, key: str) -> str:
         cols = tuple(c for c in self.cols if c != key)
         # A sort by the column removed goes back to the default sort.
@@ -129,6 +151,19 @@ class TableState:
 def _values(params: QueryParams, name: str) -> tuple[str, ...]:
     """A repeatable parameter's values, blanks dropped, each once."""
     return tuple(dict.fromkeys(v.strip() for v in params.getlist(name) if v.strip()))
+
+
+def _header(params: QueryParams) -> list[str]:
+    """The filter a column header's form sends as parts: column, operator, value(s)."""
+    column, op = params.get("fcol", "").strip(), params.get("fop", "").strip()
+    if not column or not op:
+        return []
+    low, high = params.get("fval", "").strip(), params.get("fval2", "").strip()
+    if op == "between":
+        return [f"{column} between {low} and {high}"]
+    if op in ("is set", "is not set"):
+        return [f"{column} {op}"]
+    return [f"{column} {op} {low}"]
 
 
 def _number(params: QueryParams, name: str, default: int) -> int:
