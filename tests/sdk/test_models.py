@@ -180,3 +180,37 @@ def test_torch_save_inside_a_task_registers_an_output_model(
     assert record["name"] == "net.pt" and record["framework"] == "PyTorch"
     state = torch.load(InputModel(model_id=record["id"]).get_local_copy())
     assert state["weight"].shape == (2, 3)
+
+
+DESIGN = """
+import json, sys
+from tunelab import OutputModel, Task
+from tunelab.errors import Conflict
+
+task = Task.init(project_name=sys.argv[1], task_name="design")
+model = OutputModel(task, name="net", config_text="depth: 18")
+model.update_design(config_dict={"depth": 50, "width": 2})
+model.update_labels({"cat": 0, "dog": 1, "bird": 7})
+model.publish()
+try:
+    model.update_labels({"cat": 1})
+    refused = ""
+except Conflict as exc:
+    refused = str(exc)
+print("RESULT " + json.dumps({"model": model.id, "refused": refused}))
+"""
+
+
+def test_update_design_and_labels_are_read_back_and_refused_once_published(
+    api_url: str, client: ApiClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = unique("design")
+    seen = _result(api_url, tmp_path / "code", DESIGN, project)
+    assert "is published" in seen["refused"]
+    monkeypatch.setenv("HOME", str(tmp_path / "reader"))
+    model = InputModel(model_id=seen["model"])
+    assert model.config_dict == {"depth": 50, "width": 2}
+    assert json.loads(model.config_text) == {"depth": 50, "width": 2}
+    assert model.labels == {"cat": 0, "dog": 1, "bird": 7}
+    with pytest.raises(Conflict, match="is published"):
+        client.update_model(seen["model"], config_text="depth: 1")

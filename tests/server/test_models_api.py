@@ -25,6 +25,7 @@ MODEL_KEYS = {
     "tags",
     "comment",
     "published",
+    "archived",
     "size",
     "sha256",
     "created",
@@ -276,3 +277,17 @@ def test_listing(client: httpx.Client, project: str) -> None:
     invalid(client.get("/models", params={"search": "a\x00"}))
     missing = client.get("/models", params={"project": f"{project}-missing"})
     assert missing.status_code == 404
+
+
+def test_an_archived_model_is_listed_only_when_asked_for(
+    client: httpx.Client, project: str
+) -> None:
+    model = register(client, name="old", project=project)
+    ok(client.post(f"/models/{model['id']}/publish"))
+    archived = ok(client.patch(f"/models/{model['id']}", json={"archived": True}))
+    assert archived["archived"] is True and archived["published"] is True
+    listed = ok(client.get("/models", params={"project": project}))
+    assert listed["total"] == 0
+    listed = ok(client.get("/models", params={"project": project, "archived": "true"}))
+    assert [m["id"] for m in listed["items"]] == [model["id"]]
+    invalid(client.patch(f"/models/{model['id']}", json={"archived": None}))

@@ -53,6 +53,7 @@ def test_register_and_read(engine: sa.Engine) -> None:
             "tags": ["a", "b"],
             "comment": "first",
             "published": False,
+            "archived": False,
             "size": 10,
             "sha256": DIGEST,
             "created": model["created"],
@@ -287,3 +288,29 @@ def test_clone_shares_the_input_model(engine: sa.Engine) -> None:
         set_input_model(conn, source, None)
         with pytest.raises(Conflict, match=f"input model of task {clone['id']}"):
             delete_model(conn, model["id"])
+
+
+def test_archived_models_leave_the_listing_and_come_back(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        project = "archive-" + create_model(conn, name="probe")["id"][:8]
+        kept = create_model(conn, name="kept", project=project)
+        shelved = create_model(conn, name="shelved", project=project)
+        publish_model(conn, shelved["id"])
+        # Archiving is not an edit: a published model may be archived.
+        assert update_model(conn, shelved["id"], {"archived": True})["archived"] is True
+        assert kept["archived"] is False
+
+        def names(archived: str) -> list[str]:
+            query = ModelQuery(project=project, archived=archived, order_by="name")
+            return [m["name"] for m in list_models(conn, query)["items"]]
+
+        assert names("false") == ["kept"]
+        assert names("true") == ["shelved"]
+        with pytest.raises(InvalidInput, match="archived must be true or false"):
+            update_model(conn, kept["id"], {"archived": None})
+        update_model(conn, shelved["id"], {"archived": False})
+        assert names("false") == ["kept", "shelved"]
+        assert names("true") == []
+        assert names("all") == ["kept", "shelved"]
+        with pytest.raises(InvalidInput, match="archived must be one of"):
+            names("maybe")

@@ -19,6 +19,7 @@ from tunelab.store.schema import model_tags, models
 
 SORT_FIELDS = ("name", "created", "last_update", "framework")
 MAX_PAGE_SIZE = 500
+ARCHIVED_CHOICES = ("false", "true", "all")
 # (page - 1) * page_size must fit the database's 64-bit OFFSET.
 MAX_PAGE = 1_000_000_000
 
@@ -30,6 +31,7 @@ class ModelQuery:
     tags: tuple[str, ...] = ()
     framework: str | None = None
     published: bool | None = None
+    archived: str = "false"  # "true": the archived ones instead; "all": both
     search: str | None = None  # a substring of the name, any case
     name: str | None = None  # the exact name
     task_id: str | None = None
@@ -91,6 +93,10 @@ def _filters(conn: sa.Connection, query: ModelQuery) -> list[ColumnElement[bool]
         where.append(models.c.framework == query.framework)
     if query.published is not None:
         where.append(models.c.published == (sa.true() if query.published else sa.false()))
+    if query.archived not in ARCHIVED_CHOICES:
+        raise InvalidInput(f"archived must be one of {', '.join(ARCHIVED_CHOICES)}")
+    if query.archived != "all":
+        where.append(models.c.archived == (sa.true() if query.archived == "true" else sa.false()))
     if query.search:
         where.append(models.c.name.icontains(query.search, autoescape=True))
     if query.name is not None:

@@ -42,11 +42,22 @@ MAX_LABELS = 10_000
 _INT64 = 2**63
 # Long texts (a model's configuration, a comment) are bounded by the server's body limit.
 _UNBOUNDED = 2**62
-# What PATCH may change; a published model only the last two.
+# What PATCH may change; a published model only its tags, comment and archived flag.
 UPDATABLE_FIELDS = frozenset(
-    {"name", "framework", "uri", "config_text", "labels", "size", "sha256", "tags", "comment"}
+    {
+        "name",
+        "framework",
+        "uri",
+        "config_text",
+        "labels",
+        "size",
+        "sha256",
+        "tags",
+        "comment",
+        "archived",
+    }
 )
-PUBLISHED_MAY_CHANGE = frozenset({"tags", "comment"})
+PUBLISHED_MAY_CHANGE = frozenset({"tags", "comment", "archived"})
 
 
 def create_model(
@@ -110,8 +121,8 @@ def get_model(conn: sa.Connection, model_id: str) -> dict[str, Any]:
 
 
 def update_model(conn: sa.Connection, model_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Change the fields ``changes`` names. A published model takes only tags and comment;
-    sending a published model's other fields unchanged is not a change."""
+    """Change the fields ``changes`` names. A published model takes only tags, comment and
+    archived; sending a published model's other fields unchanged is not a change."""
     unknown = set(changes) - UPDATABLE_FIELDS
     if unknown:
         raise InvalidInput(
@@ -122,11 +133,13 @@ def update_model(conn: sa.Connection, model_id: str, changes: Mapping[str, Any])
     # FOR UPDATE: a publish cannot slip in between the check and the write.
     row = _require(conn, model_id, lock=True)
     if row.published:
-        frozen = sorted(k for k, v in values.items() if k != "comment" and row._mapping[k] != v)
+        frozen = sorted(
+            k for k, v in values.items() if k not in PUBLISHED_MAY_CHANGE and row._mapping[k] != v
+        )
         if frozen:
             raise Conflict(
                 f"model {row.name!r} is published: it is read-only except its tags and "
-                f"comment (refused: {', '.join(frozen)})",
+                f"comment, and archiving (refused: {', '.join(frozen)})",
                 {"published": True},
             )
     conn.execute(models.update().where(models.c.id == model_id).values(last_update=now(), **values))
@@ -266,6 +279,7 @@ def as_dicts(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[dict[str,
             "tags": tags.get(row.id, []),
             "comment": row.comment,
             "published": bool(row.published),
+            "archived": bool(row.archived),
             "size": row.size,
             "sha256": row.sha256,
             "created": row.created,
@@ -302,6 +316,10 @@ def _column_values(given: Mapping[str, Any]) -> dict[str, Any]:
             values[field] = check_text(value, field, _UNBOUNDED)
         elif field == "labels":
             values["labels"] = _labels(value)
+        elif field == "archived":
+            if not isinstance(value, bool):
+                raise InvalidInput("archived must be true or false")
+            values["archived"] = value
         elif field == "size":
             values["size"] = None if value is None else check_size(value)
         elif field == "sha256":

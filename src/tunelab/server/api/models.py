@@ -8,7 +8,7 @@ committed; a file that cannot be deleted is reported in ``failed_files``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
@@ -49,6 +49,7 @@ def list_models(
     tag: Annotated[list[str] | None, Query(max_length=100)] = None,
     framework: Annotated[str | None, Query(max_length=128)] = None,
     published: bool | None = None,
+    archived: Literal["false", "true", "all"] = "false",
     search: Annotated[str | None, Query(max_length=1024)] = None,
     name: Annotated[str | None, Query(max_length=1024)] = None,
     task_id: Annotated[str | None, Query(max_length=32)] = None,
@@ -62,6 +63,7 @@ def list_models(
         tags=tuple(tag or ()),
         framework=framework,
         published=published,
+        archived=archived,
         search=search,
         name=name,
         task_id=task_id,

@@ -71,6 +71,7 @@ class ModelUpdate(_Body):
     comment: ShortText | None = None
     size: Size | None = None
     sha256: Sha256 | None = None
+    archived: bool | None = None
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
