@@ -16,7 +16,7 @@ from playwright.sync_api import Page, Request, expect
 
 from tests.web.conftest import screenshot
 from tests.web.seed import create_task, project_name, report_scalars
-from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, encode_frame
+from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, decode_read_frame, encode_frame
 
 
 def post_points(
@@ -214,10 +214,15 @@ def test_a_million_point_series_charts_from_a_downsampled_read(
     expect(loss).to_have_attribute("data-downsampled", "true")
     assert int(loss.get_attribute("data-points") or 0) <= 2000
     assert reads and all(parse_qs(urlparse(r.url).query)["max_points"] == ["2000"] for r in reads)
-    body = reads[0].response().json()  # type: ignore[union-attr]
-    series = body["metrics"]["loss"]["train"]
-    assert series["total"] == 1_000_000 and len(series["x"]) <= 2000
-    assert max(series["y"]) == values.max() > 3.9  # the one-point spike survived
+    # The chart reads the binary frame, not JSON.
+    answer = reads[0].response()
+    assert answer is not None and answer.headers["content-type"] == FRAME_CONTENT_TYPE
+    header, columns = decode_read_frame(answer.body())
+    (series,) = header["series"]
+    ((its_read, values_read, _),) = columns
+    assert (series["metric"], series["total"]) == ("loss", 1_000_000)
+    assert len(its_read) <= 2000
+    assert max(values_read) == values.max() > 3.9  # the one-point spike survived
     expect(page.locator('tr[data-variant="train"] td.count')).to_have_text("1000000")
     expect(page.locator('tr[data-variant="train"] td.max')).to_have_text(f"{values.max():.6g}")
     screenshot(page, "scalars-tab-1m-points")

@@ -94,6 +94,45 @@ def split_frame(raw: bytes) -> tuple[Any, memoryview]:
     return header, memoryview(raw)[8 + size :]
 
 
+# ----- the read answer: series as read, in the same frame ---------------------------------
+#
+# A scalar read asked with ``Accept: application/vnd.tunelab.scalar-frame`` answers a frame of
+# the same layout; its header names each series' task, total and downsampling and the read's
+# cursors instead of a batch id:
+# {"cursor": C, "cursors": {task: C}, "series": [{"task", "metric", "variant", "count",
+#  "total", "downsampled"}, ...]}. The header is padded with spaces so that the arrays start on
+# an 8-byte boundary (typed arrays and numpy can view them in place). NaN and infinities
+# travel as themselves, where JSON answers null.
+
+
+def encode_read_frame(header: Mapping[str, Any], arrays: Sequence[bytes]) -> bytes:
+    """A read answer: ``header`` as above, then each series' iterations, values and
+    timestamps as little-endian bytes, in the header's order."""
+    head = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    head += b" " * (-(8 + len(head)) % 8)
+    return b"".join([FRAME_MAGIC, struct.pack("<I", len(head)), head, *arrays])
+
+
+def decode_read_frame(raw: bytes) -> tuple[Any, list[tuple[list[int], list[float], list[float]]]]:
+    """A read answer's header and, per series, its (iterations, values, timestamps) lists;
+    ValueError when the arrays do not match the header's counts."""
+    header, body = split_frame(raw)
+    columns: list[tuple[list[int], list[float], list[float]]] = []
+    offset = 0
+    for s in header["series"]:
+        size = 8 * int(s["count"])
+        if offset + 3 * size > len(body):
+            raise ValueError("the frame's arrays are shorter than its header says")
+        its, vals, stamps = array("q"), array("d"), array("d")
+        for arr in (its, vals, stamps):
+            arr.frombytes(body[offset : offset + size])
+            if not _LITTLE:
+                arr.byteswap()
+            offset += size
+        columns.append((its.tolist(), vals.tolist(), stamps.tolist()))
+    return header, columns
+
+
 def pack_ints_raw(values: Sequence[int]) -> bytes:
     arr = array("q", values)
     if not _LITTLE:

@@ -1,6 +1,7 @@
 """``ApiClient``: the JSON API of ``docs/api.md`` as typed methods, one per route.
 
-Every call goes through ``ApiClient._request``, the one seam to the network. An error
+Every call goes through ``ApiClient._send``, the one seam to the network (``_request`` reads
+its JSON; scalar reads take the binary frame). An error
 answer is raised as the exception the server raised (``NotFound``, ``InvalidInput``,
 ``Conflict``, ...), rebuilt from its ``code``; no answer at all (refused connection,
 timeout, a proxy's 502 page) is ``ServerUnavailable`` naming the URL.
@@ -20,13 +21,14 @@ from __future__ import annotations
 
 import copy
 import json as jsonlib
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from tunelab.domain.path_names import segment
-from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, encode_frame
+from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, decode_read_frame, encode_frame
 from tunelab.errors import InvalidInput, ServerUnavailable, TunelabError, from_code
 from tunelab.sdk.transport_registry import RegistryRoutes
 
@@ -146,9 +148,16 @@ class ApiClient(RegistryRoutes):
         metrics: Sequence[str] | None = None,
         variants: Sequence[str] | None = None,
     ) -> JsonObject:
-        """``ScalarData``; ``max_points=0`` reads every point."""
+        """``ScalarData``; ``max_points=0`` reads every point.
+
+        The server answers a binary frame (its stored arrays, no number as text), which reads
+        back as the JSON answer would: a non-finite value is None."""
         params = {"max_points": max_points, "metric": metrics, "variant": variants}
-        return self._request("GET", f"/tasks/{task_id}/scalars", params=params)
+        path = f"/tasks/{task_id}/scalars"
+        response = self._send("GET", path, params=params, accept=FRAME_CONTENT_TYPE)
+        if response.headers.get("content-type", "").startswith(FRAME_CONTENT_TYPE):
+            return _scalar_data(response.content, self.base_url, path)
+        return self._answer(response, "GET", path)  # a server that predates the frame
 
     def get_metrics(self, task_id: str) -> JsonObject:
         return self._request("GET", f"/tasks/{task_id}/metrics")
@@ -314,9 +323,29 @@ class ApiClient(RegistryRoutes):
         content: bytes | None = None,
         content_type: str | None = None,
     ) -> JsonObject:
+        response = self._send(
+            method, path, json=json, params=params, read_timeout=read_timeout,
+            content=content, content_type=content_type,
+        )  # fmt: skip
+        return self._answer(response, method, path)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        read_timeout: float | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        accept: str | None = None,
+    ) -> httpx.Response:
         url = f"{self.base_url}{_API_PREFIX}{path}"
         query = _query(params) if params else None
         headers = self._headers
+        if accept is not None:
+            headers = {**headers, "Accept": accept}
         if json is not None:
             content = _encode(json, method, path)
             headers = {**headers, "Content-Type": "application/json"}
@@ -339,6 +368,10 @@ class ApiClient(RegistryRoutes):
             ) from exc
         if response.status_code >= 400:
             raise _error(response, url)
+        return response
+
+    def _answer(self, response: httpx.Response, method: str, path: str) -> JsonObject:
+        url = f"{self.base_url}{_API_PREFIX}{path}"
         if response.status_code == 204:
             return {}
         try:
@@ -368,6 +401,29 @@ def all_items(
         if (limit and len(items) >= limit) or page * found["page_size"] >= found["total"]:
             return items[:limit] if limit else items
         page += 1
+
+
+def _scalar_data(raw: bytes, base_url: str, path: str) -> JsonObject:
+    """A read frame as the JSON answer's ``{"metrics": ..., "cursor": ...}``."""
+    try:
+        header, columns = decode_read_frame(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        message = f"{base_url} answered GET {path} with a damaged frame: {exc}"
+        raise ServerUnavailable(message) from None
+    metrics: dict[str, dict[str, JsonObject]] = {}
+    for s, (its, vals, stamps) in zip(header["series"], columns, strict=True):
+        metrics.setdefault(s["metric"], {})[s["variant"]] = {
+            "x": its,
+            "y": vals if math.isfinite(sum(vals)) else [_finite(v) for v in vals],
+            "t": stamps,
+            "total": s["total"],
+            "downsampled": s["downsampled"],
+        }
+    return {"metrics": metrics, "cursor": header["cursor"]}
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _new_http(url: str, timeout: float) -> httpx.Client:

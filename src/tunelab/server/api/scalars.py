@@ -2,6 +2,9 @@
 
 Reads build their JSON directly (``ndarray.tolist()`` into a JSONResponse) rather than through
 a response model: validating 100k-point arrays with pydantic would cost more than the read.
+A read asked with ``Accept: application/vnd.tunelab.scalar-frame`` answers the same series as
+one binary frame (``domain/scalar_wire.py``): the stored arrays' bytes, no number turned into
+text, which is what the SDK and the charts ask for.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from typing import Annotated, Any
 import numpy as np
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from numpy.typing import NDArray
 
-from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE
+from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, encode_read_frame
 from tunelab.errors import NotFound
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Settings, Who
@@ -82,22 +85,36 @@ def _ingest_frame(engine: sa.Engine, task_id: str, raw: bytes, max_points: int) 
     return {"stored": result.stored, "duplicate": result.duplicate}
 
 
-@router.get("/tasks/{task_id}/scalars", response_class=JSONResponse)
+# Both read routes document the frame beside their JSON.
+_FRAME_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the series; as a binary frame when the request accepts "
+        f"{FRAME_CONTENT_TYPE} (see docs/api.md)",
+        "content": {FRAME_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.get("/tasks/{task_id}/scalars", response_class=JSONResponse, responses=_FRAME_ANSWER)
 def get_task_scalars(
     task_id: str,
+    request: Request,
     conn: Conn,
     max_points: MaxPoints = 2000,
     metric: Metrics = None,
     variant: Variants = None,
     after: After = 0,
-) -> JSONResponse:
+) -> Response:
     require_task(conn, task_id)
     read = scalars.read_scalars(conn, [task_id], metric, variant, max_points, after=after)
+    if _wants_frame(request):
+        return _frame_answer(read, [task_id])
     return JSONResponse(_scalar_data(read, task_id))
 
 
-@router.get("/scalars", response_class=JSONResponse)
+@router.get("/scalars", response_class=JSONResponse, responses=_FRAME_ANSWER)
 def get_scalars(
+    request: Request,
     conn: Conn,
     who: Who,
     task: Annotated[list[str], Query(min_length=1, max_length=MAX_TASKS_PER_READ)],
@@ -105,12 +122,14 @@ def get_scalars(
     metric: Metrics = None,
     variant: Variants = None,
     after: After = 0,
-) -> JSONResponse:
+) -> Response:
     task_ids = list(dict.fromkeys(task))  # a repeated id is read once
     _require_tasks(conn, task_ids)
     for task_id in task_ids:
         access.require_task(conn, who, task_id, access.READ)
     read = scalars.read_scalars(conn, task_ids, metric, variant, max_points, after=after)
+    if _wants_frame(request):
+        return _frame_answer(read, task_ids)
     tasks_data = {tid: _scalar_data(read, tid) for tid in task_ids}
     return JSONResponse({"tasks": tasks_data, "cursor": read.cursor})
 
@@ -133,6 +152,39 @@ def _require_tasks(conn: sa.Connection, task_ids: list[str]) -> None:
     missing = [tid for tid in task_ids if tid not in known]
     if missing:
         raise NotFound(f"no task with id {missing[0]!r}", {"missing": missing})
+
+
+def _wants_frame(request: Request) -> bool:
+    # JSON stays the answer for anyone who does not name the frame (browsers send */*).
+    return FRAME_CONTENT_TYPE in request.headers.get("accept", "")
+
+
+def _frame_answer(read: scalars.ScalarRead, task_ids: list[str]) -> Response:
+    header: dict[str, Any] = {"cursor": read.cursor, "cursors": read.cursors, "series": []}
+    arrays: list[bytes] = []
+    for task_id in task_ids:
+        for metric, variants in read.series[task_id].items():
+            for variant, data in variants.items():
+                header["series"].append(
+                    {
+                        "task": task_id,
+                        "metric": metric,
+                        "variant": variant,
+                        "count": len(data.x),
+                        "total": data.total,
+                        "downsampled": data.downsampled,
+                    }
+                )
+                # No copy where the arrays are little-endian already (the store's are).
+                arrays.extend(
+                    (
+                        data.x.astype("<i8", copy=False).tobytes(),
+                        data.y.astype("<f8", copy=False).tobytes(),
+                        data.t.astype("<f8", copy=False).tobytes(),
+                    )
+                )
+    body = encode_read_frame(header, arrays)
+    return Response(body, media_type=FRAME_CONTENT_TYPE, headers={"Vary": "Accept"})
 
 
 def _scalar_data(read: scalars.ScalarRead, task_id: str) -> dict[str, Any]:

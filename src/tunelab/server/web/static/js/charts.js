@@ -202,6 +202,13 @@
     return { label: "Wall time" };
   }
 
+  // The reader's tools (chart_tools.js: log scale, zoom, downloads, full screen) hook in here.
+  const tools = () => window.TunelabChartTools;
+
+  function chartHeight(card) {
+    return tools() ? tools().height(card, CHART_HEIGHT) : CHART_HEIGHT;
+  }
+
   function makeChart(card, spec, options, syncKey) {
     const plot = card.querySelector(".chart-plot");
     const series = [xAxis(options.x)];
@@ -221,7 +228,7 @@
     ];
     const opts = {
       width: Math.max(plot.clientWidth, 200),
-      height: CHART_HEIGHT,
+      height: chartHeight(card),
       scales: { x: { time: options.x === "wall" } },
       series: series,
       axes: axes,
@@ -240,6 +247,7 @@
         ],
       },
     };
+    if (tools()) tools().configure(opts, card);
     const chart = new uPlot(opts, chartData(spec, options), plot);
     chart.root.querySelectorAll(".u-legend .u-series").forEach((row, i) => {
       if (i > 0 && i % 2 === 1) row.classList.add("raw-series");
@@ -259,7 +267,8 @@
         const held = entry.target.__chart;
         const width = Math.floor(entry.contentRect.width);
         if (held && width > 0 && width !== held.width) {
-          held.setSize({ width: width, height: CHART_HEIGHT });
+          const card = entry.target.closest(".chart-card");
+          held.setSize({ width: width, height: chartHeight(card) });
         }
       }
     });
@@ -286,6 +295,14 @@
       cards.delete(key);
     }
 
+    // Builds the card's chart anew (a log scale is a construction option too).
+    function build(held) {
+      if (held.chart) held.chart.destroy();
+      held.chart = makeChart(held.card, held.spec, options, syncKey);
+      held.card.querySelector(".chart-plot").__chart = held.chart;
+      if (tools()) tools().attach(held.chart, held.card, () => build(held));
+    }
+
     // `rebuild`: the x axis changed, which uPlot takes only at construction.
     this.render = function (specs, rebuild) {
       grid.querySelectorAll(".chart-loading, .empty").forEach((el) => el.remove());
@@ -307,10 +324,10 @@
           grid.insertBefore(held.card, grid.children[position] || null);
         }
         const plot = held.card.querySelector(".chart-plot");
+        held.spec = spec;
         if (!held.chart) {
-          held.chart = makeChart(held.card, spec, options, syncKey);
+          build(held);
           held.labels = labels;
-          plot.__chart = held.chart;
           resize.observe(plot);
         } else {
           held.chart.setData(chartData(spec, options));
@@ -327,8 +344,46 @@
     };
   }
 
-  async function getJson(url) {
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
+  // Reads ask for the binary frame (docs/api.md, "Reading scalars as a frame"): the server
+  // sends its stored arrays as they are, instead of turning every number into text.
+  const FRAME_TYPE = "application/vnd.tunelab.scalar-frame";
+
+  // The frame as the JSON answer would be: {cursor, metrics} for one task, with `tasks`
+  // (task id -> {cursor, metrics}) beside it for a read of several.
+  function decodeFrame(buffer) {
+    const view = new DataView(buffer);
+    const magic = String.fromCharCode(...new Uint8Array(buffer, 0, 4));
+    if (magic !== "TLS1") throw new Error("Could not read scalars (not a scalar frame)");
+    const size = view.getUint32(4, true);
+    const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, size)));
+    let offset = 8 + size;
+    const tasks = {};
+    for (const [id, cursor] of Object.entries(header.cursors)) tasks[id] = { cursor, metrics: {} };
+    for (const s of header.series) {
+      const n = s.count;
+      const x = new Array(n);
+      const y = new Array(n);
+      const t = new Array(n);
+      // Iterations are int64: two 32-bit halves, exact up to 2^53.
+      for (let i = 0; i < n; i++, offset += 8) {
+        x[i] = view.getInt32(offset + 4, true) * 4294967296 + view.getUint32(offset, true);
+      }
+      for (let i = 0; i < n; i++, offset += 8) {
+        const v = view.getFloat64(offset, true);
+        y[i] = Number.isFinite(v) ? v : null; // a gap, as the JSON answer's null
+      }
+      for (let i = 0; i < n; i++, offset += 8) t[i] = view.getFloat64(offset, true);
+      const metrics = tasks[s.task].metrics;
+      if (!metrics[s.metric]) metrics[s.metric] = {};
+      metrics[s.metric][s.variant] = { x, y, t, total: s.total, downsampled: s.downsampled };
+    }
+    const only = Object.values(tasks);
+    const first = only.length ? only[0].metrics : {};
+    return { cursor: header.cursor, metrics: first, tasks: tasks };
+  }
+
+  async function getScalars(url) {
+    const response = await fetch(url, { headers: { Accept: FRAME_TYPE } });
     if (!response.ok) {
       let message = `Could not read scalars (${response.status})`;
       try {
@@ -337,6 +392,9 @@
         /* not JSON: keep the status */
       }
       throw new Error(message);
+    }
+    if ((response.headers.get("Content-Type") || "").startsWith(FRAME_TYPE)) {
+      return decodeFrame(await response.arrayBuffer());
     }
     return response.json();
   }
@@ -413,7 +471,7 @@
     // `whole`: read everything again (first load, a status change, a series grown long).
     async function load(whole) {
       const after = whole ? "" : `&after=${cursor}`;
-      const data = await getJson(
+      const data = await getScalars(
         `/api/v1/tasks/${encodeURIComponent(taskId)}/scalars?max_points=${MAX_POINTS}${after}`
       );
       const fresh = data.cursor !== cursor;
@@ -478,7 +536,7 @@
     grid = new ChartGrid(holder, options, "compare", "These experiments reported no scalars.");
     if (ids.length < 2) return grid.render([], false);
     const query = ids.map((id) => "task=" + encodeURIComponent(id)).join("&");
-    getJson(`/api/v1/scalars?${query}&max_points=${MAX_POINTS}`)
+    getScalars(`/api/v1/scalars?${query}&max_points=${MAX_POINTS}`)
       .then((data) => {
         specs = compareSpecs(ids, names, data.tasks);
         grid.render(specs, false);
