@@ -5,6 +5,8 @@ recorded uncommitted change) using the edited values."""
 from __future__ import annotations
 
 import json
+import platform
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -121,6 +123,14 @@ def test_clone_edit_enqueue_and_an_agent_reruns_with_the_edits(
     loss = client.get_scalars(draft["id"], max_points=0)["metrics"]["loss"]["train"]
     assert loss["y"] == [0.5, 0.25]
     assert done["parent"] == original["id"] and done["worker"]
+    # The environment is built without uv's warnings or deprecation notices.
+    noise = [x for x in console.lower().splitlines() if "warning:" in x or "deprecat" in x]
+    assert noise == [], console
+    # The re-run records the agent's machine, and says where to look.
+    assert done["runtime"]["host"] == socket.gethostname()
+    assert done["runtime"]["python"] == platform.python_version()
+    assert done["runtime"]["os_user"] == client.get_task(original["id"])["runtime"]["os_user"] != ""
+    assert f"/experiments/{draft['id']}" in console
 
     unchanged = client.get_task(original["id"])
     assert unchanged["hyperparameters"]["Args"]["lr"]["value"] == "0.1"

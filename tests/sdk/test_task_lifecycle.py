@@ -103,6 +103,8 @@ def test_a_local_run_stopped_from_the_api_ends_stopped(
         text=True,
     ) as proc:
         assert proc.stdout is not None
+        # After the line Task.init prints about the task.
+        assert proc.stdout.readline().startswith("Tunelab: task ")
         assert proc.stdout.readline().strip() == "ready"
         task_id = client.list_tasks(project=project)["items"][0]["id"]
         client.stop_task(task_id, reason="enough")

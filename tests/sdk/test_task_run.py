@@ -204,6 +204,8 @@ def test_a_signal_stops_the_task(
         preexec_fn=_default_signals,
     ) as proc:
         assert proc.stdout is not None
+        # After the line Task.init prints about the task.
+        assert proc.stdout.readline().startswith("Tunelab: task ")
         assert proc.stdout.readline().strip() == "ready"
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)

@@ -111,12 +111,25 @@ class Execution:
         return cls(**{k: str(v or "") for k, v in data.items() if k in EXECUTION_FIELDS})
 
 
-RUNTIME_FIELDS = ("host", "os", "python", "cpu_count", "memory_gb", "gpus")
+RUNTIME_FIELDS = (
+    "host",
+    "os",
+    "python",
+    "cpu_count",
+    "memory_gb",
+    "gpus",
+    "os_user",
+    "original",
+)
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """The machine a run happened on."""
+    """The machine a run happened on, and the OS user it ran as.
+
+    ``original``: when the task was run again elsewhere (an agent), the runtime it was
+    first recorded with (without an ``original`` of its own); None otherwise.
+    """
 
     host: str = ""
     os: str = ""
@@ -124,6 +137,8 @@ class Runtime:
     cpu_count: int = 0
     memory_gb: float = 0.0
     gpus: tuple[str, ...] = ()
+    os_user: str = ""
+    original: Runtime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +148,8 @@ class Runtime:
             "cpu_count": self.cpu_count,
             "memory_gb": self.memory_gb,
             "gpus": list(self.gpus),
+            "os_user": self.os_user,
+            "original": self.original.to_dict() if self.original else None,
         }
 
 

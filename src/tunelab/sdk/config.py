@@ -11,6 +11,7 @@ Example config file::
     # ~/.config/tunelab/config.toml
     api_url = "http://tunelab.example.org:8080"
     api_token = "s3cret"                 # sent as "Authorization: Bearer s3cret"
+    web_url = "https://tunelab.example.org"  # the web app's address (default: api_url's origin)
     offline = false                      # true: record into offline_dir, sync later
     offline_dir = "~/.tunelab/offline"
     spool_dir = "~/.tunelab/spool"       # where unsent data waits while the server is down
@@ -36,6 +37,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tunelab.errors import ConfigError
 
@@ -57,8 +59,17 @@ class SdkConfig:
     max_batch_points: int = 200_000
     exit_timeout: float = 10.0
     heartbeat_interval: float = 30.0
+    web_url: str = ""
     # The file the values came from (None when there was none).
     config_file: Path | None = field(default=None, compare=False)
+
+    @property
+    def web_app_url(self) -> str:
+        """Where people open the web app: ``web_url``, else the origin of ``api_url``."""
+        if self.web_url:
+            return self.web_url
+        parts = urlsplit(self.api_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 def _as_str(value: Any) -> str:
@@ -132,6 +143,7 @@ _SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "max_batch_points": ("TUNELAB_MAX_BATCH_POINTS", _as_positive_int),
     "exit_timeout": ("TUNELAB_EXIT_TIMEOUT", _as_positive_float),
     "heartbeat_interval": ("TUNELAB_HEARTBEAT_INTERVAL", _as_positive_float),
+    "web_url": ("TUNELAB_WEB_URL", _as_url),
 }
 _PATHS = {"offline_dir", "spool_dir"}
 

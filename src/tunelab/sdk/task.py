@@ -104,6 +104,8 @@ class Task(TaskLifecycle, TaskOutputs):
                 from tunelab.sdk.model_capture import install_model_capture
 
                 session.before_close.append(install_model_capture(task._capture_model_file))
+            if isinstance(client, ApiClient):
+                task_start.announce(data, config.web_app_url)
             session.start()
             if remote_id is None:
                 task_start.capture_source_later(session, data)

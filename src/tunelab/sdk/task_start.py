@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.domain.task import SECTION_ARGS, Parameter
+from tunelab.errors import TunelabError
 from tunelab.sdk import remote
 from tunelab.sdk.capture import (
     argparse_parameters,
@@ -25,6 +26,7 @@ from tunelab.sdk.capture import (
     hook_argparse,
     hook_click,
 )
+from tunelab.sdk.capture.packages import REQUIREMENTS_LOCK, merge_requirements
 from tunelab.sdk.config import SdkConfig
 from tunelab.sdk.offline import OfflineClient
 from tunelab.sdk.run_session import RunSession, script_path
@@ -76,7 +78,9 @@ def start(
         client = ApiClient(config.api_url, token=config.api_token, as_run=True)
     patterns = environment_patterns(config.log_os_environments, os.environ)
     env_params = capture_environment(patterns, os.environ) if patterns else []
+    runtime = capture_runtime()
     body: dict[str, Any] = {
+        "user": runtime.os_user,
         "name": name,
         "project": project,
         "type": task_type,
@@ -84,7 +88,7 @@ def start(
         "status": "running",
         "execution": {"output_uri": output_uri or config.default_output_uri, "binary": _binary()},
         "hyperparameters": _sections(env_params),
-        "runtime": capture_runtime().to_dict(),
+        "runtime": runtime.to_dict(),
     }
     data = client.create_task(body)
     try:
@@ -109,12 +113,36 @@ def attach(
     if data["status"] in ("draft", "queued"):
         # Started by hand with TUNELAB_TASK_ID set, not by an agent: mark it running.
         data = client.update_task(task_id, status="running")
+    try:
+        data = client.update_task(task_id, runtime=_rerun_runtime(data.get("runtime") or {}))
+    except TunelabError as exc:  # e.g. a published task, read-only: the run goes on
+        print(f"tunelab: could not record this machine's runtime: {exc}", file=sys.stderr)
     remote.export_environment(data)
     # An agent streams the process's output to the console itself; don't send it twice.
     capture = capture_console and not remote.under_agent()
     session = RunSession(client, task_id, config, capture_console=capture)
     session.under_agent = remote.under_agent()
     return client, data, session
+
+
+def _rerun_runtime(stored: dict[str, Any]) -> dict[str, Any]:
+    """This machine's runtime, keeping the one the task was first recorded on as
+    ``original`` (a clone has none; a task run again keeps its first one)."""
+    runtime = capture_runtime().to_dict()
+    first = stored.get("original") or {k: v for k, v in stored.items() if k != "original"}
+    runtime["original"] = first if first.get("host") else None
+    return runtime
+
+
+def announce(data: dict[str, Any], web_url: str) -> None:
+    """Print the one line that says which task this run is and where to look at it."""
+    task_id = data["id"]
+    project = data.get("project") or {}
+    print(
+        f'Tunelab: task {task_id} "{data.get("name", "")}" in {project.get("name", "")}: '
+        f"{web_url}/experiments/{task_id}",
+        flush=True,
+    )
 
 
 def connect_arguments(session: RunSession, data: dict[str, Any]) -> None:
@@ -154,8 +182,15 @@ def capture_source_later(session: RunSession, data: dict[str, Any]) -> None:
                 execution["working_dir"] = str(cwd)
         except Exception as exc:  # capture is best effort; the run goes on
             print(f"tunelab: could not capture the source code: {exc}", file=sys.stderr)
-        data.setdefault("execution", {}).update(execution)
-        session.call("update_task", session.task_id, execution=execution)
+        with REQUIREMENTS_LOCK:
+            # Packages the run found it needs meanwhile (a fetched artifact's format) stay.
+            recorded = data.setdefault("execution", {})
+            if "requirements" in execution and recorded.get("requirements"):
+                needed = recorded["requirements"].splitlines()
+                for key in ("requirements", "original_requirements"):
+                    execution[key] = merge_requirements(execution[key], needed)
+            recorded.update(execution)
+            session.call("update_task", session.task_id, execution=execution)
 
     thread = threading.Thread(target=work, name="tunelab-capture", daemon=True)
     session.before_close.insert(0, lambda: thread.join(timeout=30))

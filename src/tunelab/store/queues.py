@@ -115,6 +115,15 @@ def list_queues(conn: sa.Connection, visible: Sequence[str] | None = None) -> li
     ]
 
 
+def unserved_warning(conn: sa.Connection, name: str) -> str:
+    """``"no worker serves queue NAME"`` when no registered worker serves ``name`` (what is
+    enqueued there waits until an agent serves it: often a typo in the name); else ``""``."""
+    for (served,) in conn.execute(sa.select(workers.c.queues)):
+        if name in served:
+            return ""
+    return f"no worker serves queue {name}"
+
+
 def list_entries(
     conn: sa.Connection, name: str, visible: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The machine a run happens on: host, OS, Python, CPUs, memory and GPUs.
+"""The machine a run happens on: host, OS, Python, CPUs, memory and GPUs, and the OS user
+the run runs as.
 
 Every probe is best effort: a missing ``/proc/meminfo`` or ``nvidia-smi`` leaves its field
 empty, and ``nvidia-smi`` gets a few seconds at most, so a wedged driver cannot hold up
@@ -7,6 +8,7 @@ empty, and ``nvidia-smi`` gets a few seconds at most, so a wedged driver cannot 
 
 from __future__ import annotations
 
+import getpass
 import os
 import platform
 import shutil
@@ -33,7 +35,17 @@ def capture_runtime() -> Runtime:
         cpu_count=os.cpu_count() or 0,
         memory_gb=round(total_memory_bytes() / _GIB, 2),
         gpus=gpu_names(),
+        os_user=os_user(),
     )
+
+
+def os_user() -> str:
+    """The login name the process runs as (``LOGNAME``/``USER``, else the password
+    database); empty when neither knows it (a container's uid without an entry)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        return ""
 
 
 def total_memory_bytes() -> int:

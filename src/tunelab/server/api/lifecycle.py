@@ -24,7 +24,7 @@ from tunelab.server.api.lifecycle_models import (
 )
 from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
-from tunelab.store import lifecycle, task_activity
+from tunelab.store import lifecycle, queues, task_activity
 
 router = APIRouter(tags=["lifecycle"])
 
@@ -74,7 +74,11 @@ async def reset_task(
 def enqueue_task(
     task_id: str, conn: Conn, who: Who, _wake: WakeWorkers, body: EnqueueRequest | None = None
 ) -> dict[str, Any]:
-    return lifecycle.enqueue(conn, task_id, (body or EnqueueRequest()).queue, who.user_id)
+    """The ``Task``, queued, with ``warning``: ``"no worker serves queue NAME"`` when no
+    worker serves the queue (the task waits until one does), else ``""``."""
+    queue = (body or EnqueueRequest()).queue
+    task = lifecycle.enqueue(conn, task_id, queue, who.user_id)
+    return {**task, "warning": queues.unserved_warning(conn, task.get("queue") or queue)}
 
 
 @router.post("/tasks/{task_id}/dequeue")

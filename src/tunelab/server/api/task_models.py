@@ -115,13 +115,19 @@ class ExecutionIn(_Body):
     output_uri: ShortText = ""
 
 
-class RuntimeIn(_Body):
+class MachineIn(_Body):
     host: ShortText = ""
     os: ShortText = ""
     python: ShortText = ""
     cpu_count: Annotated[int, Field(ge=0, le=INT64_MAX)] = 0
     memory_gb: Annotated[float, Field(ge=0)] = 0.0
     gpus: Annotated[list[ShortText], Field(max_length=256)] = []
+    os_user: ShortText = ""
+
+
+class RuntimeIn(MachineIn):
+    # The runtime the task was first recorded with, kept when an agent runs it again.
+    original: MachineIn | None = None
 
 
 class TaskCreate(_Body):
