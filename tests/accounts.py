@@ -4,16 +4,26 @@ as ``tunelab user create`` and ``tunelab token create`` would.
     accounts = make_accounts(sqlite_url(data_dir), {"root": "admin", "bob": "member"})
     server = ServerProcess(data_dir, env=AUTH_ON)
     headers = {"Authorization": f"Bearer {accounts['bob'].key}"}
+
+or, for a module's API tests, the server and one API client per account at once::
+
+    with login_server(data_dir, {"root": "admin", "bob": "member"}) as (server, clients):
+        clients["bob"].get("/tasks")
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
+
+from tests.services import ServerProcess
 from tunelab.domain.access import UserKind
 from tunelab.store import auth_tokens, migrations, users
-from tunelab.store.engine import create_engine
+from tunelab.store.engine import create_engine, sqlite_url
 
 # The server's environment asking for login on a loopback address.
 AUTH_ON = {"TUNELAB_AUTH": "on"}
@@ -49,3 +59,32 @@ def make_accounts(
     finally:
         engine.dispose()
     return made
+
+
+@contextlib.contextmanager
+def login_server(
+    data_dir: Path,
+    kinds: Mapping[str, UserKind | str],
+    *,
+    database_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[tuple[ServerProcess, dict[str, httpx.Client]]]:
+    """A server asking for login, its store ``database_url`` (a SQLite file in ``data_dir``
+    when None) holding the named accounts, and an API client (``/api/v1``) for each."""
+    made = make_accounts(database_url or sqlite_url(data_dir), kinds)
+    server = ServerProcess(data_dir, database_url=database_url, env={**AUTH_ON, **(env or {})})
+    server.start()
+    clients = {
+        name: httpx.Client(
+            base_url=f"{server.url}/api/v1",
+            headers={"Authorization": f"Bearer {account.key}"},
+            timeout=30,
+        )
+        for name, account in made.items()
+    }
+    try:
+        yield server, clients
+    finally:
+        for client in clients.values():
+            client.close()
+        server.stop()

@@ -8,14 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.accounts import AUTH_ON, make_accounts
+from tests.accounts import login_server
 from tests.server.answers import ok
-from tests.services import ServerProcess
 from tunelab.domain.access import UserKind
-from tunelab.store.engine import sqlite_url
 
 ACCOUNTS = {
     "root": UserKind.ADMIN,
@@ -29,18 +26,7 @@ ACCOUNTS = {
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data_dir: Path = tmp_path_factory.mktemp("metric-directions")
-    made = make_accounts(sqlite_url(data_dir), ACCOUNTS)
-    server = ServerProcess(data_dir, env=AUTH_ON)
-    server.start()
-    opened = {
-        name: httpx.Client(
-            base_url=f"{server.url}/api/v1",
-            headers={"Authorization": f"Bearer {account.key}"},
-            timeout=30,
-        )
-        for name, account in made.items()
-    }
-    try:
+    with login_server(data_dir, ACCOUNTS) as (_, opened):
         olga = opened["olga"]
         lab = ok(olga.post("/projects", json={"name": "lab"}), 201)
         ok(olga.put(f"/projects/{lab['id']}/members/ed", json={"role": "editor"}))
@@ -55,10 +41,6 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         }
         ok(olga.post(f"/tasks/{task['id']}/scalars", json={"series": [series]}))
         yield {**opened, "lab": lab["id"], "sub": task["project"]["id"]}
-    finally:
-        for client in opened.values():
-            client.close()
-        server.stop()
 
 
 def _url(project_id: str) -> str:

@@ -10,11 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.accounts import AUTH_ON, make_accounts
+from tests.accounts import login_server
 from tests.server.answers import ok
-from tests.services import ServerProcess
 from tunelab.domain.access import UserKind
-from tunelab.store.engine import sqlite_url
 
 ACCOUNTS = {
     "root": UserKind.ADMIN,
@@ -27,25 +25,10 @@ ACCOUNTS = {
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, httpx.Client]]:
     data_dir: Path = tmp_path_factory.mktemp("subproject-roles")
-    made = make_accounts(sqlite_url(data_dir), ACCOUNTS)
-    server = ServerProcess(data_dir, env=AUTH_ON)
-    server.start()
-    opened = {
-        name: httpx.Client(
-            base_url=f"{server.url}/api/v1",
-            headers={"Authorization": f"Bearer {account.key}"},
-            timeout=30,
-        )
-        for name, account in made.items()
-    }
-    try:
+    with login_server(data_dir, ACCOUNTS) as (_, opened):
         lab = ok(opened["olga"].post("/projects", json={"name": "lab"}), 201)
         ok(opened["olga"].put(f"/projects/{lab['id']}/members/ed", json={"role": "editor"}))
         yield opened
-    finally:
-        for client in opened.values():
-            client.close()
-        server.stop()
 
 
 def _project_id(client: httpx.Client, name: str) -> str:

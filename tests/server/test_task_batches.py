@@ -11,11 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.accounts import AUTH_ON, make_accounts
+from tests.accounts import login_server
 from tests.server.answers import ok
-from tests.services import ServerProcess
 from tunelab.domain.access import UserKind
-from tunelab.store.engine import sqlite_url
 
 ACCOUNTS = {
     "root": UserKind.ADMIN,
@@ -31,26 +29,11 @@ def clients(
     tmp_path_factory: pytest.TempPathFactory, server_database: str | None
 ) -> Iterator[dict[str, httpx.Client]]:
     data_dir: Path = tmp_path_factory.mktemp("task-batches")
-    made = make_accounts(server_database or sqlite_url(data_dir), ACCOUNTS)
-    env = {**AUTH_ON, "TUNELAB_MAX_BATCH_POINTS": str(MAX_POINTS)}
-    server = ServerProcess(data_dir, database_url=server_database, env=env)
-    server.start()
-    opened = {
-        name: httpx.Client(
-            base_url=f"{server.url}/api/v1",
-            headers={"Authorization": f"Bearer {account.key}"},
-            timeout=30,
-        )
-        for name, account in made.items()
-    }
-    try:
+    env = {"TUNELAB_MAX_BATCH_POINTS": str(MAX_POINTS)}
+    with login_server(data_dir, ACCOUNTS, database_url=server_database, env=env) as (_, opened):
         lab = ok(opened["olga"].post("/projects", json={"name": "lab"}), 201)
         ok(opened["olga"].put(f"/projects/{lab['id']}/members/val", json={"role": "viewer"}))
         yield opened
-    finally:
-        for client in opened.values():
-            client.close()
-        server.stop()
 
 
 def trial(project: str, lr: float, **extra: Any) -> dict[str, Any]:
