@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tests.agents import agent_daemon
 from tests.gitrepo import isolate_git, new_repo
 from tests.scripts import run_script, script_env, unique
 from tests.services import ServerProcess
+from tests.waiting import final_status
 from tunelab.sdk.transport import ApiClient
 
 pytestmark = pytest.mark.slow
@@ -61,16 +61,6 @@ def queue(server: ServerProcess, home: Path) -> Iterator[str]:
         yield name
 
 
-def _wait_done(client: ApiClient, task_id: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        task = client.get_task(task_id)
-        if task["status"] in ("completed", "failed", "stopped"):
-            return task
-        time.sleep(0.3)
-    raise AssertionError(f"task {task_id} still {task['status']} after {timeout}s")
-
-
 def _outputs(client: ApiClient, task: dict) -> tuple[dict[str, str], dict[str, str]]:
     """``({artifact name: uri}, {model name: uri})`` of a task."""
     artifacts = {a["name"]: a["uri"] for a in client.list_artifacts(task["id"])["artifacts"]}
@@ -81,7 +71,7 @@ def _outputs(client: ApiClient, task: dict) -> tuple[dict[str, str], dict[str, s
 def _rerun(client: ApiClient, queue: str, original: dict) -> dict:
     draft = client.clone_task(original["id"])
     client.enqueue_task(draft["id"], queue=queue)
-    done = _wait_done(client, draft["id"], timeout=240)
+    done = final_status(client, draft["id"], timeout=240)
     console = "\n".join(x["text"] for x in client.get_console(draft["id"], limit=10000)["lines"])
     assert done["status"] == "completed", console
     assert "failed" not in console, console

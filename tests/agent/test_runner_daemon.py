@@ -21,7 +21,7 @@ import pytest
 from tests.gitrepo import git, new_repo, write
 from tests.scripts import unique
 from tests.services import ServerProcess
-from tests.waiting import wait_for
+from tests.waiting import final_status, wait_for
 from tunelab.agent.environment import EnvironmentBuilder
 from tunelab.agent.launcher import Launcher
 from tunelab.agent.repository import RepositoryCache
@@ -119,16 +119,6 @@ def new_task(
 def console(client: ApiClient, task_id: str) -> list[tuple[str, str]]:
     lines = client.get_console(task_id, limit=10_000)["lines"]
     return [(line["stream"], line["text"]) for line in lines]
-
-
-def final_status(client: ApiClient, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    finals = {"completed", "failed", "stopped"}
-    task: dict[str, Any] = wait_for(
-        lambda: (t := client.get_task(task_id))["status"] in finals and t,
-        timeout,
-        f"task {task_id} to end",
-    )
-    return task
 
 
 def runner(client: ApiClient, root: Path, **options: Any) -> TaskRunner:

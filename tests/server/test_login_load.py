@@ -20,6 +20,7 @@ from tests.accounts import AUTH_ON, PASSWORD, make_accounts
 from tests.server.access_world import csrf_of, scalar_batch
 from tests.server.answers import ok
 from tests.services import ServerProcess
+from tests.waiting import wait_for
 from tunelab.domain.access import UserKind
 from tunelab.server.login_limiter import MAX_FAILURES
 from tunelab.store.engine import sqlite_url
@@ -119,7 +120,8 @@ def test_scalar_posts_stay_fast_while_logins_hammer(server: Server) -> None:
     for thread in hammers:
         thread.start()
     try:
-        time.sleep(1.0)  # every login client busy
+        # Every login client has had an answer and sent its next guess: all of them busy.
+        wait_for(lambda: len(logins) >= len(hammers), timeout=60, what="the login clients")
         loaded = [post_once(100 + n) for n in range(30)]
     finally:
         stop.set()
