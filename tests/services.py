@@ -201,6 +201,24 @@ class SeaweedServer:
     secret: str
 
 
+@contextlib.contextmanager
+def api_without_tracebacks(
+    data_dir: Path, database_url: str | None = None
+) -> Iterator[httpx.Client]:
+    """A server on ``data_dir`` (its store ``database_url``, or SQLite there) and a client of
+    its ``/api/v1``; on the way out, its log must hold no traceback: hostile input is
+    answered, never crashes a route."""
+    server = ServerProcess(data_dir, database_url=database_url)
+    server.start(timeout=120)
+    try:
+        with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as client:
+            yield client
+        log = Path(server.log_path).read_text()
+        assert "Traceback" not in log, log[-4000:]
+    finally:
+        server.stop()
+
+
 def _free_port_pair() -> int:
     # Each SeaweedFS service also listens for gRPC on its port + 10000.
     for _ in range(200):

@@ -6,14 +6,13 @@ from __future__ import annotations
 import array
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.server.answers import ok
-from tests.services import ServerProcess
+from tests.services import api_without_tracebacks
 
 PROJECT = "board"
 
@@ -22,15 +21,8 @@ PROJECT = "board"
 def http(
     tmp_path_factory: pytest.TempPathFactory, server_database: str | None
 ) -> Iterator[httpx.Client]:
-    server = ServerProcess(tmp_path_factory.mktemp("board"), database_url=server_database)
-    server.start(timeout=120)
-    try:
-        with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as client:
-            yield client
-        log = Path(server.log_path).read_text()
-        assert "Traceback" not in log, log[-4000:]
-    finally:
-        server.stop()
+    with api_without_tracebacks(tmp_path_factory.mktemp("board"), server_database) as client:
+        yield client
 
 
 def batch(values: list[float]) -> dict[str, Any]:

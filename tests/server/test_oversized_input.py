@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.server.answers import ok
-from tests.services import ServerProcess
+from tests.services import api_without_tracebacks
 from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, FRAME_MAGIC
 
 LONG = "n" * 256  # one byte past a file name's limit
@@ -24,15 +23,8 @@ LONG_UTF8 = "é" * 128  # 128 characters, 256 bytes
 def http(
     tmp_path_factory: pytest.TempPathFactory, server_database: str | None
 ) -> Iterator[httpx.Client]:
-    server = ServerProcess(tmp_path_factory.mktemp("oversized"), database_url=server_database)
-    server.start(timeout=120)
-    try:
-        with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as client:
-            yield client
-        log = Path(server.log_path).read_text()
-        assert "Traceback" not in log, log[-4000:]
-    finally:
-        server.stop()
+    with api_without_tracebacks(tmp_path_factory.mktemp("oversized"), server_database) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
