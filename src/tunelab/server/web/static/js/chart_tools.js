@@ -1,15 +1,22 @@
-// What a reader does with a scalar chart (charts.js draws them, then hands each one here):
-// per chart a log scale, reset of a drag-zoom, PNG and CSV downloads and full screen; per
-// page an x-range kept the same on every chart and a y-range that ignores a first-iterations
-// spike. A legend entry hides its series on click (uPlot's own legend; styled in charts.css).
+// What a reader does with a chart: per chart a log scale, reset of a drag-zoom, PNG and CSV
+// downloads and full screen; per page an x-range kept the same on every chart and a y-range
+// that ignores a first-iterations spike. A legend entry hides its series on click (uPlot's
+// own legend; styled in charts.css).
 //
-// The toggles are kept in localStorage per kind of page (the Scalars tab, Compare), so a log
-// scale chosen for "loss" holds on every experiment's tab.
+// The charts are charts.js's scalar cards (.chart-card: the Scalars tab, Compare) and
+// plots.js's plot cards (.plot-card: the Plots tab). A plot drawn with uPlot gets every tool;
+// a table, matrix or image gets the PNG, CSV and full-screen ones (attachFigure).
 //
-// charts.js calls three hooks: configure(opts, card) before it builds a uPlot, attach(chart,
-// card, remake) after, and height(card, usual) when it resizes one.
+// The toggles are kept in localStorage per kind of page (the Scalars tab, Compare, Plots), so
+// a log scale chosen for "loss" holds on every experiment's tab.
+//
+// charts.js and plots.js call three hooks: configure(opts, card) before they build a uPlot,
+// attach(chart, card, remake, how) after, and height(card, usual) when they resize one.
 (function () {
   "use strict";
+
+  const CARDS = ".chart-card, .plot-card";
+  const USUAL_HEIGHT = 240;
 
   const STORE_PREFIX = "tunelab.charts.";
   // The spike toggle leaves out each line's first points (1%, at least one) and then the
@@ -22,6 +29,7 @@
   // --- toggles kept per page kind ---------------------------------------------------------
 
   function pageOf(card) {
+    if (card.matches(".plot-card")) return { root: null, kind: "plots" };
     const root = card.closest("#scalar-charts, #compare-charts");
     return { root: root, kind: root && root.id === "compare-charts" ? "compare" : "scalars" };
   }
@@ -112,6 +120,8 @@
 
   // --- zoom and the synchronised x-range -------------------------------------------------
 
+  // The whole x-range is the data's: a chart that shows more (plots.js's histogram bins)
+  // widens it in its x scale's range function.
   function fullX(u) {
     const xs = u.data[0];
     return xs.length ? { min: xs[0], max: xs[xs.length - 1] } : null;
@@ -139,7 +149,7 @@
 
   // The card keeps the x-range the reader chose, for new data and rebuilds.
   function keepZoom(u, range) {
-    const card = u.root.closest(".chart-card");
+    const card = u.root.closest(CARDS);
     card.__zoom = range ? { min: range.min, max: range.max } : null;
     card.dataset.zoomed = String(Boolean(range));
   }
@@ -170,59 +180,76 @@
     return out;
   }
 
-  function csvCell(text) {
+  function csvCell(value) {
+    const text = value == null ? "" : String(value);
     return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
   }
 
   // x and one column per shown line, the values as drawn (smoothed when smoothing is on).
-  function downloadCsv(u, card) {
+  function chartRows(u) {
     const columns = lineSeries(u);
-    const header = [u.series[0].label].concat(columns.map((i) => u.series[i].label));
-    const lines = [header.map(csvCell).join(",")];
+    const rows = [[u.series[0].label].concat(columns.map((i) => u.series[i].label))];
     const xs = u.data[0];
-    for (let k = 0; k < xs.length; k++) {
-      const cells = [String(xs[k])];
-      for (const i of columns) cells.push(u.data[i][k] == null ? "" : String(u.data[i][k]));
-      lines.push(cells.join(","));
-    }
-    const url = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
-    save(url, fileName(card, "csv"));
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    for (let k = 0; k < xs.length; k++) rows.push([xs[k]].concat(columns.map((i) => u.data[i][k])));
+    return rows;
   }
 
-  // The plot's canvas with the title above and the shown lines' legend below, on white.
-  function downloadPng(u, card) {
+  // `rows`: an array of rows (arrays of cells), or a promise of one (a plot read from the API).
+  function downloadCsv(card, rows) {
+    Promise.resolve(rows)
+      .then((found) => {
+        const text = found.map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
+        const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+        save(url, fileName(card, "csv"));
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+      })
+      .catch((error) => Tunelab.toast(error.message, "error"));
+  }
+
+  function titleOf(card) {
+    const title = card.querySelector(".chart-title");
+    return title ? title.textContent : card.dataset.chartKey || "";
+  }
+
+  // `picture` (a chart's canvas, or a table or image drawn on one) with the card's title above
+  // and the legend's entries ({label, color}) below, on white.
+  function downloadPng(card, picture, entries) {
     const ratio = window.devicePixelRatio || 1;
-    const plot = u.ctx.canvas;
     const font = 13 * ratio;
     const head = Math.round(28 * ratio);
     const row = Math.round(20 * ratio);
-    const entries = lineSeries(u);
     const out = document.createElement("canvas");
-    out.width = plot.width;
-    out.height = plot.height + head + row * (entries.length + 1);
+    const title = titleOf(card);
+    const measure = out.getContext("2d");
+    measure.font = `600 ${font * 1.1}px sans-serif`;
+    // A narrow picture (a small image) still shows the whole title.
+    out.width = Math.max(picture.width, Math.ceil(measure.measureText(title).width + 16 * ratio));
+    out.height = picture.height + head + row * (entries.length + 1);
     const ctx = out.getContext("2d");
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.fillStyle = "#1f2430";
     ctx.textBaseline = "middle";
     ctx.font = `600 ${font * 1.1}px sans-serif`;
-    const title = card.querySelector(".chart-title");
-    ctx.fillText(title ? title.textContent : "", 8 * ratio, head / 2);
-    ctx.drawImage(plot, 0, head);
+    ctx.fillText(title, 8 * ratio, head / 2);
+    ctx.drawImage(picture, 0, head);
     ctx.font = `${font}px sans-serif`;
-    entries.forEach((i, n) => {
-      const y = head + plot.height + row * (n + 1);
-      ctx.fillStyle = u.series[i].stroke();
+    entries.forEach((entry, n) => {
+      const y = head + picture.height + row * (n + 1);
+      ctx.fillStyle = entry.color;
       ctx.fillRect(8 * ratio, y - 2 * ratio, 18 * ratio, 4 * ratio);
       ctx.fillStyle = "#1f2430";
-      ctx.fillText(u.series[i].label, 32 * ratio, y);
+      ctx.fillText(entry.label, 32 * ratio, y);
     });
     out.toBlob((blob) => {
       const url = URL.createObjectURL(blob);
       save(url, fileName(card, "png"));
       setTimeout(() => URL.revokeObjectURL(url), 10000);
     }, "image/png");
+  }
+
+  function legendOf(u) {
+    return lineSeries(u).map((i) => ({ label: u.series[i].label, color: u.series[i].stroke() }));
   }
 
   // --- full screen ------------------------------------------------------------------------
@@ -252,7 +279,8 @@
     const plot = card.querySelector(".chart-plot");
     const chart = plot && plot.__chart;
     if (!chart) return;
-    chart.setSize({ width: Math.max(plot.clientWidth, 200), height: height(card, 240) });
+    const usual = card.__usualHeight || USUAL_HEIGHT;
+    chart.setSize({ width: Math.max(plot.clientWidth, 200), height: height(card, usual) });
   }
 
   function toggleFull(card) {
@@ -276,17 +304,19 @@
   }
 
   document.addEventListener("fullscreenchange", () => {
-    document.querySelectorAll(".chart-card").forEach((card) => {
+    document.querySelectorAll(CARDS).forEach((card) => {
       markFull(card);
       requestAnimationFrame(() => fitCard(card));
     });
   });
   window.addEventListener("resize", () => {
-    document.querySelectorAll(".chart-card.chart-full, .chart-card:fullscreen").forEach(fitCard);
+    document.querySelectorAll(".chart-full, :fullscreen").forEach((card) => {
+      if (card.matches(CARDS)) fitCard(card);
+    });
   });
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
-    document.querySelectorAll(".chart-card.chart-full").forEach((card) => toggleFull(card));
+    document.querySelectorAll(".chart-full").forEach((card) => toggleFull(card));
   });
 
   // --- the controls -----------------------------------------------------------------------
@@ -301,37 +331,37 @@
     return el;
   }
 
-  function cardTools(card) {
+  const BUTTONS = {
+    log: ["Log", "Logarithmic y scale"],
+    reset: ["Reset zoom", "Show the whole x-range (or double click the chart)"],
+    png: ["PNG", "Download the chart as a PNG image"],
+    csv: ["CSV", "Download the shown data as CSV"],
+    full: ["Full screen", "Show this chart on the whole screen (Esc leaves)"],
+  };
+
+  // The card's row of buttons (`names` of BUTTONS); a click runs card.__actions[name], which
+  // attach sets anew for each uPlot the card is given.
+  function cardTools(card, names) {
     let bar = card.querySelector(".chart-tools");
     if (bar) return bar;
     bar = document.createElement("div");
     bar.className = "chart-tools";
-    bar.append(
-      button("Log", "log", "Logarithmic y scale"),
-      button("Reset zoom", "reset", "Show the whole x-range (or double click the chart)"),
-      button("PNG", "png", "Download the chart as a PNG image"),
-      button("CSV", "csv", "Download the shown lines as CSV"),
-      button("Full screen", "full", "Show this chart on the whole screen (Esc leaves)")
-    );
-    card.querySelector(".chart-title").after(bar);
+    bar.append(...names.map((name) => button(BUTTONS[name][0], name, BUTTONS[name][1])));
+    card.querySelector(".chart-title, .plot-head").after(bar);
     bar.addEventListener("click", (event) => {
       const tool = event.target.closest("[data-tool]");
-      const chart = card.querySelector(".chart-plot").__chart;
-      if (!tool || !chart) return;
-      const page = pageOf(card);
-      const state = readState(page.kind);
-      const which = tool.dataset.tool;
-      if (which === "log") {
-        if (state.log[card.dataset.chartKey]) delete state.log[card.dataset.chartKey];
-        else state.log[card.dataset.chartKey] = true;
-        writeState(page.kind, state);
-        card.__remake();
-      } else if (which === "reset") zoomTo(chart, null, state);
-      else if (which === "png") downloadPng(chart, card);
-      else if (which === "csv") downloadCsv(chart, card);
-      else if (which === "full") toggleFull(card);
+      const action = tool && card.__actions && card.__actions[tool.dataset.tool];
+      if (action) action();
     });
     return bar;
+  }
+
+  function toggleLog(card, page) {
+    const state = readState(page.kind);
+    if (state.log[card.dataset.chartKey]) delete state.log[card.dataset.chartKey];
+    else state.log[card.dataset.chartKey] = true;
+    writeState(page.kind, state);
+    card.__remake();
   }
 
   function pageToggle(controls, name, label, checked, onChange) {
@@ -364,13 +394,23 @@
     });
   }
 
-  // After uPlot is built: the controls, and hooks that keep the zoom and sync it.
-  function attach(chart, card, remake) {
+  // After uPlot is built: the controls, and hooks that keep the zoom and sync it. `how`
+  // (plots.js): {height: the chart's usual height, csv: (u) => rows of its data}.
+  function attach(chart, card, remake, how) {
     const page = pageOf(card);
+    const rows = (how && how.csv) || chartRows;
     card.__remake = remake;
-    cardTools(card).querySelector('[data-tool="log"]').setAttribute(
-      "aria-pressed", card.dataset.logScale
-    );
+    card.__usualHeight = (how && how.height) || USUAL_HEIGHT;
+    card.__actions = {
+      log: () => toggleLog(card, page),
+      reset: () => zoomTo(chart, null, readState(page.kind)),
+      png: () => downloadPng(card, chart.ctx.canvas, legendOf(chart)),
+      csv: () => downloadCsv(card, rows(chart)),
+      full: () => toggleFull(card),
+    };
+    cardTools(card, ["log", "reset", "png", "csv", "full"])
+      .querySelector('[data-tool="log"]')
+      .setAttribute("aria-pressed", card.dataset.logScale);
     pageTools(page);
 
     // A drag or a double click is the reader's; other scale changes (new data) are not.
@@ -395,5 +435,22 @@
     markFull(card);
   }
 
-  window.TunelabChartTools = { configure: configure, attach: attach, height: height };
+  // A plot that is not a uPlot chart (a table, a matrix, an image): `how.png()` draws it on a
+  // canvas, `how.csv()` (none for an image) gives its rows or a promise of them.
+  function attachFigure(card, how) {
+    card.__actions = {
+      png: () => downloadPng(card, how.png(), []),
+      csv: how.csv && (() => downloadCsv(card, how.csv())),
+      full: () => toggleFull(card),
+    };
+    cardTools(card, how.csv ? ["png", "csv", "full"] : ["png", "full"]);
+    markFull(card);
+  }
+
+  window.TunelabChartTools = {
+    configure: configure,
+    attach: attach,
+    attachFigure: attachFigure,
+    height: height,
+  };
 })();

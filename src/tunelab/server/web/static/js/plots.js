@@ -1,12 +1,21 @@
 // The Plots tab: histograms (bars) and scatter plots drawn with uPlot from each card's
 // data-plot JSON; the iteration selector's swapped-in card keeps the keyboard focus.
+//
+// Every card gets the reader's tools (chart_tools.js): the charts all of them, with the CSV of
+// the plot's own numbers; tables, confusion matrices and images a PNG (drawn here on a canvas),
+// a CSV of their cells as stored (read from the API, not the page's rounded text) and full
+// screen.
 (function () {
   "use strict";
 
   const COLORS = ["#2f6fdf", "#e0802b", "#2e9e5b", "#c8362b", "#7c3aed", "#0e9aa7", "#b7791f"];
   const HEIGHT = 260;
+  // Browsers refuse canvases much taller than this: a long table's PNG shows its first rows.
+  const MAX_CANVAS = 16000;
   const charts = new Set();
   let refocus = null; // the id of the card whose selector the user just changed
+
+  const tools = () => window.TunelabChartTools;
 
   function color(i) { return COLORS[i % COLORS.length]; }
 
@@ -46,8 +55,20 @@
       data: [xs, ...ys],
       series,
       scales: {
-        x: { time: false, range: [-0.5, bins - 0.5] },
-        y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.05 : 1] },
+        // The data's own extent (the first and last bars' middles) widens to the bins' edges;
+        // any other range is a zoom, kept as asked.
+        x: {
+          time: false,
+          range: (u, min, max) => (min === xs[0] && max === xs[xs.length - 1]
+            ? [-0.5, bins - 0.5] : [min, max]),
+        },
+        // Bars grow from 0; on a log scale (which leaves out zero counts) from a power of ten
+        // under the smallest count, so that a count of 1 still shows.
+        y: {
+          range: (u, min, max) => (u.scales.y.distr === 3
+            ? (min > 0 ? uPlot.rangeLog(min / 2, max, 10, true) : [1, 10])
+            : [Math.min(0, min), max > 0 ? max * 1.05 : 1]),
+        },
       },
       axes: [
         axis(d.xaxis, {
@@ -56,6 +77,13 @@
         }),
         axis(d.yaxis, { values: (u, splits) => splits.map(fmt) }),
       ],
+      // A row per bin: its name and the count of each shown group.
+      csv: (u) => {
+        const shown = d.values.map((_, g) => g).filter((g) => u.series[g + 1].show);
+        const rows = [[series[0].label].concat(shown.map((g) => series[g + 1].label))];
+        for (let i = 0; i < bins; i++) rows.push([label(i)].concat(shown.map((g) => d.values[g][i])));
+        return rows;
+      },
     };
   }
 
@@ -82,33 +110,171 @@
         axis(d.xaxis, { values: (u, splits) => splits.map(fmt) }),
         axis(d.yaxis, { values: (u, splits) => splits.map(fmt) }),
       ],
+      // The points as reported (x, then y while its series is shown), with their labels.
+      csv: (u) => {
+        const shown = u.series[1].show;
+        const head = [u.series[0].label].concat(shown ? [u.series[1].label] : []);
+        const rows = [head.concat(shown && d.labels ? ["label"] : [])];
+        d.x.forEach((x, i) => rows.push([x].concat(
+          shown ? [d.y[i]] : [], shown && d.labels ? [d.labels[i]] : []
+        )));
+        return rows;
+      },
     };
   }
 
+  // Builds the card's chart (again, for a log scale: a construction option of uPlot).
   function draw(el) {
-    if (el.dataset.drawn) return;
-    el.dataset.drawn = "1";
+    const card = el.closest(".plot-card");
     const d = JSON.parse(el.dataset.plot);
     const spec = el.dataset.kind === "histogram" ? histogram(d, el.dataset.name)
       : scatter(d, el.dataset.name);
-    const opts = Object.assign({ width: el.clientWidth || 480, height: HEIGHT,
+    const opts = Object.assign({ width: el.clientWidth || 480, height: chartHeight(card),
       legend: { live: true }, cursor: { drag: { x: true, y: false } } }, spec);
     delete opts.data;
-    charts.add(new uPlot(opts, spec.data, el));
+    delete opts.csv;
+    if (tools()) tools().configure(opts, card);
+    if (el.__chart) {
+      el.__chart.destroy();
+      charts.delete(el.__chart);
+    }
+    const chart = new uPlot(opts, spec.data, el);
+    el.__chart = chart;
+    charts.add(chart);
+    if (tools()) tools().attach(chart, card, () => draw(el), { height: HEIGHT, csv: spec.csv });
+  }
+
+  function chartHeight(card) {
+    return tools() ? tools().height(card, HEIGHT) : HEIGHT;
   }
 
   function resize() {
     for (const chart of charts) {
       if (!chart.root.isConnected) { chart.destroy(); charts.delete(chart); continue; }
       const width = chart.root.parentElement.clientWidth;
-      if (width && width !== chart.width) chart.setSize({ width, height: HEIGHT });
+      const height = chartHeight(chart.root.closest(".plot-card"));
+      if (width && (width !== chart.width || height !== chart.height)) {
+        chart.setSize({ width, height });
+      }
     }
+  }
+
+  // --- tables, matrices and images: PNG and CSV ------------------------------------------
+
+  function isPainted(color) {
+    return color && color !== "transparent" && !/^rgba\(.*,\s*0\)$/.test(color);
+  }
+
+  // The table as the page shows it, cell by cell: backgrounds, bottom borders and text.
+  // Rows past what a canvas can hold are left out.
+  function tableCanvas(table) {
+    const ratio = window.devicePixelRatio || 1;
+    const box = table.getBoundingClientRect();
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.ceil(box.width * ratio);
+    canvas.height = Math.min(Math.ceil(box.height * ratio), MAX_CANVAS);
+    const ctx = canvas.getContext("2d");
+    ctx.scale(ratio, ratio);
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, box.width, box.height);
+    ctx.textBaseline = "middle";
+    for (const cell of table.querySelectorAll("caption, th, td")) {
+      const r = cell.getBoundingClientRect();
+      const x = r.left - box.left, y = r.top - box.top;
+      if (y * ratio > canvas.height) break;
+      const style = getComputedStyle(cell);
+      if (isPainted(style.backgroundColor)) {
+        ctx.fillStyle = style.backgroundColor;
+        ctx.fillRect(x, y, r.width, r.height);
+      }
+      const border = parseFloat(style.borderBottomWidth);
+      if (border > 0 && isPainted(style.borderBottomColor)) {
+        ctx.fillStyle = style.borderBottomColor;
+        ctx.fillRect(x, y + r.height - border, r.width, border);
+      }
+      // A header that only names its column for screen readers stays blank, as on the page.
+      const text = cell.querySelector(".plots-sr-only") ? "" : cell.innerText.trim();
+      if (!text) continue;
+      ctx.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+      ctx.fillStyle = style.color;
+      const pad = parseFloat(style.paddingLeft) || 0;
+      const align = /center/.test(style.textAlign) ? "center"
+        : /right|end/.test(style.textAlign) ? "right" : "left";
+      ctx.textAlign = align;
+      const at = align === "center" ? x + r.width / 2 : align === "right" ? x + r.width - pad : x + pad;
+      ctx.fillText(text.split("\n")[0], at, y + r.height / 2, Math.max(r.width - 2 * pad, 1));
+    }
+    return canvas;
+  }
+
+  function imageCanvas(img) {
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(img, 0, 0);
+    return canvas;
+  }
+
+  // The plot's data as stored: the page shows numbers rounded to six digits.
+  async function storedData(card) {
+    const query = new URLSearchParams({ title: card.dataset.title, series: card.dataset.series,
+      iteration: card.dataset.iteration });
+    const response = await fetch(
+      `/api/v1/tasks/${encodeURIComponent(card.dataset.taskId)}/plots?${query}`
+    );
+    const found = response.ok ? (await response.json()).plots : [];
+    if (!found.length) throw new Error(`Could not read the plot (${response.status})`);
+    return found[0].data;
+  }
+
+  function cellText(value) {
+    return typeof value === "boolean" ? String(value) : value;
+  }
+
+  // A matrix: a header of column names, then a row per row, its name first.
+  function matrixRows(d) {
+    const columns = d.matrix[0].length;
+    const names = (labels, n) => Array.from({ length: n }, (_, i) => (labels ? labels[i] : i));
+    const rows = [[d.yaxis || ""].concat(names(d.xlabels, columns))];
+    const rowNames = names(d.ylabels, d.matrix.length);
+    d.matrix.forEach((row, i) => rows.push([rowNames[i]].concat(row)));
+    return rows;
+  }
+
+  function tableRows(d) {
+    return [d.columns].concat(d.rows.map((row) => row.map(cellText)));
+  }
+
+  function figure(card) {
+    const img = card.querySelector("img.plot-image");
+    const table = card.querySelector("table");
+    if (img) {
+      tools().attachFigure(card, { png: () => imageCanvas(img) });
+    } else if (table) {
+      const rows = card.matches(".plot-card-confusion_matrix") ? matrixRows : tableRows;
+      tools().attachFigure(card, {
+        png: () => tableCanvas(table),
+        csv: () => storedData(card).then(rows),
+      });
+    }
+  }
+
+  function setUp(card) {
+    if (card.__ready) return;
+    card.__ready = true;
+    card.dataset.chartKey = card.dataset.title + " / " + card.dataset.series;
+    const el = card.querySelector(".plot-chart");
+    if (el) draw(el);
+    else if (tools()) figure(card);
   }
 
   function init(root) {
     if (!root.querySelectorAll) return;
-    const found = root.matches && root.matches(".plot-chart") ? [root] : [];
-    found.concat(Array.from(root.querySelectorAll(".plot-chart"))).forEach(draw);
+    const found = root.matches && root.matches(".plot-card") ? [root] : [];
+    found.concat(Array.from(root.querySelectorAll(".plot-card"))).forEach(setUp);
     if (refocus && root.id === refocus) {
       const select = root.querySelector(".plot-iteration select");
       if (select) select.focus();
