@@ -145,7 +145,8 @@ def test_a_failing_callback_does_not_break_the_save(tmp_path: Path) -> None:
     assert result["returned"] == ["model.joblib"]
     assert result["loaded"] == [1, 2, 3]
     assert stderr.splitlines() == [
-        f"tunelab: could not record the model {tmp_path / 'model.joblib'}: server away"
+        f"tunelab: could not capture the model {tmp_path / 'model.joblib'}: "
+        "RuntimeError: server away"
     ]
 
 

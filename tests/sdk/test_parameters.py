@@ -40,3 +40,30 @@ def test_object_fields_are_public_data_attributes() -> None:
             pass
 
     assert P.object_fields(Config()) == {"lr": 0.1, "layers": [64, 32]}
+
+
+class _NoStr:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __repr__(self) -> str:
+        return "NoStr()"
+
+
+class _Nothing:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def test_a_value_that_cannot_be_written_falls_back_to_repr_then_its_type() -> None:
+    assert P.param_body(_NoStr()) == {"value": "NoStr()", "type": "_NoStr", "description": ""}
+    assert P.value_text(_Nothing()) == "<_Nothing>"
+    assert P.value_text([1, _Nothing()]) == '[1, "<_Nothing>"]'  # an item as text too
+    circular: list[object] = [1]
+    circular.append(circular)
+    assert P.value_text(circular) == "[1, [...]]"
+    assert P.value_text({(1, 2): "tuple key"}) == "{(1, 2): 'tuple key'}"
+    assert P.as_text(_Nothing()) == "<_Nothing>" and P.as_text("help") == "help"

@@ -6,7 +6,9 @@ read the branch's current head). Each task gets its own work dir cloned from the
 ``--shared`` (objects are borrowed, not copied, so this takes milliseconds), checked out at the
 commit on a branch of the recorded name, with ``origin`` pointing at the real repository so a
 run recorded from the work dir names the same source. The task's uncommitted diff (untracked
-files included, as new-file hunks) is then applied with ``git apply``.
+files included, as new-file hunks) is then applied with ``git apply``. A task recorded from
+no repository (a plain script, a notebook) holds its script's text there instead, and
+``write_script`` puts it in an empty work dir.
 
 Several agents on one machine may share the cache: a mirror is created and fetched under a
 file lock, and created in a temporary directory renamed into place.
@@ -179,6 +181,29 @@ def apply_diff(dest: Path, diff: str) -> None:
             f"{head or 'its commit'}: {exc.message.removeprefix('git apply failed: ')}",
             {"repository": origin, "commit": head},
         ) from None
+
+
+def is_script_text(repository: str, diff: str) -> bool:
+    """Whether a task's code is its script's own text: no repository, and a recorded text
+    that is not a git diff (a Python script cannot start like one)."""
+    return not repository.strip() and bool(diff.strip()) and not diff.startswith("diff --git ")
+
+
+def write_script(dest: Path, entry_point: str, text: str) -> Path:
+    """A task recorded from no repository: its script's ``text`` (recorded where a
+    repository's uncommitted changes go) written as ``entry_point`` into an empty ``dest``.
+
+    An entry point that would land outside ``dest`` raises AgentError.
+    """
+    dest = Path(dest)
+    target = (dest / entry_point).resolve()
+    if not entry_point or not target.is_relative_to(dest.resolve()):
+        raise AgentError(f"the entry point {entry_point!r} is outside the task's work dir")
+    if dest.exists():
+        shutil.rmtree(dest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
 
 
 def _optional(read: Callable[[], str]) -> str:

@@ -35,7 +35,12 @@ from tunelab.agent.launcher import (
     entry_point_argument,
     task_environment,
 )
-from tunelab.agent.repository import RepositoryCache, apply_diff
+from tunelab.agent.repository import (
+    RepositoryCache,
+    apply_diff,
+    is_script_text,
+    write_script,
+)
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import Conflict, NotFound, ServerUnavailable
 from tunelab.sdk.secrets import Masker, secret_values
@@ -198,11 +203,23 @@ class TaskRunner:
         branch = ex.get("branch", "")
         where = f"{repository} at {commit or 'the head of ' + (branch or 'the default branch')}"
         with _step("checkout", sink):
-            sink.log(f"tunelab agent: checking out {where}")
-            self.repos.checkout(repository, commit, branch, code)
-            if ex.get("diff"):
-                sink.log("tunelab agent: applying the task's uncommitted changes")
-                apply_diff(code, ex["diff"])
+            if ex.get("diff_error"):
+                # Running the commit alone would run other code than the one recorded.
+                raise AgentError(
+                    f"the task's uncommitted changes could not be recorded ({ex['diff_error']}): "
+                    "edit its diff (an empty one too) to run it"
+                )
+            if is_script_text(repository, ex.get("diff", "")):
+                # Recorded from no repository: the script's text is the whole code.
+                where = "the task's script"
+                sink.log(f"tunelab agent: writing the task's script as {ex.get('entry_point')}")
+                write_script(code, ex.get("entry_point", ""), ex["diff"])
+            else:
+                sink.log(f"tunelab agent: checking out {where}")
+                self.repos.checkout(repository, commit, branch, code)
+                if ex.get("diff"):
+                    sink.log("tunelab agent: applying the task's uncommitted changes")
+                    apply_diff(code, ex["diff"])
         entry_point, working_dir = ex.get("entry_point", ""), ex.get("working_dir", "")
         with _step("launch", sink):
             if not entry_point or not (code / entry_point).is_file():

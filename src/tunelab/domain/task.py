@@ -76,6 +76,7 @@ EXECUTION_FIELDS = (
     "working_dir",
     "binary",
     "diff",
+    "diff_error",
     "requirements",
     "original_requirements",
     "docker_image",
@@ -96,6 +97,9 @@ class Execution:
     working_dir: str = ""
     binary: str = ""
     diff: str = ""
+    # Why the uncommitted changes could not be recorded (``diff`` is then unknown, not
+    # empty); an agent refuses to run the task until the diff is edited, which clears it.
+    diff_error: str = ""
     requirements: str = ""
     original_requirements: str = ""
     docker_image: str = ""

@@ -21,13 +21,14 @@ from __future__ import annotations
 import functools
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import ParamSpec, TypeVar
 
 MAX_REASON_LENGTH = 2000
 
-Warning_ = dict[str, str]
+Warning_ = dict[str, str | float]
 Sink = Callable[[Warning_], None]
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,7 +43,7 @@ def warn(what: str, why: BaseException | str) -> None:
     """Record that capturing ``what`` failed because of ``why``; prints each pair once."""
     reason = why if isinstance(why, str) else f"{type(why).__name__}: {why}"
     reason = reason.strip()[:MAX_REASON_LENGTH]
-    entry = {"what": what, "reason": reason}
+    entry: Warning_ = {"what": what, "reason": reason, "time": time.time()}
     with _lock:
         first = (what, reason) not in _printed
         _printed.add((what, reason))
@@ -52,7 +53,9 @@ def warn(what: str, why: BaseException | str) -> None:
     if not first:
         return
     with suppress(Exception):  # a closed or broken stderr must not end the script either
-        print(f"tunelab: could not capture {what}: {reason}", file=sys.stderr)
+        # One write: a line from another thread never lands inside it.
+        sys.stderr.write(f"tunelab: could not capture {what}: {reason}\n")
+        sys.stderr.flush()
     if sink is not None:
         _deliver(sink, entry)
 

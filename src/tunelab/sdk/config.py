@@ -22,6 +22,8 @@ Example config file::
     max_batch_points = 200000            # send early once this many points wait
     exit_timeout = 10                    # seconds the exit waits for the last sends
     heartbeat_interval = 30              # seconds of silence before the run pings the server
+    git_timeout = 30                     # seconds each git command may take (the diff)
+    start_timeout = 5                    # seconds Task.init waits for the server, then offline
 
     config = load_config()
     client = ApiClient(config.api_url, token=config.api_token)
@@ -59,6 +61,8 @@ class SdkConfig:
     max_batch_points: int = 200_000
     exit_timeout: float = 10.0
     heartbeat_interval: float = 30.0
+    git_timeout: float = 30.0
+    start_timeout: float = 5.0
     web_url: str = ""
     # The file the values came from (None when there was none).
     config_file: Path | None = field(default=None, compare=False)
@@ -102,6 +106,17 @@ def _as_positive_float(value: Any) -> float:
     return number
 
 
+def _as_seconds(value: Any) -> float:
+    """A wait in seconds; 0 means one try, no wait."""
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            if float(value) == 0:
+                return 0.0
+        except ValueError:
+            pass  # the message below names the value
+    return _as_positive_float(value)
+
+
 def _as_positive_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"must be a whole number, got {value!r}")
@@ -143,6 +158,8 @@ _SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "max_batch_points": ("TUNELAB_MAX_BATCH_POINTS", _as_positive_int),
     "exit_timeout": ("TUNELAB_EXIT_TIMEOUT", _as_positive_float),
     "heartbeat_interval": ("TUNELAB_HEARTBEAT_INTERVAL", _as_positive_float),
+    "git_timeout": ("TUNELAB_GIT_TIMEOUT", _as_positive_float),
+    "start_timeout": ("TUNELAB_START_TIMEOUT", _as_seconds),
     "web_url": ("TUNELAB_WEB_URL", _as_url),
 }
 _PATHS = {"offline_dir", "spool_dir"}

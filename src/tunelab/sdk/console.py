@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from tunelab.sdk.capture_warnings import warn
+from tunelab.sdk.console_handlers import Redirected, redirect_handlers, restore_handlers
 from tunelab.sdk.secrets import Masker, environment_masker
 
 LineSink = Callable[[str, str], None]  # (stream, text)
@@ -36,14 +38,21 @@ class TeeStream:
     def write(self, text: str) -> int:
         # Recorded before it is shown: whoever reacts to the printed line (a Ctrl-C, a
         # parent process) finds this call already past its lock.
+        failure: Exception | None = None
         if text:
             with self._lock:
                 data = self._partial + text
                 *lines, self._partial = data.split("\n")
             mask = self._mask
-            for line in lines:
-                self._sink(self._stream, line if mask is None else mask(line))
-        return self._original.write(text)
+            try:
+                for line in lines:
+                    self._sink(self._stream, line if mask is None else mask(line))
+            except Exception as exc:  # the script's own output is shown whatever happens here
+                failure = exc
+        written = self._original.write(text)
+        if failure is not None:  # after the script's line, not in the middle of it
+            warn("the console output", failure)
+        return written
 
     def flush(self) -> None:
         self._original.flush()
@@ -53,7 +62,10 @@ class TeeStream:
         with self._lock:
             rest, self._partial = self._partial, ""
         if rest:
-            self._sink(self._stream, rest if self._mask is None else self._mask(rest))
+            try:
+                self._sink(self._stream, rest if self._mask is None else self._mask(rest))
+            except Exception as exc:
+                warn("the console output", exc)
 
     def __getattr__(self, name: str) -> Any:
         # isatty, fileno, encoding... behave as the wrapped stream does.
@@ -71,6 +83,8 @@ class ConsoleCapture:
         self._sink = sink
         self.masker = environment_masker() if masker is None else masker
         self._tees: list[tuple[str, TeeStream]] = []
+        self._wrappers: dict[int, TeeStream] = {}
+        self._redirected: Redirected = []
 
     def masked_sink(self, stream: str, text: str) -> None:
         """The sink with masking, for lines that reach the console without being printed
@@ -80,12 +94,21 @@ class ConsoleCapture:
     def install(self) -> None:
         if self._tees:
             return
-        out = TeeStream(sys.stdout, "stdout", self._sink, self.masker)
-        err = TeeStream(sys.stderr, "stderr", self._sink, self.masker)
+        try:
+            out = TeeStream(sys.stdout, "stdout", self._sink, self.masker)
+            err = TeeStream(sys.stderr, "stderr", self._sink, self.masker)
+        except Exception as exc:  # the script prints as it would without Tunelab
+            warn("the console output", exc)
+            return
         sys.stdout, sys.stderr = out, err
         self._tees = [("stdout", out), ("stderr", err)]
+        # Handlers made before (basicConfig) still hold the streams just wrapped.
+        self._wrappers = {id(out._original): out, id(err._original): err}
+        self._redirected = redirect_handlers(self._wrappers)
 
     def uninstall(self) -> None:
+        restore_handlers(self._redirected, self._wrappers)
+        self._redirected = []
         for name, tee in self._tees:
             tee.drain()
             if getattr(sys, name) is tee:

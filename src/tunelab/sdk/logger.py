@@ -54,6 +54,14 @@ class Logger:
         self._echo = echo
         self._add_plot = add_plot
 
+    @classmethod
+    def current_logger(cls) -> Logger | None:
+        """The logger of the task ``Task.init`` started in this process; None before it."""
+        from tunelab.sdk.task import Task  # that module builds on this one
+
+        task = Task.current_task()
+        return None if task is None else task.get_logger()
+
     def report_single_value(self, name: str, value: float) -> None:
         """A single number for the run (a final accuracy, a test score)."""
         self._add_scalar(SUMMARY_METRIC, name, float(value), 0)

@@ -26,6 +26,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tunelab.sdk.capture_warnings import guarded, warn
+
 ModelSaved = Callable[[Path, str], None]
 
 
@@ -102,18 +104,20 @@ def _patch(module: ModuleType, target: _Target) -> None:
 
 
 def _wrap(original: Callable[..., Any], target: _Target) -> Callable[..., Any]:
+    what = f"the model saved with {target.module}.{target.function}"
+
     @functools.wraps(original)
     def save(*args: Any, **kwargs: Any) -> Any:
-        destination = args[1] if len(args) > 1 else kwargs.get(target.file_argument)
-        # Resolved before saving, as the file name the user meant from the current folder.
-        path = _file_path(destination)
+        path: Path | None = None
+        with guarded(what):
+            destination = args[1] if len(args) > 1 else kwargs.get(target.file_argument)
+            # Resolved before saving, as the file name the user meant from the current folder.
+            path = _file_path(destination)
         result = original(*args, **kwargs)
-        on_saved = _state.on_saved
-        if path is not None and on_saved is not None and path.is_file():
-            try:
+        with guarded(f"the model {path}" if path is not None else what):
+            on_saved = _state.on_saved  # the user's save has succeeded; never fail it
+            if path is not None and on_saved is not None and path.is_file():
                 on_saved(path, target.framework)
-            except Exception as exc:  # the user's save has succeeded; never fail it
-                print(f"tunelab: could not record the model {path}: {exc}", file=sys.stderr)
         return result
 
     setattr(save, _ORIGINAL, original)
@@ -180,4 +184,7 @@ class _PatchingLoader(importlib.abc.Loader):
             module.__loader__ = self.loader
         self.loader.exec_module(module)
         if _state.on_saved is not None:
-            _patch(module, self.target)
+            try:  # the import itself has succeeded: a failed wrap only loses the capture
+                _patch(module, self.target)
+            except Exception as exc:
+                warn(f"the models saved with {self.target.module}", exc)

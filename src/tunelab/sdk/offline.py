@@ -109,6 +109,13 @@ class OfflineClient:
         """An artifact whose file waits in ``FOLDER/files/``; ``sync`` uploads it."""
         return self._record(session_log.op_for_call("put_artifact", task_id, name, dict(body)))
 
+    def record_capture_warnings(
+        self, task_id: str, warnings: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """What the run could not capture; ``sync`` appends them to the server's task."""
+        op = session_log.op_for_call("record_capture_warnings", task_id, warnings)
+        return self._record(op)
+
     @property
     def files_uri(self) -> str:
         """Where an offline run stores artifact files when it has no destination of its own."""
@@ -151,6 +158,10 @@ class OfflineClient:
                 task[field] = {}
             _merge(task[field], payload, nested)
             return {field: task[field]}
+        if op.op == "record_capture_warnings":
+            kept = task.setdefault("capture_warnings", [])
+            kept.extend(copy.deepcopy(op.args["warnings"]))
+            return {"capture_warnings": kept, "dropped": 0}
         if op.op == "put_artifact":
             artifact = {"name": op.args["name"], **op.args["body"], "created": now}
             task.setdefault("artifacts", {})[op.args["name"]] = artifact
@@ -188,6 +199,8 @@ def _new_task(task_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         "configuration": {},
         "user_properties": {},
         "runtime": dict(body.get("runtime", {})),
+        "capture_warnings": [],
+        "capture_warnings_dropped": 0,
     }
     _merge(task["hyperparameters"], body.get("hyperparameters", {}), nested=True)
     _merge(task["configuration"], body.get("configuration", {}), nested=False)

@@ -35,12 +35,33 @@ def type_name(value: Any) -> str:
 
 
 def value_text(value: Any) -> str:
-    """The text form of a value: str() for scalars, JSON for lists and dicts."""
+    """The text form of a value: str() for scalars, JSON for lists and dicts. Never raises:
+    what JSON cannot write (a cycle, tuple keys) is its repr(), see ``as_text``."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple, Mapping)):
-        return json.dumps(value, default=str)
-    return str(value)
+        try:
+            return json.dumps(value, default=as_text)
+        except (TypeError, ValueError, RecursionError):
+            return _repr_or_type(value)
+    return as_text(value)
+
+
+def as_text(value: Any) -> str:
+    """``str(value)``; if that raises, ``repr(value)``; if that raises too, ``<TypeName>``.
+    An object of a user's (a help text, a config node) must not fail the capture."""
+    try:
+        text = str(value)
+    except Exception:
+        return _repr_or_type(value)
+    return text if isinstance(text, str) else _repr_or_type(value)
+
+
+def _repr_or_type(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
 
 
 def param_body(value: Any, description: str = "") -> ParamBody:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tunelab.domain.task import SECTION_ARGS, SECTION_ENVIRONMENT
+from tunelab.domain.task import SECTION_ARGS, SECTION_ENVIRONMENT, SECTION_TF_DEFINE
 from tunelab.errors import InvalidInput
 from tunelab.sdk import parameters as P
 from tunelab.sdk.config import load_config
@@ -59,6 +59,28 @@ def remote_task(client: ApiClient | None = None) -> dict[str, Any]:
 def stored_args() -> dict[str, str]:
     section = remote_task().get("hyperparameters", {}).get(SECTION_ARGS, {})
     return {name: body["value"] for name, body in section.items()}
+
+
+def stored_arg_bodies() -> dict[str, dict[str, str]]:
+    """The stored ``Args`` with their types: ``{name: {"value": text, "type": name}}``."""
+    section = remote_task().get("hyperparameters", {}).get(SECTION_ARGS, {})
+    return {name: {"value": b["value"], "type": b.get("type", "")} for name, b in section.items()}
+
+
+def jsonargparse_override(_parser: Any) -> Mapping[str, Mapping[str, str]] | None:
+    return stored_arg_bodies() if remote_task_id() else None
+
+
+def fire_override() -> Mapping[str, Mapping[str, str]] | None:
+    return stored_arg_bodies() if remote_task_id() else None
+
+
+def absl_override() -> Mapping[str, Mapping[str, str]] | None:
+    """The stored ``TF_DEFINE`` flags with their types, under an agent."""
+    if not remote_task_id():
+        return None
+    section = remote_task().get("hyperparameters", {}).get(SECTION_TF_DEFINE, {})
+    return {name: {"value": b["value"], "type": b.get("type", "")} for name, b in section.items()}
 
 
 def argparse_override(

@@ -12,6 +12,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from tunelab.domain.task import TaskStatus
+from tunelab.sdk.capture_warnings import guarded
 
 OnExit = Callable[[TaskStatus, str], None]  # (final status, reason)
 
@@ -45,21 +46,24 @@ class RunExit:
         if self._done:
             return
         self._done = True
-        self._on_exit(self._status, self._reason)
+        with guarded("the end of the run"):  # never an error of its own at the script's exit
+            self._on_exit(self._status, self._reason)
 
     def _exit(self, code: Any = None) -> None:
         # A script that ends with sys.exit(N != 0) failed, even without a traceback.
-        if code not in (None, 0) and self._status is TaskStatus.COMPLETED:
-            self.mark(TaskStatus.FAILED, f"exit code {code}")
+        with guarded("the run's exit status"):
+            if code not in (None, 0) and self._status is TaskStatus.COMPLETED:
+                self.mark(TaskStatus.FAILED, f"exit code {code}")
         self._original_exit(code)
 
     def _excepthook(
         self, kind: type[BaseException], exc: BaseException, tb: TracebackType | None
     ) -> None:
-        if issubclass(kind, KeyboardInterrupt):
-            self.mark(TaskStatus.STOPPED, "interrupted (Ctrl-C)")
-        else:
-            self.mark(TaskStatus.FAILED, f"{kind.__name__}: {exc}")
+        with guarded("the run's exit status"):
+            if issubclass(kind, KeyboardInterrupt):
+                self.mark(TaskStatus.STOPPED, "interrupted (Ctrl-C)")
+            else:
+                self.mark(TaskStatus.FAILED, f"{kind.__name__}: {exc}")
         # The default hook prints the traceback to stderr, which the console capture copies.
         self._previous_excepthook(kind, exc, tb)
 

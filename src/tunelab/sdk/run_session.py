@@ -7,10 +7,13 @@ import _thread
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tunelab.domain.task import TaskStatus
+from tunelab.sdk import capture_warnings
+from tunelab.sdk.capture_warnings import warn
 from tunelab.sdk.config import SdkConfig
 from tunelab.sdk.console import ConsoleCapture
 from tunelab.sdk.reporter import Reporter
@@ -42,6 +45,8 @@ class RunSession:
         self._close_lock = threading.Lock()
         self.before_close: list[Any] = []  # callables run just before the final flush
         self.offline_folder: Path | None = None
+        # Set when the server was unreachable at the start: True once the folder is uploaded.
+        self.upload_when_back: Callable[[], bool] | None = None
         self.under_agent = False  # an agent records the final status (see _end)
         self._watcher: threading.Thread | None = None
         self._checks: list[Any] = []
@@ -112,13 +117,15 @@ class RunSession:
             try:
                 hook()
             except Exception as exc:  # a failing hook must not lose the run's data
-                print(f"tunelab: while closing the task: {exc}", file=sys.stderr)
+                warn("the end of the run", exc)
 
     def _on_exit(self, status: TaskStatus, reason: str) -> None:
         self.close(status, reason)
 
     def close(self, status: TaskStatus = TaskStatus.COMPLETED, reason: str = "") -> None:
         if self._end((status, reason)) and self.offline_folder is not None:
+            if self.upload_when_back is not None and self.upload_when_back():
+                return
             print(
                 f"tunelab: offline session recorded in {self.offline_folder}; "
                 f"upload it with: tunelab sync {self.offline_folder}",
@@ -148,6 +155,8 @@ class RunSession:
                     "update_task", self.task_id, status=status.value, status_reason=reason
                 )
         self.reporter.close()
+        # Later warnings wait for the next run of this process, and are printed for it again.
+        capture_warnings.disconnect()
         return True
 
 

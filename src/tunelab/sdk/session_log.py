@@ -37,6 +37,7 @@ OPS = (
     "scalars",
     "put_artifact",
     "set_input_model",
+    "record_capture_warnings",
     "console",
     "plots",
 )
@@ -71,6 +72,9 @@ class WriteClient(Protocol):
     ) -> dict[str, Any]: ...
     def put_artifact(self, task_id: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
     def set_input_model(self, task_id: str, model_id: str | None) -> dict[str, Any]: ...
+    def record_capture_warnings(
+        self, task_id: str, warnings: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ def op_for_call(method: str, *args: Any, **kwargs: Any) -> Op:
     if method == "set_input_model":
         task_id, model_id = args
         return Op(method, str(task_id), {"model_id": model_id})
+    if method == "record_capture_warnings":
+        task_id, warnings = args
+        return Op(method, str(task_id), _copied({"warnings": list(warnings)}))
     if method in _SETTERS:
         name = _SETTERS[method]
         names = ("task_id", name, "replace")
@@ -137,7 +144,7 @@ def op_for_call(method: str, *args: Any, **kwargs: Any) -> Op:
         return Op(method, str(bound["task_id"]), _copied(payload))
     raise ValueError(
         f"cannot queue {method!r}; queued calls are: update_task, put_artifact, "
-        f"set_input_model, {', '.join(_SETTERS)}"
+        f"set_input_model, record_capture_warnings, {', '.join(_SETTERS)}"
     )
 
 
@@ -168,6 +175,8 @@ def apply(client: WriteClient, op: Op, task_id: str | None = None) -> dict[str, 
         return client.put_artifact(target, args["name"], args["body"])
     if op.op == "set_input_model":
         return client.set_input_model(target, args["model_id"])
+    if op.op == "record_capture_warnings":
+        return client.record_capture_warnings(target, args["warnings"])
     raise ValueError(f"unknown operation {op.op!r}")
 
 

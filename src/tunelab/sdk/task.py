@@ -25,17 +25,23 @@ from typing import Any, ClassVar
 from tunelab.domain.task import SECTION_ENVIRONMENT, SECTION_GENERAL, TaskStatus, TaskType
 from tunelab.errors import InvalidInput, NotFound, TunelabError
 from tunelab.sdk import parameters as P
-from tunelab.sdk import remote, secrets, task_start
+from tunelab.sdk import remote, secrets, task_queries, task_start
+from tunelab.sdk.capture import hydra_config
+from tunelab.sdk.capture_warnings import guarded
+from tunelab.sdk.clearml_names import TaskTypes
 from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.logger import Logger
 from tunelab.sdk.models import InputModel
 from tunelab.sdk.run_session import RunSession
 from tunelab.sdk.task_lifecycle import TaskLifecycle, shared_client
 from tunelab.sdk.task_outputs import SERVER_STORE, TaskOutputs
-from tunelab.sdk.transport import ApiClient, all_items
+from tunelab.sdk.task_parameters import parameter_bodies
+from tunelab.sdk.task_record import TaskRecord, cast_value
+from tunelab.sdk.transport import ApiClient
 
 
-class Task(TaskLifecycle, TaskOutputs):
+class Task(TaskLifecycle, TaskOutputs, TaskRecord):
+    TaskTypes: ClassVar[type[TaskTypes]] = TaskTypes
     _current: ClassVar[Task | None] = None
     _offline_override: ClassVar[bool | None] = None
 
@@ -60,15 +66,20 @@ class Task(TaskLifecycle, TaskOutputs):
         auto_connect_arg_parser: bool = True,
         auto_connect_streams: bool = True,
         auto_connect_frameworks: bool = True,
+        reuse_last_task_id: bool | str = True,
     ) -> Task:
         """Create the task for this run (status ``running``) and start recording.
 
         ``output_uri``: where artifacts and models go (``True``: the server's file store).
         ``auto_connect_frameworks``: files saved with ``joblib.dump`` or ``torch.save``
-        become the task's output models.
+        become the task's output models. ``reuse_last_task_id``: this script's last task of
+        the same project, name and type is run again when it recorded no outputs (False: a
+        new task each time; a task id: that task, under the same rule).
 
-        Called again in the same process, returns the task already started. If a step
-        after the task was created raises (capturing the arguments, installing the hooks),
+        Called again in the same process, returns the task already started. What Tunelab
+        fails to capture (arguments, console, models, source code) never stops the script:
+        it is printed once as ``tunelab: could not capture …`` and listed in the task's
+        ``capture_warnings``. If starting the run itself fails after the task was created,
         the task ends ``failed`` with the error, which is raised again.
         """
         if cls._current is not None:
@@ -91,12 +102,18 @@ class Task(TaskLifecycle, TaskOutputs):
                 tags=list(tags or []),
                 output_uri=_destination(output_uri),
                 capture_console=auto_connect_streams,
+                # A multirun's later jobs are tasks of their own, never the last job's.
+                reuse=False if hydra_config.ended_job_task() else reuse_last_task_id,
             )
         try:
             task = cls(client, data, session)
             task._remote = remote_id is not None
             session.before_close.append(task._sync_connected)
             cls._current = task
+            task_start.connect_capture_warnings(session)
+            if auto_connect_frameworks:
+                with guarded(hydra_config.WHAT):
+                    hydra_config.task_started(task)
             if auto_connect_arg_parser:
                 task_start.connect_arguments(session, data)
             if auto_connect_frameworks and isinstance(client, ApiClient):
@@ -129,6 +146,32 @@ class Task(TaskLifecycle, TaskOutputs):
         return cls._current
 
     @classmethod
+    def add_requirements(cls, package_name: str, package_version: str | None = None) -> None:
+        """Record a package in the task's requirements, before ``Task.init``, whatever the
+        code's imports say: one it needs without importing it, or a pinned version::
+
+            Task.add_requirements("tensorflow", "2.4.0")    # tensorflow==2.4.0
+            Task.add_requirements("tensorflow", ">=2.4")    # tensorflow>=2.4
+            Task.add_requirements("tensorflow")             # the installed version
+            Task.add_requirements("tensorflow", "")         # any version
+            Task.add_requirements("requirements.txt")       # every package it lists
+        """
+        from tunelab.sdk.capture import packages
+
+        packages.add_requirements(package_name, package_version)
+
+    @classmethod
+    def force_requirements_env_freeze(
+        cls, force: bool = True, requirements_file: str | Path | None = None
+    ) -> None:
+        """Before ``Task.init``: record every package of this environment (as ``pip
+        freeze``), or the file ``requirements_file`` as it is, instead of the packages the
+        code imports."""
+        from tunelab.sdk.capture import packages
+
+        packages.force_requirements_env_freeze(force, requirements_file)
+
+    @classmethod
     def set_offline(cls, offline_mode: bool = False) -> None:
         """Record the next ``Task.init`` into a local folder instead of sending it."""
         cls._offline_override = bool(offline_mode)
@@ -145,24 +188,26 @@ class Task(TaskLifecycle, TaskOutputs):
         task_id: str | None = None,
         project_name: str | None = None,
         task_name: str | None = None,
+        tags: list[str] | None = None,
+        allow_archived: bool = True,
+        task_filter: Mapping[str, Any] | None = None,
     ) -> Task:
-        """A task by id, or the newest task with this name in the project."""
+        """A task by id, or the newest task with this name in the project (not its
+        sub-projects); ``tags`` and ``task_filter`` narrow it as for ``get_tasks``."""
         client = _client(load_config())
         if task_id:
             return cls(client, client.get_task(task_id))
-        if not (project_name and task_name):
-            raise InvalidInput("give task_id, or both project_name and task_name")
-        found = client.list_tasks(
-            project=project_name,
-            include_subprojects=False,
-            search=task_name,
-            order_by="-created",
-            page_size=100,
+        if not (project_name or task_name or tags or task_filter):
+            raise InvalidInput("give task_id, or a project_name, task_name, tags or task_filter")
+        search = task_queries.task_search(
+            project_name, task_name, tags, allow_archived, task_filter
         )
-        for item in found["items"]:
-            if item["name"] == task_name:
-                return cls(client, client.get_task(item["id"]))
-        raise NotFound(f"no task named {task_name!r} in project {project_name!r}")
+        search.query["include_subprojects"] = False
+        found = task_queries.find_tasks(client, search, limit=1)
+        if not found:
+            where = f" in project {project_name!r}" if project_name else ""
+            raise NotFound(f"no task{f' named {task_name!r}' if task_name else ''}{where}")
+        return cls(client, client.get_task(found[0]["id"]))
 
     @classmethod
     def get_tasks(
@@ -170,20 +215,22 @@ class Task(TaskLifecycle, TaskOutputs):
         project_name: str | None = None,
         task_name: str | None = None,
         tags: list[str] | None = None,
+        allow_archived: bool = True,
+        task_filter: Mapping[str, Any] | None = None,
     ) -> list[Task]:
-        """Tasks in a project (and its sub-projects), newest first, optionally by name/tags."""
+        """Tasks in a project (and its sub-projects), newest first, optionally by name/tags.
+
+        ``tags``: tasks with any of them (``"__$all"`` first: all of them; ``"-tag"``: not
+        that tag). ``task_filter``: ClearML's keys ``status``, ``type``, ``tags``,
+        ``system_tags``, ``order_by``, ``search_text``, ``page_size``, ``page``.
+        """
         client = _client(load_config())
-        query: dict[str, Any] = {"order_by": "-created"}
-        if project_name:
-            query["project"] = project_name
-        if tags:
-            query["tag"] = list(tags)
-        if task_name:
-            query["search"] = task_name
+        search = task_queries.task_search(
+            project_name, task_name, tags, allow_archived, task_filter
+        )
         return [
             cls(client, client.get_task(item["id"]))
-            for item in all_items(client.list_tasks, **query)
-            if task_name is None or item["name"] == task_name
+            for item in task_queries.find_tasks(client, search)
         ]
 
     # ----- identity -----------------------------------------------------------------------
@@ -221,14 +268,16 @@ class Task(TaskLifecycle, TaskOutputs):
         section = name or SECTION_GENERAL
         if self._remote:
             stored = self._data.get("hyperparameters", {}).get(section, {})
-            only_in_code = remote.inject(mutable, stored)
+            with hydra_config.writable(mutable):  # a struct DictConfig may gain keys
+                only_in_code = remote.inject(mutable, stored)
             values = P.flatten(_current_values(mutable))
-            new = {key: P.param_body(values[key]) for key in only_in_code if key in values}
+            bodies = parameter_bodies(mutable, values)
+            new = {key: bodies[key] for key in only_in_code if key in bodies}
             if new:
                 self._write_params({section: new}, replace=False)
         else:
             values = P.flatten(_current_values(mutable))
-            self._write_params({section: P.section_bodies(values)}, replace=False)
+            self._write_params({section: parameter_bodies(mutable, values)}, replace=False)
         self._connected.append((section, mutable, values))
         if self._session is not None:
             self._session.watch(self._sync_connected)
@@ -252,10 +301,11 @@ class Task(TaskLifecycle, TaskOutputs):
         """Merge hyperparameters given as ``{"Args": {"lr": 0.1}}`` or ``{"Args/lr": 0.1}``."""
         self._write_params(P.group_by_section(dictionary), replace=False)
 
-    def get_parameters(self) -> dict[str, str]:
-        """Every hyperparameter as ``{"Section/name": "value"}``."""
+    def get_parameters(self, cast: bool = False) -> dict[str, Any]:
+        """Every hyperparameter as ``{"Section/name": "value"}``; with ``cast``, each value
+        as the type it was recorded with."""
         return {
-            f"{section}/{key}": body["value"]
+            f"{section}/{key}": cast_value(body) if cast else body["value"]
             for section, params in self._inputs("hyperparameters").items()
             for key, body in params.items()
         }
@@ -280,15 +330,21 @@ class Task(TaskLifecycle, TaskOutputs):
     def connect_configuration(
         self, configuration: Any, name: str = SECTION_GENERAL, description: str | None = None
     ) -> Any:
-        """Store a dict or a configuration file whole, as text. Returns ``configuration``.
+        """Store a dict, an OmegaConf ``DictConfig``/``ListConfig`` (as YAML) or a
+        configuration file whole, as text. Returns ``configuration``.
 
         Under an agent, returns the stored configuration instead: the same dict refilled,
-        or the path of a temporary file with the stored text.
+        a new ``DictConfig``/``ListConfig``, or the path of a temporary file with the
+        stored text.
         """
         stored = self._data.get("configuration", {}).get(name) if self._remote else None
         if stored is not None:
+            if hydra_config.is_omegaconf(configuration):
+                return hydra_config.from_text(stored.get("text", ""), configuration)
             return remote.configuration(configuration, stored)
-        if isinstance(configuration, Mapping):
+        if hydra_config.is_omegaconf(configuration):
+            text, kind = hydra_config.to_yaml(configuration), hydra_config.CONFIG_TYPE
+        elif isinstance(configuration, Mapping):
             text, kind = json.dumps(configuration, indent=2, default=str), "dictionary"
         elif isinstance(configuration, (str, Path)):
             path = Path(configuration)
@@ -341,12 +397,16 @@ class Task(TaskLifecycle, TaskOutputs):
     # ----- the whole record ---------------------------------------------------------------
 
     def export_task(self) -> dict[str, Any]:
-        """The task's whole record as a dict (execution, parameters, configuration, ...),
+        """The task's whole record as a dict (execution, parameters, capture warnings, ...),
         without secrets: secret-named ``Environment`` values and, anywhere in it, the
         Tunelab token and secret variables' values read ``********``."""
         if not self._is_local_only():
             self.flush()
             self._data = self._client.get_task(self.id)
+        elif self._session is not None:  # offline: the warnings are queued like the rest
+            self.flush()
+            local = self._client.get_task(self.id)
+            self._data["capture_warnings"] = local.get("capture_warnings", [])
         return _without_secrets(json.loads(json.dumps(self._data)))
 
     # ----- outputs ------------------------------------------------------------------------
@@ -456,6 +516,10 @@ def _without_secrets(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _current_values(obj: Any) -> dict[str, Any]:
+    if hydra_config.is_omegaconf(obj):
+        values = hydra_config.plain_values(obj)  # plain values, interpolations resolved
+        if isinstance(values, dict):
+            return values
     if isinstance(obj, Mapping):
         return dict(obj)
     return P.object_fields(obj)

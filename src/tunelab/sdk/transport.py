@@ -30,6 +30,7 @@ import httpx
 from tunelab.domain.path_names import segment
 from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, decode_read_frame, encode_frame
 from tunelab.errors import InvalidInput, ServerUnavailable, TunelabError, from_code
+from tunelab.sdk.own_requests import own_request
 from tunelab.sdk.transport_registry import RegistryRoutes
 
 JsonObject = dict[str, Any]
@@ -352,14 +353,15 @@ class ApiClient(RegistryRoutes):
         elif content is not None:
             headers = {**headers, "Content-Type": content_type or "application/octet-stream"}
         try:
-            response = self._http.request(
-                method,
-                url,
-                content=content,
-                params=query,
-                headers=headers,
-                timeout=read_timeout or self.timeout,
-            )
+            with own_request():  # its log lines are not the user's (TUNELAB_DEBUG shows them)
+                response = self._http.request(
+                    method,
+                    url,
+                    content=content,
+                    params=query,
+                    headers=headers,
+                    timeout=read_timeout or self.timeout,
+                )
         except httpx.TransportError as exc:
             raise ServerUnavailable(
                 f"no answer from the Tunelab server at {self.base_url} ({method} {path}): "

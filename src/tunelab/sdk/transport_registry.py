@@ -12,7 +12,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunelab.domain.path_names import segment
@@ -55,6 +55,15 @@ class RegistryRoutes:
         return self._request(
             "DELETE", f"/tasks/{task_id}/upload_failures/{segment(kind)}/{segment(name)}"
         )
+
+    # ----- capture warnings -------------------------------------------------------------
+
+    def record_capture_warnings(
+        self, task_id: str, warnings: Sequence[Mapping[str, Any]]
+    ) -> JsonObject:
+        """Append what the run could not capture (``{"what", "reason", "time"}`` each)."""
+        body = {"warnings": [dict(w) for w in warnings]}
+        return self._request("POST", f"/tasks/{task_id}/capture-warnings", json=body)
 
     # ----- models -----------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab.errors import ConfigError, InvalidInput, NotFound, StorageError, TunelabError
+from tunelab.sdk.own_requests import own_request
 from tunelab.storage.context import StorageContext
 from tunelab.storage.credentials import StorageCredentials
 from tunelab.storage.destination import Destination, parse_destination
@@ -334,7 +335,8 @@ def _finish(progress: Progress | None, size: int) -> None:
 def _translated(dest: Destination, ctx: StorageContext, doing: str) -> Iterator[None]:
     """Turn what a back end raised into a StorageError naming ``dest`` and its credentials."""
     try:
-        yield
+        with own_request():  # the back end's log lines are not the user's
+            yield
     except TunelabError:
         raise
     except ImportError as exc:

@@ -9,6 +9,7 @@ import pytest
 
 from tests.gitrepo import git, isolate_git
 from tunelab.sdk.capture import capture_source
+from tunelab.sdk.capture.script_text import script_source
 
 
 @pytest.fixture(autouse=True)
@@ -179,19 +180,29 @@ def test_working_directory_outside_the_repository(tmp_path: Path) -> None:
     assert any("outside the repository" in w for w in info.warnings)
 
 
-def test_not_a_repository(tmp_path: Path) -> None:
+def test_not_a_repository_records_the_scripts_own_text(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    write(project / "jobs" / "train.py", b"pass\n")
+    write(project / "jobs" / "train.py", b"import sys\nprint(sys.argv)\n")
 
     info = capture_source(Path("jobs/train.py"), project)
 
-    assert info.repository == info.branch == info.commit == info.diff == info.root == ""
-    assert info.entry_point == "jobs/train.py"
-    assert info.working_dir == str(project.resolve())
+    assert info.repository == info.branch == info.commit == info.root == ""
+    # As an agent rebuilds it: the text, written as the entry point into an empty directory.
+    assert info.diff == "import sys\nprint(sys.argv)\n"
+    assert info.entry_point == "train.py"
+    assert info.working_dir == "."
     assert info.warnings == ()
     outside = capture_source(project / "jobs" / "train.py", project / "jobs" / "..")
-    assert outside.entry_point == "jobs/train.py"
-    assert capture_source(tmp_path / "x.py", project).entry_point == str(tmp_path / "x.py")
+    assert outside.entry_point == "train.py" and outside.diff == info.diff
+
+
+def test_a_script_too_large_to_record_says_so(tmp_path: Path) -> None:
+    write(tmp_path / "big.py", b"x = 1\n" * 100)
+
+    info = script_source(tmp_path / "big.py", max_bytes=100)
+
+    assert info.diff == "" and info.entry_point == "big.py"
+    assert any("larger than 100 bytes" in w for w in info.warnings)
 
 
 def test_large_diff_keeps_whole_files_that_still_apply(tmp_path: Path) -> None:

@@ -8,27 +8,28 @@ final values::
 
     hook_argparse(lambda parser, ns: task.set(argparse_parameters(parser, ns)))
 
-A failing callback is logged and the script goes on; an override that does not cast ends the
-script with the parser's usage error, as a bad command line would.
+A failing callback is a capture warning (``tunelab.sdk.capture_warnings``) and the script goes
+on with what it parsed; an override that does not cast ends the script with the parser's usage
+error, as a bad command line would.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tunelab.domain.task import SECTION_ARGS, Parameter
-from tunelab.sdk.parameters import parse_bool, parse_list, type_name, value_text
+from tunelab.sdk.capture_warnings import warn
+from tunelab.sdk.parameters import as_text, parse_bool, parse_list, type_name, value_text
 
 if TYPE_CHECKING:
     import click
 
-log = logging.getLogger("tunelab")
 
 Overrides = Mapping[str, str]
 ArgparseCallback = Callable[[argparse.ArgumentParser, argparse.Namespace], None]
@@ -93,16 +94,35 @@ def _parse_known_args(
         parsed, extras = _argparse.original(self, args, namespace)
     finally:
         _depth.value = depth
-    if depth == 0 and _argparse.original is not None:
+    if depth == 0 and _argparse.original is not None and not _parses_its_own_way(self):
         values = _call(_argparse.override, self, parsed)
         if values:
             try:
                 apply_argparse_overrides(self, parsed, values)
             except (ValueError, TypeError, argparse.ArgumentTypeError) as exc:
                 self.error(str(exc))
+            except Exception as exc:  # Tunelab's own failure: the command line's values stay
+                warn(ARGPARSE, exc)
         _argparse.last = (self, parsed)
         _call(_argparse.on_parsed, self, parsed)
     return parsed, extras
+
+
+def ignore_parser(parser: argparse.ArgumentParser) -> None:
+    """Leave ``parser`` alone: a framework's internal one (Fire's flags), neither recorded
+    nor given stored values."""
+    _ignored.add(parser)
+
+
+_ignored: weakref.WeakSet[argparse.ArgumentParser] = weakref.WeakSet()
+
+
+def _parses_its_own_way(parser: argparse.ArgumentParser) -> bool:
+    if parser in _ignored:
+        return True
+    # jsonargparse's parsers (LightningCLI's too) subclass argparse but merge config files and
+    # type hints after argparse's pass: their own hook records the final values instead.
+    return any(cls.__module__.startswith("jsonargparse") for cls in type(parser).__mro__)
 
 
 def argparse_parameters(
@@ -179,9 +199,15 @@ def _argparse_help(parser: argparse.ArgumentParser, action: argparse.Action) -> 
     if not action.help or action.help == argparse.SUPPRESS:
         return ""
     try:  # expands %(default)s and friends, as --help shows them
-        return parser._get_formatter()._expand_help(action)
+        return str(parser._get_formatter()._expand_help(action))
     except (KeyError, TypeError, ValueError):
-        return action.help
+        pass
+    # A help that is not a string (Hydra's lazily computed shell-completion text) is
+    # whatever it prints as, or nothing when even that fails.
+    try:
+        return str(action.help)
+    except Exception:
+        return ""
 
 
 def _cast_argparse(action: argparse.Action, text: str, current: Any) -> Any:
@@ -252,7 +278,8 @@ def click_parameters(ctx: click.Context) -> list[Parameter]:
         value = ctx.params[param.name]
         kind = _click_type(param, value)
         text = value_text(list(value) if kind == "list" and value is not None else value)
-        help_text = getattr(param, "help", None) or ""
+        help_value = getattr(param, "help", None)
+        help_text = "" if help_value is None else as_text(help_value)
         found.append(Parameter(SECTION_ARGS, f"{prefix}{param.name}", text, kind, help_text))
     return found
 
@@ -276,10 +303,17 @@ def apply_click_overrides(ctx: click.Context, values: Overrides) -> None:
 
 
 def _invoke(self: click.Command, ctx: click.Context) -> Any:
-    values = _call(_click.override, ctx)
+    import click
+
+    values = _call(_click.override, ctx, what=CLICK)
     if values:
-        apply_click_overrides(ctx, values)  # click.BadParameter ends in click's usage error
-    _call(_click.on_parsed, ctx)
+        try:
+            apply_click_overrides(ctx, values)
+        except click.ClickException:
+            raise  # click.BadParameter ends in click's usage error, as a bad command line
+        except Exception as exc:  # Tunelab's own failure: the command line's values stay
+            warn(CLICK, exc)
+    _call(_click.on_parsed, ctx, what=CLICK)
     return _click.original(self, ctx)
 
 
@@ -314,11 +348,15 @@ def _click_type(param: click.Parameter, value: Any) -> str:
 # --- shared ---------------------------------------------------------------------------------
 
 
-def _call(callback: Callable[..., Any] | None, *args: Any) -> Any:
+ARGPARSE = "the argparse arguments"
+CLICK = "the click arguments"
+
+
+def _call(callback: Callable[..., Any] | None, *args: Any, what: str = ARGPARSE) -> Any:
     if callback is None:
         return None
     try:
         return callback(*args)
-    except Exception:
-        log.warning("tunelab: capturing the command line failed", exc_info=True)
+    except Exception as exc:
+        warn(what, exc)
         return None

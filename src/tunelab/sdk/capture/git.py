@@ -4,6 +4,10 @@ The diff holds the changes to tracked files *and* the untracked, not-ignored fil
 hunks, so ``git apply`` on a clone at ``commit`` recreates the working tree. Untracked files are
 marked intent-to-add in a throwaway copy of the index (``GIT_INDEX_FILE``): the user's own index
 is never written. Nothing here raises: a failing git leaves best-effort fields and a warning.
+
+Each git command may take ``timeout`` seconds (``git_timeout`` in the SDK config,
+``TUNELAB_GIT_TIMEOUT``; 30 by default: a diff of a large repository is slow). Reading the diff
+is tried twice; when both fail, ``diff_error`` says why and the diff is unknown, not empty.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_DIFF_BYTES = 10 * 1024 * 1024
-GIT_TIMEOUT = 20.0
+GIT_TIMEOUT = 30.0
 
 # Pin what user config could change in the diff's shape, so `git apply` always takes it.
 _DIFF_CONFIG = (
@@ -42,6 +46,8 @@ class SourceInfo:
     entry_point: str = ""
     working_dir: str = ""
     diff: str = ""
+    # Why the diff could not be read (then ``diff`` is unknown, not "no changes").
+    diff_error: str = ""
     root: str = ""
     warnings: tuple[str, ...] = ()
 
@@ -71,11 +77,11 @@ def capture_source(
         root = Path(git.text("rev-parse", "--show-toplevel", cwd=start)).resolve()
     except _GitError as exc:
         problem = "" if "not a git repository" in str(exc) else str(exc)
-        return SourceInfo(
-            entry_point=_relative(script, cwd) or str(script),
-            working_dir=str(cwd),
-            warnings=(problem,) if problem else (),
-        )
+        # No repository to rebuild from: the script's own text is its code. Imported here,
+        # as that module builds on this one's SourceInfo.
+        from tunelab.sdk.capture.script_text import script_source
+
+        return script_source(script, (problem,) if problem else ())
     warnings: list[str] = []
     branch = _optional(lambda: git.text("symbolic-ref", "--short", "-q", "HEAD", cwd=root))
     commit = _optional(lambda: git.text("rev-parse", "--verify", "-q", "HEAD^{commit}", cwd=root))
@@ -84,7 +90,7 @@ def capture_source(
     if working_dir is None:
         working_dir = _relative(script.parent, root) or "."
         warnings.append(f"working directory {cwd} is outside the repository {root}")
-    diff = _attempt(warnings, lambda: _diff(git, root, commit, max_diff_bytes, warnings))
+    diff, diff_error = _recorded_diff(git, root, commit, max_diff_bytes, warnings)
     return SourceInfo(
         repository=repository,
         branch=branch,
@@ -92,6 +98,7 @@ def capture_source(
         entry_point=_relative(script, root) or str(script),
         working_dir=working_dir,
         diff=diff,
+        diff_error=diff_error,
         root=str(root),
         warnings=tuple(warnings),
     )
@@ -135,12 +142,14 @@ class _Git:
                     out, err = self._read_capped(proc, limit)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                raise _GitError(f"git {args[0]} timed out after {self.timeout}s") from None
+                raise _GitError(
+                    f"git {_command(args)} timed out after {self.timeout:g} s"
+                ) from None
         if limit is not None and len(out) > limit:
             return out  # killed on purpose once past the limit
         if proc.returncode != 0:
             message = err.decode(errors="replace").strip()
-            raise _GitError(f"git {' '.join(args[:2])} failed: {message}")
+            raise _GitError(f"git {_command(args)} failed: {message}")
         return out
 
     def _read_capped(self, proc: subprocess.Popen[bytes], limit: int) -> tuple[bytes, bytes]:
@@ -167,6 +176,27 @@ class _Git:
 
     def text(self, *args: str, cwd: Path) -> str:
         return self.run(*args, cwd=cwd).decode(errors="replace").strip()
+
+
+def _command(args: tuple[str, ...]) -> str:
+    """The git command's name and first argument, past the ``-c key=value`` options."""
+    rest = list(args)
+    while len(rest) >= 2 and rest[0] == "-c":
+        rest = rest[2:]
+    return " ".join(rest[:2])
+
+
+def _recorded_diff(
+    git: _Git, root: Path, commit: str, limit: int, warnings: list[str]
+) -> tuple[str, str]:
+    """``(diff, "")``, or ``("", why)`` when it failed twice (a slow disk, a held lock)."""
+    failure = ""
+    for _ in range(2):
+        try:
+            return _diff(git, root, commit, limit, warnings), ""
+        except (_GitError, OSError) as exc:
+            failure = str(exc) or type(exc).__name__
+    return "", failure
 
 
 def _attempt(warnings: list[str], read: Callable[[], str]) -> str:

@@ -5,6 +5,12 @@ its own repository, every Python file of the repository is scanned too. A lone s
 requirements are its own, not those of the tests and tools beside it. Each top-level module
 name maps to the installed distributions that provide it. The standard library, the
 repository's own modules and ``tunelab`` itself (the agent brings its own) are left out.
+
+Some packages are needed without being imported: ``DataFrame.to_parquet`` loads pyarrow or
+fastparquet by itself. ``OPTIONAL_ENGINES`` names those of the imported packages; the ones
+installed are recorded too. Before ``Task.init`` a script may add or pin packages
+(``Task.add_requirements``) or record the whole environment, or a requirements file, instead
+of the analysis (``Task.force_requirements_env_freeze``), as ClearML's methods of those names.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_FILES = 2000
@@ -30,6 +37,67 @@ _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 # Held while a run's recorded requirements are read, merged and sent, so the source capture
 # and the packages a fetched artifact needs never overwrite each other.
 REQUIREMENTS_LOCK = threading.Lock()
+# Imported module -> modules it loads by itself when a feature is used (a file format, an
+# image backend). Only the installed ones are recorded.
+OPTIONAL_ENGINES: Mapping[str, tuple[str, ...]] = {
+    "pandas": ("pyarrow", "fastparquet", "openpyxl", "tables"),
+    "polars": ("pyarrow",),
+    "matplotlib": ("PIL",),
+    "datasets": ("pyarrow",),
+}
+_VERSION_OPERATOR = re.compile(r"^\s*(==|>=|<=|!=|~=|>|<|===|@)")
+
+
+@dataclass
+class _Choices:
+    """What the script asked for before Task.init (process-wide, as ClearML's)."""
+
+    added: dict[str, str] = field(default_factory=dict)  # normalized name -> line
+    freeze: bool = False
+    requirements_file: Path | None = None
+
+
+_choices = _Choices()
+
+
+def add_requirements(package_name: str, package_version: str | None = None) -> None:
+    """Record ``package_name`` in the requirements whatever the analysis finds, pinned to
+    ``package_version`` (``"2.4.0"`` or ``">=2.4"``; None: the installed version; ``""``: any
+    version). A path to a requirements file adds each package it lists."""
+    path = Path(package_name).expanduser()
+    if package_version is None and path.is_file():
+        for line in path.read_text().splitlines():
+            found = _REQUIREMENT_NAME.match(line)
+            if found and not line.lstrip().startswith("#"):
+                _choices.added[_normalized(found.group(1))] = line.strip()
+        return
+    name = package_name.strip()
+    if package_version is None:
+        version = _version(name)
+        line = f"{name}=={version}" if version else name
+    elif not package_version.strip():
+        line = name
+    elif _VERSION_OPERATOR.match(package_version):
+        line = f"{name}{package_version.strip()}"
+    else:
+        line = f"{name}=={package_version.strip()}"
+    _choices.added[_normalized(name)] = line
+
+
+def force_requirements_env_freeze(
+    force: bool = True, requirements_file: str | os.PathLike[str] | None = None
+) -> None:
+    """Record every installed package (``pip freeze``), or the file ``requirements_file``
+    as it is, instead of the packages the code imports."""
+    _choices.freeze = bool(force)
+    # Read when the run starts; resolved now, while the folder is the one the user meant.
+    path = Path(requirements_file).expanduser().absolute() if requirements_file else None
+    _choices.requirements_file = path
+
+
+def clear_requirement_choices() -> None:
+    global _choices
+    _choices = _Choices()
 
 
 def capture_requirements(
@@ -41,8 +109,22 @@ def capture_requirements(
     httpx==0.28.1
     PyYAML==6.0.3
     """
-    if full_freeze:
-        return _as_text(_installed_versions())
+    added = list(_choices.added.values())
+    if _choices.requirements_file is not None:
+        text = _choices.requirements_file.read_text()
+        text = text if not text or text.endswith("\n") else text + "\n"
+        listed = {
+            _normalized(m.group(1)) for m in map(_REQUIREMENT_NAME.match, text.splitlines()) if m
+        }
+        return text + "".join(f"{line}\n" for line in added if _line_name(line) not in listed)
+    if full_freeze or _choices.freeze:
+        found = _as_text(_installed_versions())
+    else:
+        found = _analysed(script_path, repo_root)
+    return merge_requirements("".join(f"{line}\n" for line in added), found.splitlines())
+
+
+def _analysed(script_path: Path, repo_root: Path | None) -> str:
     script = Path(script_path).resolve()
     root = Path(repo_root).resolve() if repo_root is not None else script.parent
     repository = [script, *(f for f in _python_files(root) if f != script)]
@@ -58,6 +140,7 @@ def capture_requirements(
         if name.partition(".")[0] not in local and not _is_stdlib(name)
     }
     providers = metadata.packages_distributions()
+    wanted |= {e for top in wanted for e in OPTIONAL_ENGINES.get(top, ()) if e in providers}
     versions: dict[str, str] = {}
     for top in sorted(wanted):
         for dist in _narrowed(providers.get(top, []), top, imports):
@@ -182,6 +265,11 @@ def _installed_versions() -> dict[str, str]:
             # The first one found on sys.path is the one Python imports.
             versions.setdefault(_normalized(name), f"{name}=={dist.version}")
     return versions
+
+
+def _line_name(line: str) -> str:
+    found = _REQUIREMENT_NAME.match(line)
+    return _normalized(found.group(1)) if found else ""
 
 
 def _normalized(name: str) -> str:
