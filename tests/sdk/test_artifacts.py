@@ -102,7 +102,7 @@ def test_every_kind_comes_back_equal(
         assert all(a.url.startswith("tunelab://") for a in artifacts.values())
 
 
-def test_get_task_by_name_gives_the_newest_that_is_not_archived(
+def test_get_task_by_name_gives_the_newest_archived_or_not_as_asked(
     api_url: str, client: ApiClient, tmp_path: Path
 ) -> None:
     project = unique("by-name")
@@ -110,7 +110,9 @@ def test_get_task_by_name_gives_the_newest_that_is_not_archived(
     newer = _run_uploader(api_url, tmp_path / "two", project)
     assert Task.get_task(project_name=project, task_name="make").id == newer
     client.archive_task(newer)
-    found = Task.get_task(project_name=project, task_name="make")
+    # As in ClearML, archived tasks count unless allow_archived=False.
+    assert Task.get_task(project_name=project, task_name="make").id == newer
+    found = Task.get_task(project_name=project, task_name="make", allow_archived=False)
     assert found.id == older
     assert found.artifacts["stats"].get()["mean"] == 2.5
     with pytest.raises(NotFound):

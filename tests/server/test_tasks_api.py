@@ -49,8 +49,18 @@ def test_create_read_and_patch_a_task(client: httpx.Client, project: str) -> Non
         tags=["b", "a"],
         execution={"repository": "https://example.com/r.git", "commit": "c1"},
         runtime={"host": "gpu1", "gpus": ["A100"]},
+        hyperparameters={
+            "Args": {"lr": {"value": "0.1", "type": "float"}, "opt": {"value": "sgd"}}
+        },
+        configuration={"model": {"text": "layers: 3"}},
+        user_properties={"owner": {"value": "ann"}},
     )
     assert task["project"]["name"] == project
+    assert task["hyperparameters"]["Args"]["opt"] == {
+        "value": "sgd",
+        "type": "str",
+        "description": "",
+    }
     assert task["status"] == "running"
     assert task["started"] is not None
     assert task["tags"] == ["a", "b"]

@@ -40,6 +40,8 @@ TASK_KEYS = {
     "artifacts",
     "output_models",
     "upload_failures",
+    "capture_warnings",
+    "capture_warnings_dropped",
 }
 
 
@@ -56,6 +58,7 @@ def test_a_new_task_has_every_field_of_the_api_task(engine: sa.Engine) -> None:
         assert task["tags"] == [] and task["parent"] is None and task["archived"] is False
         assert (task["input_model"], task["artifacts"], task["output_models"]) == (None, {}, [])
         assert task["upload_failures"] == []
+        assert (task["capture_warnings"], task["capture_warnings_dropped"]) == ([], 0)
         assert task["execution"] == dict.fromkeys(EXECUTION_FIELDS, "")
         assert task["runtime"] == {
             "host": "",

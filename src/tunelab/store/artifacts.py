@@ -86,12 +86,16 @@ def list_artifacts(conn: sa.Connection, task_id: str) -> list[dict[str, Any]]:
     return list(artifacts_by_name(conn, task_id).values())
 
 
+# Built once (read with every whole task): found compiled by identity, not keyed anew.
+_BY_TASK = (
+    task_artifacts.select()
+    .where(task_artifacts.c.task_id == sa.bindparam("task_id"))
+    .order_by(task_artifacts.c.name)
+)
+
+
 def artifacts_by_name(conn: sa.Connection, task_id: str) -> dict[str, dict[str, Any]]:
-    rows = conn.execute(
-        task_artifacts.select()
-        .where(task_artifacts.c.task_id == task_id)
-        .order_by(task_artifacts.c.name)
-    )
+    rows = conn.execute(_BY_TASK, {"task_id": task_id})
     return {row.name: _as_dict(row) for row in rows}
 
 

@@ -7,9 +7,11 @@ a console batch carrying the same id do not shadow each other.
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 
-from tunelab.store.dialect import dialect_insert
+from tunelab.store.dialect import on_conflict_insert
 from tunelab.store.lookup import now
 from tunelab.store.schema import ingested_batches
 
@@ -20,12 +22,7 @@ def claim_batch(conn: sa.Connection, task_id: str, key: str) -> bool:
     ON CONFLICT DO NOTHING makes two racing requests safe: on PostgreSQL the second waits for
     the first to commit and then inserts nothing; on SQLite writers are serialised anyway.
     """
-    stmt = (
-        dialect_insert(conn, ingested_batches)
-        .on_conflict_do_nothing()
-        # RETURNING, not rowcount: psycopg reports -1 for a row count here.
-        .returning(ingested_batches.c.batch_id)
-    )
+    stmt = _claim(conn.dialect.name)
     row = conn.execute(stmt, {"task_id": task_id, "batch_id": key, "created": now()}).first()
     return row is not None
 
@@ -33,3 +30,13 @@ def claim_batch(conn: sa.Connection, task_id: str, key: str) -> bool:
 def forget_batches(conn: sa.Connection, task_id: str) -> None:
     """Forget every batch id of the task (a reset task starts over)."""
     conn.execute(ingested_batches.delete().where(ingested_batches.c.task_id == task_id))
+
+
+@functools.cache  # built once per dialect: every ingest request claims its batch id
+def _claim(dialect: str) -> sa.Insert:
+    return (
+        on_conflict_insert(dialect, ingested_batches)
+        .on_conflict_do_nothing()
+        # RETURNING, not rowcount: psycopg reports -1 for a row count here.
+        .returning(ingested_batches.c.batch_id)
+    )

@@ -256,9 +256,9 @@ def clone(
 
     Copied: type, execution (code, diff, requirements, docker, output destination), tags,
     hyperparameters, configuration objects, user properties, user, input model. Not copied:
-    scalars, console, metrics, artifacts, output models, times, runtime. ``project`` (a
-    path, created if missing) defaults to the source's; ``comment`` to the source's; the
-    parent follows ``clone_parent``.
+    scalars, console, metrics, artifacts, output models, capture warnings, times, runtime.
+    ``project`` (a path, created if missing) defaults to the source's; ``comment`` to the
+    source's; the parent follows ``clone_parent``.
     """
     source = read_state(conn, source_id)
     # Locked, so the model cannot be deleted before the clone that uses it is committed.
@@ -316,10 +316,10 @@ class ResetResult:
 
 def reset(conn: sa.Connection, task_id: str) -> ResetResult:
     """Back to draft with the inputs kept and the outputs deleted: scalars, metrics,
-    console, plots, ingested batch ids, artifacts, times, runtime, worker; a queued task
-    leaves its queue. Its output models go too, unless published or some task's input: those
-    stay, still naming the task. Refused for a published task, and for a running one until it is
-    stopped."""
+    console, plots, ingested batch ids, artifacts, capture warnings, times, runtime, worker;
+    a queued task leaves its queue. Its output models go too, unless published or some task's
+    input: those stay, still naming the task. Refused for a published task, and for a running
+    one until it is stopped."""
     row = read_state(conn, task_id)
     status = S(row.status)
     require_action("reset", status)
@@ -337,6 +337,7 @@ def reset(conn: sa.Connection, task_id: str) -> ResetResult:
         queue_id=None,
         stop_requested=False,
         runtime={},
+        capture_warnings=sa.null(),
     )
     queues.remove_entry(conn, task_id)
     delete_scalars(conn, task_id)

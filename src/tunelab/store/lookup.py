@@ -21,9 +21,14 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+# Built once: a statement object used again is found compiled by identity, where building it
+# per call costs SQLAlchemy a cache key (more than running it, on small writes).
+_TASK_STATUS = sa.select(tasks.c.id, tasks.c.status).where(tasks.c.id == sa.bindparam("task_id"))
+
+
 def require_task(conn: sa.Connection, task_id: str) -> sa.Row[Any, Any]:
     """The task's ``(id, status)``, or NotFound naming the id."""
-    row = conn.execute(sa.select(tasks.c.id, tasks.c.status).where(tasks.c.id == task_id)).first()
+    row = conn.execute(_TASK_STATUS, {"task_id": task_id}).first()
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
     return row

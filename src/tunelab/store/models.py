@@ -211,14 +211,17 @@ def input_model(conn: sa.Connection, model_id: str | None) -> dict[str, Any] | N
     return dict(row._mapping) if row is not None else None
 
 
+# Built once (read with every whole task): found compiled by identity, not keyed anew.
+_OUTPUT_MODELS = (
+    sa.select(models.c.id, models.c.name, models.c.uri, models.c.framework, models.c.published)
+    .where(models.c.task_id == sa.bindparam("task_id"))
+    .order_by(models.c.created.desc(), models.c.id.desc())
+)
+
+
 def output_models(conn: sa.Connection, task_id: str) -> list[dict[str, Any]]:
     """What a task shows of the models it created, newest first."""
-    columns = (models.c.id, models.c.name, models.c.uri, models.c.framework, models.c.published)
-    rows = conn.execute(
-        sa.select(*columns)
-        .where(models.c.task_id == task_id)
-        .order_by(models.c.created.desc(), models.c.id.desc())
-    )
+    rows = conn.execute(_OUTPUT_MODELS, {"task_id": task_id})
     return [{**row._mapping, "published": bool(row.published)} for row in rows]
 
 

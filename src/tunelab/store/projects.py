@@ -147,23 +147,26 @@ def subtree_ids(conn: sa.Connection, path: str) -> list[str]:
     )
 
 
+# Built once: found compiled by identity instead of keyed anew on every task written or read.
+_NAMES_BY_ID = sa.select(projects.c.id, projects.c.name).where(
+    projects.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_IDS_BY_NAME = sa.select(projects.c.name, projects.c.id).where(
+    projects.c.name.in_(sa.bindparam("names", expanding=True))
+)
+
+
 def names_by_id(conn: sa.Connection, project_ids: Iterable[str]) -> dict[str, str]:
     wanted = set(project_ids)
     if not wanted:
         return {}
-    rows = conn.execute(
-        sa.select(projects.c.id, projects.c.name).where(projects.c.id.in_(wanted))
-    ).all()
+    rows = conn.execute(_NAMES_BY_ID, {"ids": sorted(wanted)}).all()
     return {row.id: row.name for row in rows}
 
 
 def _ensure(conn: sa.Connection, path: str) -> tuple[str, bool]:
     chain = ancestors_and_self(path)
-    existing = dict(
-        conn.execute(
-            sa.select(projects.c.name, projects.c.id).where(projects.c.name.in_(chain))
-        ).all()
-    )
+    existing = dict(conn.execute(_IDS_BY_NAME, {"names": chain}).all())
     created = False
     for name in chain:
         if name not in existing:

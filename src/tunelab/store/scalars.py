@@ -33,7 +33,7 @@ from tunelab.store.dialect import on_conflict_insert
 from tunelab.store.downsample import downsample
 from tunelab.store.lookup import now, require_task
 from tunelab.store.schema import ingested_batches, scalar_chunks, task_metrics, tasks
-from tunelab.store.task_activity import database_now
+from tunelab.store.task_activity import dialect_now
 
 # Scalar and console batches share ``ingested_batches``; the prefix keeps a scalar batch
 # and a console batch that happen to carry the same id from shadowing each other.
@@ -114,7 +114,8 @@ def ingest_batch(conn: sa.Connection, task_id: str, batch: ScalarBatch) -> Inges
         return IngestResult(stored=0, duplicate=True)
     # The task row first: its lock (PostgreSQL) makes a task's concurrent batches take their
     # chunk ids in commit order, so an ``after`` cursor never steps over a later-committing id.
-    _touch_task(conn, task_id, max(int(s.iterations[-1]) for s in series))
+    top = max(int(s.iterations[-1]) for s in series)
+    conn.execute(_touch_tasks(conn.dialect.name), {"task": task_id, "top": top, "stamp": now()})
     conn.execute(scalar_chunks.insert(), [_chunk_row(task_id, s) for s in series])
     conn.execute(_summary_upsert(conn.dialect.name), [_summary_row(task_id, s) for s in series])
     return IngestResult(stored=sum(len(s.iterations) for s in series), duplicate=False)
@@ -130,18 +131,13 @@ def ingest_new_tasks(conn: sa.Connection, merged: Sequence[tuple[str, list[Serie
     given = [(task_id, series) for task_id, series in merged if series]
     if not given:
         return 0
-    top = sa.bindparam("top", type_=sa.BigInteger)
+    stamp = now()
     conn.execute(
-        tasks.update()
-        .where(tasks.c.id == sa.bindparam("task"))
-        .values(
-            last_update=now(),
-            last_active=database_now(conn),
-            last_iteration=sa.case(
-                (tasks.c.last_iteration < top, top), else_=tasks.c.last_iteration
-            ),
-        ),
-        [{"task": tid, "top": max(int(s.iterations[-1]) for s in series)} for tid, series in given],
+        _touch_tasks(conn.dialect.name),
+        [
+            {"task": tid, "top": max(int(s.iterations[-1]) for s in series), "stamp": stamp}
+            for tid, series in given
+        ],
     )
     conn.execute(scalar_chunks.insert(), [_chunk_row(tid, s) for tid, ss in given for s in ss])
     conn.execute(
@@ -287,15 +283,18 @@ def _summary_upsert(dialect: str) -> sa.Insert:
     )
 
 
-def _touch_task(conn: sa.Connection, task_id: str, max_iteration: int) -> None:
+@functools.cache  # built once per dialect, as the upsert above
+def _touch_tasks(dialect: str) -> sa.Update:
+    """A task got points: ``last_update`` (``stamp``), ``last_active`` and the greatest
+    iteration (``top``) of task ``task``."""
     # CASE rather than max()/greatest(): the same SQL on both dialects.
-    top = sa.bindparam("top", max_iteration, type_=sa.BigInteger)
-    conn.execute(
+    top = sa.bindparam("top", type_=sa.BigInteger)
+    return (
         tasks.update()
-        .where(tasks.c.id == task_id)
+        .where(tasks.c.id == sa.bindparam("task"))
         .values(
-            last_update=now(),
-            last_active=database_now(conn),
+            last_update=sa.bindparam("stamp", type_=tasks.c.last_update.type),
+            last_active=dialect_now(dialect),
             last_iteration=sa.case(
                 (tasks.c.last_iteration < top, top), else_=tasks.c.last_iteration
             ),

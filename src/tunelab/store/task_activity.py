@@ -36,7 +36,12 @@ STOP_UNANSWERED = "stopped: nobody answered the stop request"
 
 def database_now(conn: sa.Connection) -> sa.ColumnElement[Any]:
     """The database server's current time as float seconds since the epoch (UTC)."""
-    if conn.dialect.name == "sqlite":
+    return dialect_now(conn.dialect.name)
+
+
+def dialect_now(dialect: str) -> sa.ColumnElement[Any]:
+    """``database_now`` by dialect name, for statements built once per dialect."""
+    if dialect == "sqlite":
         return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)", sa.Float(53))
     return sa.cast(sa.extract("epoch", sa.func.clock_timestamp()), sa.Float(53))
 

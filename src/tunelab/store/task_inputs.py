@@ -11,8 +11,9 @@ as ``None`` goes whole). Each write is a handful of bulk statements, whatever it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -28,6 +29,8 @@ InputKind = Literal["hyperparameters", "configuration", "user_properties"]
 INPUT_KINDS: tuple[InputKind, ...] = ("hyperparameters", "configuration", "user_properties")
 Entry = Mapping[str, Any]
 Row = dict[str, Any]
+# A new task's input rows by kind (``new_input_rows``).
+InputRows = dict[InputKind, list[Row]]
 
 MAX_SECTION_LENGTH = 256
 MAX_NAME_LENGTH = 512
@@ -50,6 +53,17 @@ class _Kind:
     def fields(self) -> tuple[str, ...]:
         return (self.required, *self.defaults)
 
+    @cached_property
+    def read(self) -> sa.Select[Any]:
+        # One statement object for every read: SQLAlchemy finds it compiled by identity
+        # instead of building a cache key from a new statement each time.
+        table = self.table
+        return (
+            sa.select(*(table.c[k] for k in self.keys), *(table.c[f] for f in self.fields))
+            .where(table.c.task_id == sa.bindparam("task_id"))
+            .order_by(*(table.c[k] for k in self.keys))
+        )
+
 
 _KINDS: dict[str, _Kind] = {
     "hyperparameters": _Kind(task_params, True, "value", {"type": "str", "description": ""}),
@@ -62,24 +76,44 @@ _KINDS: dict[str, _Kind] = {
 
 def read_inputs(conn: sa.Connection, task_id: str, kind: InputKind) -> dict[str, Any]:
     spec = _KINDS[kind]
-    table = spec.table
-    rows = conn.execute(
-        sa.select(*(table.c[k] for k in spec.keys), *(table.c[f] for f in spec.fields))
-        .where(table.c.task_id == task_id)
-        .order_by(*(table.c[k] for k in spec.keys))
-    ).all()
-    found: dict[str, Any] = {}
-    for row in rows:
-        entry = {f: row._mapping[f] for f in spec.fields}
-        if spec.sectioned:
-            found.setdefault(row.section, {})[row.name] = entry
-        else:
-            found[row.name] = entry
-    return found
+    rows = conn.execute(spec.read, {"task_id": task_id}).all()
+    return _as_read(spec, [row._mapping for row in rows])
 
 
 def read_all_inputs(conn: sa.Connection, task_id: str) -> dict[str, dict[str, Any]]:
-    return {kind: read_inputs(conn, task_id, kind) for kind in INPUT_KINDS}
+    """All three kinds in one query (every whole task reads them: one round trip, not three)."""
+    found: dict[str, list[Mapping[str, Any]]] = {kind: [] for kind in INPUT_KINDS}
+    for row in conn.execute(_ALL_INPUTS, {"task_id": task_id}):
+        spec = _KINDS[row.kind]
+        found[row.kind].append(
+            {
+                "section": row.section,
+                "name": row.name,
+                spec.required: row.value,
+                "type": row.type,
+                "description": row.description,
+            }
+        )
+    return {kind: _as_read(_KINDS[kind], rows) for kind, rows in found.items()}
+
+
+def _all_inputs() -> sa.CompoundSelect[Any]:
+    parts = []
+    for kind, spec in _KINDS.items():
+        table = spec.table
+        section = table.c.section if spec.sectioned else sa.cast(sa.null(), sa.String)
+        parts.append(
+            sa.select(
+                sa.literal(kind, sa.String).label("kind"),
+                section.label("section"),
+                table.c.name,
+                table.c[spec.required].label("value"),
+                table.c.type,
+                table.c.description,
+            ).where(table.c.task_id == sa.bindparam("task_id"))
+        )
+    # Each kind in its keys' order, as ``read_inputs`` reads it.
+    return sa.union_all(*parts).order_by("kind", "section", "name")
 
 
 def replace_inputs(
@@ -137,19 +171,49 @@ def merge_inputs(
     return read_inputs(conn, task_id, kind)
 
 
-def insert_new_task_inputs(
-    conn: sa.Connection, task_id: str, given: Mapping[InputKind, Mapping[str, Any] | None]
-) -> None:
-    """Store the inputs of a task being created (it has none yet)."""
+def new_input_rows(task_id: str, given: Mapping[InputKind, Mapping[str, Any] | None]) -> InputRows:
+    """The checked rows of a task being created (it has none yet): what
+    ``insert_input_rows`` stores and ``inputs_as_read`` shows."""
+    found: InputRows = {}
     for kind, data in given.items():
         if not data:
             continue
-        spec = _KINDS[kind]
-        rows, deleted_keys, deleted_sections = _rows(spec, task_id, data)
+        rows, deleted_keys, deleted_sections = _rows(_KINDS[kind], task_id, data)
         if deleted_keys or deleted_sections:
             raise InvalidInput(f"null is not a valid entry in a new task's {kind}")
-        _insert(conn, spec, rows)
+        found[kind] = rows
+    return found
 
+
+def insert_input_rows(conn: sa.Connection, new_tasks: Sequence[InputRows]) -> None:
+    """Store new tasks' input rows: one statement per kind, however many tasks."""
+    for kind in INPUT_KINDS:
+        _insert(conn, _KINDS[kind], [row for rows in new_tasks for row in rows.get(kind, ())])
+
+
+def inputs_as_read(rows: InputRows) -> dict[str, dict[str, Any]]:
+    """What ``read_all_inputs`` answers once a new task's ``rows`` are stored."""
+    found: dict[str, dict[str, Any]] = {}
+    for kind in INPUT_KINDS:
+        spec = _KINDS[kind]
+        given = sorted(rows.get(kind, ()), key=lambda row: tuple(row[k] for k in spec.keys))
+        found[kind] = _as_read(spec, given)
+    return found
+
+
+def _as_read(spec: _Kind, rows: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
+    """Rows, in their keys' order, in the API's shape."""
+    found: dict[str, Any] = {}
+    for row in rows:
+        entry = {f: row[f] for f in spec.fields}
+        if spec.sectioned:
+            found.setdefault(row["section"], {})[row["name"]] = entry
+        else:
+            found[row["name"]] = entry
+    return found
+
+
+_ALL_INPUTS = _all_inputs()
 
 _EDITABLE_AS = {
     "hyperparameters": Editable.INPUTS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,17 +30,26 @@ from tunelab.domain.task import (
 )
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.artifacts import artifacts_by_name
+from tunelab.store.capture_warnings import read_warnings
 from tunelab.store.lookup import new_id, now, visible_only
 from tunelab.store.models import input_model, output_models
-from tunelab.store.projects import ensure_project, names_by_id
+from tunelab.store.projects import ensure_project, names_by_id, validate_path
 from tunelab.store.schema import queues, task_tags, tasks
 from tunelab.store.tags import clean_tags
-from tunelab.store.task_inputs import insert_new_task_inputs, read_all_inputs
+from tunelab.store.task_inputs import (
+    InputRows,
+    inputs_as_read,
+    insert_input_rows,
+    new_input_rows,
+    read_all_inputs,
+)
 from tunelab.store.upload_failures import list_failures
 
-# What a TaskSummary shows: everything but the two JSON blobs and the input model.
+# What a TaskSummary shows: everything but the JSON blobs and the input model.
 SUMMARY_COLUMNS = tuple(
-    c for c in tasks.c if c.name not in ("execution", "runtime", "input_model_id")
+    c
+    for c in tasks.c
+    if c.name not in ("execution", "runtime", "input_model_id", "capture_warnings")
 )
 
 UPDATABLE_FIELDS = frozenset(
@@ -68,13 +78,66 @@ MAX_NAME_LENGTH = 1024
 MAX_USER_LENGTH = 256
 
 
+@dataclass(frozen=True)
+class NewTask:
+    """A task checked and ready to write (``prepare_task``): its row, tags and input rows."""
+
+    id: str
+    project: str
+    row: dict[str, Any]
+    tags: list[str]
+    inputs: InputRows
+
+
+# Statements the small writes run on every call, built once: SQLAlchemy finds a statement
+# object it has seen compiled by identity, where a new one costs it a cache key first.
+_TASK_BY_ID = sa.select(tasks).where(tasks.c.id == sa.bindparam("task_id"))
+_TASK_FOR_UPDATE = _TASK_BY_ID.with_for_update()
+_UPDATE_IF_STATUS = tasks.update().where(
+    tasks.c.id == sa.bindparam("b_id"), tasks.c.status == sa.bindparam("b_status")
+)
+
+# What the database fills in a new task's row.
+_NEW_ROW_DEFAULTS: dict[str, Any] = {
+    "status_reason": "",
+    "last_iteration": 0,
+    "archived": False,
+    "queue_id": None,
+    "worker_id": None,
+    "last_changed_by": None,
+    "stop_requested": False,
+}
+
+
 def create_task(conn: sa.Connection, **fields: Any) -> dict[str, Any]:
     """Create a task (and its project path if missing); answers the new ``Task``.
-    Takes ``insert_task``'s fields."""
-    return get_task(conn, insert_task(conn, **fields))
+    Takes ``prepare_task``'s fields.
+
+    The answer is built from what was written, not read back: a new task has no artifacts,
+    models or failures yet, and reading it whole cost two thirds of the create."""
+    new = prepare_task(conn, **fields)
+    project_ids = _write(conn, [new])
+    row = {**new.row, **_NEW_ROW_DEFAULTS, "project_id": project_ids[new.project]}
+    task = _summary(row, new.project, new.tags, None)
+    task["execution"] = row["execution"]
+    task["runtime"] = row["runtime"]
+    task.update(inputs_as_read(new.inputs))
+    task["input_model"] = None
+    task["artifacts"] = {}
+    task["output_models"] = []
+    task["upload_failures"] = []
+    task["capture_warnings"], task["capture_warnings_dropped"] = read_warnings(None)
+    return task
 
 
-def insert_task(
+def insert_tasks(conn: sa.Connection, new: Sequence[NewTask]) -> list[str]:
+    """Write tasks ``prepare_task`` checked (and their projects if missing); answers their
+    ids. The same few statements for one task or a thousand (``POST /tasks/batch``)."""
+    _write(conn, new)
+    return [task.id for task in new]
+
+
+def prepare_task(
     conn: sa.Connection,
     *,
     name: str,
@@ -90,46 +153,29 @@ def insert_task(
     hyperparameters: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
     user_properties: Mapping[str, Any] | None = None,
-) -> str:
-    """Create a task (and its project path if missing); answers its id. Where many are
-    made at once (``POST /tasks/batch``), reading each back whole would cost more than
-    writing it."""
+) -> NewTask:
+    """Check a new task's fields (and that its parent exists); writes nothing."""
     state = _status(status)
     if state == TaskStatus.QUEUED:
         # A queued task waits in a queue: only enqueueing puts it there.
         raise InvalidInput("a task cannot be created queued: create a draft and enqueue it")
-    values: dict[str, Any] = {
+    task_id = new_id()
+    row: dict[str, Any] = {
+        "id": task_id,
         "name": _name(name),
-        "type": _type(type),
-        "status": state,
+        "type": _type(type).value,
+        "status": state.value,
         "comment": _text(comment, "comment"),
+        "parent_id": parent,
         "user": _text(user, "user", MAX_USER_LENGTH),
         "execution": _merged_execution({}, execution or {}),
         "runtime": _merged_runtime({}, runtime or {}),
     }
     tag_set = clean_tags(tags)
-    task_id = new_id()
     if parent is not None:
         _check_parent(conn, parent, task_id)
-    stamp = now()
-    # Values as parameters, not ``.values(...)``: the statement is then the same object each
-    # time and SQLAlchemy finds it compiled, instead of building a cache key from every value.
-    conn.execute(
-        tasks.insert(),
-        {
-            "id": task_id,
-            "project_id": ensure_project(conn, project),
-            "parent_id": parent,
-            "created": stamp,
-            "last_update": stamp,
-            "started": stamp if state == TaskStatus.RUNNING else None,
-            "completed": stamp if state in _ENDING_STATUSES else None,
-            **values,
-        },
-    )
-    _store_tags(conn, task_id, tag_set)
-    insert_new_task_inputs(
-        conn,
+    project = validate_path(project)
+    inputs = new_input_rows(
         task_id,
         {
             "hyperparameters": hyperparameters,
@@ -137,12 +183,34 @@ def insert_task(
             "user_properties": user_properties,
         },
     )
-    return task_id
+    stamp = now()
+    row.update(
+        created=stamp,
+        last_update=stamp,
+        started=stamp if state == TaskStatus.RUNNING else None,
+        completed=stamp if state in _ENDING_STATUSES else None,
+    )
+    return NewTask(task_id, project, row, tag_set, inputs)
+
+
+def _write(conn: sa.Connection, new: Sequence[NewTask]) -> dict[str, str]:
+    """Insert the tasks, one statement per table; answers ``{project path: id}``."""
+    project_ids = {
+        path: ensure_project(conn, path) for path in dict.fromkeys(t.project for t in new)
+    }
+    # Values as parameters, not ``.values(...)``: the statement is then the same object each
+    # time and SQLAlchemy finds it compiled, instead of building a cache key from every value.
+    conn.execute(tasks.insert(), [{**t.row, "project_id": project_ids[t.project]} for t in new])
+    tag_rows = [{"task_id": t.id, "tag": tag} for t in new for tag in t.tags]
+    if tag_rows:
+        conn.execute(task_tags.insert(), tag_rows)
+    insert_input_rows(conn, [t.inputs for t in new])
+    return project_ids
 
 
 def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     """The whole ``Task``: its summary, execution, runtime, inputs, artifacts and models."""
-    row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id)).first()
+    row = conn.execute(_TASK_BY_ID, {"task_id": task_id}).first()
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
     (task,) = summaries(conn, [row])
@@ -153,6 +221,7 @@ def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     task["artifacts"] = artifacts_by_name(conn, task_id)
     task["output_models"] = output_models(conn, task_id)
     task["upload_failures"] = list_failures(conn, task_id)
+    task["capture_warnings"], task["capture_warnings_dropped"] = read_warnings(row.capture_warnings)
     return task
 
 
@@ -172,7 +241,7 @@ def update_task(
             f"cannot change {sorted(unknown)}; changeable: {sorted(UPDATABLE_FIELDS)}"
         )
     # FOR UPDATE: the read-merge-write of execution must not interleave with another PATCH.
-    row = conn.execute(sa.select(tasks).where(tasks.c.id == task_id).with_for_update()).first()
+    row = conn.execute(_TASK_FOR_UPDATE, {"task_id": task_id}).first()
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
     stamp = now()
@@ -182,9 +251,8 @@ def update_task(
     if "status" in changes:
         values.update(_status_times(row, values["status"], changes, stamp))
     values["last_update"] = stamp
-    changed = conn.execute(
-        tasks.update().where(tasks.c.id == task_id, tasks.c.status == row.status).values(**values)
-    )
+    # The new values as parameters of a statement built once (compiled once per set of fields).
+    changed = conn.execute(_UPDATE_IF_STATUS, {**values, "b_id": task_id, "b_status": row.status})
     if changed.rowcount != 1:
         # Only reachable where FOR UPDATE is not a lock (SQLite serialises whole transactions,
         # so not there either); kept so the write can never land on a status it did not check.
@@ -245,30 +313,41 @@ def summaries(conn: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[dict[str
     tags = tags_by_task(conn, [row.id for row in rows])
     queue_names = _queue_names(conn, {row.queue_id for row in rows if row.queue_id})
     return [
-        {
-            "id": row.id,
-            "name": row.name,
-            "project": {"id": row.project_id, "name": project_names[row.project_id]},
-            "type": row.type,
-            "status": row.status,
-            "status_reason": row.status_reason,
-            "tags": tags.get(row.id, []),
-            "comment": row.comment,
-            "parent": row.parent_id,
-            "user": row.user,
-            "created": row.created,
-            "started": row.started,
-            "completed": row.completed,
-            "last_update": row.last_update,
-            "last_iteration": row.last_iteration,
-            "archived": bool(row.archived),
-            "queue": queue_names.get(row.queue_id) if row.queue_id else None,
-            "worker": row.worker_id,
-            "stop_requested": bool(row.stop_requested),
-            "last_changed_by": row.last_changed_by,
-        }
+        _summary(
+            row._mapping,
+            project_names[row.project_id],
+            tags.get(row.id, []),
+            queue_names.get(row.queue_id) if row.queue_id else None,
+        )
         for row in rows
     ]
+
+
+def _summary(
+    row: Mapping[Any, Any], project_name: str, tags: list[str], queue_name: str | None
+) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "project": {"id": row["project_id"], "name": project_name},
+        "type": row["type"],
+        "status": row["status"],
+        "status_reason": row["status_reason"],
+        "tags": tags,
+        "comment": row["comment"],
+        "parent": row["parent_id"],
+        "user": row["user"],
+        "created": row["created"],
+        "started": row["started"],
+        "completed": row["completed"],
+        "last_update": row["last_update"],
+        "last_iteration": row["last_iteration"],
+        "archived": bool(row["archived"]),
+        "queue": queue_name,
+        "worker": row["worker_id"],
+        "stop_requested": bool(row["stop_requested"]),
+        "last_changed_by": row["last_changed_by"],
+    }
 
 
 def _queue_names(conn: sa.Connection, ids: set[str]) -> dict[str, str]:
@@ -278,15 +357,18 @@ def _queue_names(conn: sa.Connection, ids: set[str]) -> dict[str, str]:
     return {queue_id: name for queue_id, name in found}
 
 
+_TAGS_BY_TASK = (
+    sa.select(task_tags.c.task_id, task_tags.c.tag)
+    .where(task_tags.c.task_id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(task_tags.c.task_id, task_tags.c.tag)
+)
+
+
 def tags_by_task(conn: sa.Connection, task_ids: Sequence[str]) -> dict[str, list[str]]:
     if not task_ids:
         return {}
     found: dict[str, list[str]] = {}
-    rows = conn.execute(
-        sa.select(task_tags.c.task_id, task_tags.c.tag)
-        .where(task_tags.c.task_id.in_(task_ids))
-        .order_by(task_tags.c.task_id, task_tags.c.tag)
-    )
+    rows = conn.execute(_TAGS_BY_TASK, {"ids": list(task_ids)})
     for task_id, tag in rows:
         found.setdefault(task_id, []).append(tag)
     return found
@@ -404,7 +486,10 @@ def _merged_execution(stored: Mapping[str, Any], given: Any) -> dict[str, str]:
     for key, value in given.items():
         if not isinstance(value, str):
             raise InvalidInput(f"execution.{key} must be text, got {type(value).__name__}")
-    return Execution.from_dict({**stored, **given}).to_dict()
+    merged = {**stored, **given}
+    if "diff" in given and "diff_error" not in given:
+        merged["diff_error"] = ""  # a diff written by hand is the one to run: accepted
+    return Execution.from_dict(merged).to_dict()
 
 
 def _merged_runtime(stored: Mapping[str, Any], given: Any) -> dict[str, Any]:

@@ -75,14 +75,18 @@ def clear_failure(conn: sa.Connection, task_id: str, *, kind: str, name: str) ->
     return done.rowcount > 0
 
 
+# Built once (read with every whole task): found compiled by identity, not keyed anew.
+_BY_TASK = (
+    task_upload_failures.select()
+    .where(task_upload_failures.c.task_id == sa.bindparam("task_id"))
+    .order_by(task_upload_failures.c.created, task_upload_failures.c.name)
+)
+
+
 def list_failures(conn: sa.Connection, task_id: str) -> list[dict[str, Any]]:
     """The task's failed uploads, oldest first."""
     require_id(task_id, "task")
-    rows = conn.execute(
-        task_upload_failures.select()
-        .where(task_upload_failures.c.task_id == task_id)
-        .order_by(task_upload_failures.c.created, task_upload_failures.c.name)
-    )
+    rows = conn.execute(_BY_TASK, {"task_id": task_id})
     return [_as_dict(row._mapping) for row in rows]
 
 

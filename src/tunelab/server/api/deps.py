@@ -58,9 +58,15 @@ def _end(conn: sa.Connection, request: Request, commit: bool) -> None:
         conn.close()
 
 
-def _settings(request: Request) -> ServerSettings:
+# Async, though they only read what the app and ``authorize`` stored: FastAPI runs a sync
+# dependency on a worker thread, a hand-off to a thread and back for two attribute reads.
+async def _settings(request: Request) -> ServerSettings:
     settings: ServerSettings = request.app.state.settings
     return settings
+
+
+async def _principal(request: Request) -> Principal:
+    return current_principal(request)
 
 
 # scope="function": commit before the response is sent, so a client never sees success for
@@ -68,4 +74,4 @@ def _settings(request: Request) -> ServerSettings:
 Conn = Annotated[sa.Connection, Depends(_connection, scope="function")]
 Settings = Annotated[ServerSettings, Depends(_settings)]
 # The account the request acts for (``server.authorize``).
-Who = Annotated[Principal, Depends(current_principal)]
+Who = Annotated[Principal, Depends(_principal)]

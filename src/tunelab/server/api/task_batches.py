@@ -66,32 +66,36 @@ def create_tasks(body: TaskBatchIn, conn: Conn, who: Who, settings: Settings) ->
             f"the batch holds {points} points, more than the server's limit of "
             f"{settings.max_batch_points}; send it in smaller batches"
         )
-    created: list[dict[str, Any]] = []
+    new: list[tasks.NewTask] = []
     merged: list[tuple[str, list[scalars.SeriesPoints]]] = []
     for index, item in enumerate(body.tasks):
         try:
-            merged.append(_create_one(conn, who, item, settings.max_batch_points))
+            new.append(_prepare_one(conn, who, item))
+            merged.append((new[-1].id, _series(item, settings.max_batch_points)))
         except TunelabError as exc:
             raise type(exc)(f"tasks[{index}]: {exc.message}", exc.detail) from None
-        created.append(
-            {"id": merged[-1][0], "name": item.name, "project": item.project, "status": item.status}
-        )
+    # Only the ids: reading each new task back whole would cost more than writing it.
+    tasks.insert_tasks(conn, new)
     stored = scalars.ingest_new_tasks(conn, merged)
     for root in sorted(new_roots):
         access.grant_new_project(conn, who, root)
+    created = [
+        {"id": task.id, "name": item.name, "project": item.project, "status": item.status}
+        for task, item in zip(new, body.tasks, strict=True)
+    ]
     return {"tasks": created, "stored": stored}
 
 
-def _create_one(
-    conn: sa.Connection, who: Principal, item: BatchTaskIn, max_points: int
-) -> tuple[str, list[scalars.SeriesPoints]]:
-    """The new task's id, and its series checked and merged, to be stored with the others'."""
+def _prepare_one(conn: sa.Connection, who: Principal, item: BatchTaskIn) -> tasks.NewTask:
     fields = item.model_dump(exclude={"scalars"})
     if not who.open_access and who.name:
         fields["user"] = who.name  # as ``POST /tasks``: the key's account, not the body's
-    # Only the id: reading each new task back whole would cost more than writing it.
-    task_id = tasks.insert_task(conn, **fields)
+    return tasks.prepare_task(conn, **fields)
+
+
+def _series(item: BatchTaskIn, max_points: int) -> list[scalars.SeriesPoints]:
+    """The task's series checked and merged, to be stored with the others'."""
     if not item.scalars:
-        return task_id, []
+        return []
     batch = decode_batch(ScalarBatchIn.model_construct(series=item.scalars), max_points)
-    return task_id, scalars.merge_series(batch.series)
+    return scalars.merge_series(batch.series)

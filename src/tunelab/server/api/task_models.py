@@ -107,6 +107,7 @@ class ExecutionIn(_Body):
     working_dir: ShortText = ""
     binary: ShortText = ""
     diff: LongText = ""
+    diff_error: ShortText = ""
     requirements: LongText = ""
     original_requirements: LongText = ""
     docker_image: ShortText = ""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, status
+import sqlalchemy as sa
+from fastapi import APIRouter, Body, Query, Request, status
 
+from tunelab.domain.access import Principal
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.registry_bodies import InputModelSet
@@ -24,6 +26,7 @@ from tunelab.server.api.task_models import (
     UserProperties,
     UserPropertiesPatch,
 )
+from tunelab.server.db_gate import in_transaction
 from tunelab.store import input_model, task_inputs, task_listing, tasks
 from tunelab.store.task_cursor import MAX_CURSOR
 from tunelab.store.task_filters import MAX_FILTERS
@@ -35,8 +38,18 @@ router = APIRouter(tags=["tasks"])
 Force = Annotated[bool, Query(description="the running task's own SDK records its inputs")]
 
 
+# The two writes every run makes (its creation, and the PATCH that ends it) are async and do
+# their work in one ``in_transaction`` call, committed before the answer as ``Conn`` does: one
+# hand-off to a worker thread per request, where a sync route with ``Conn`` takes four (begin,
+# route, FastAPI's answer validation, commit).
+
+
 @router.post("/tasks", status_code=status.HTTP_201_CREATED)
-def create_task(body: TaskCreate, conn: Conn, who: Who) -> dict[str, Any]:
+async def create_task(body: TaskCreate, request: Request, who: Who) -> dict[str, Any]:
+    return await in_transaction(request, _create_task, body, who)
+
+
+def _create_task(conn: sa.Connection, body: TaskCreate, who: Principal) -> dict[str, Any]:
     new_root = access.require_create_in(conn, who, body.project)
     if body.parent:
         access.require_task(conn, who, body.parent, access.READ)
@@ -102,8 +115,14 @@ def get_task(task_id: str, conn: Conn) -> dict[str, Any]:
 
 
 @router.patch("/tasks/{task_id}")
-def update_task(
-    task_id: str, body: TaskUpdate, conn: Conn, who: Who, force: Force = False
+async def update_task(
+    task_id: str, body: TaskUpdate, request: Request, who: Who, force: Force = False
+) -> dict[str, Any]:
+    return await in_transaction(request, _update_task, task_id, body, who, force)
+
+
+def _update_task(
+    conn: sa.Connection, task_id: str, body: TaskUpdate, who: Principal, force: bool
 ) -> dict[str, Any]:
     changes = body.changes()
     if changes.get("parent"):
