@@ -11,6 +11,7 @@
      │    ├── DatabaseUnavailable     503, "database_unavailable" (its database failed)
      │    └── InsufficientStorage     507, "insufficient_storage" (its database's disk is full)
      ├── StorageError                 502, "storage_error"   (object storage refused or failed)
+     ├── RepositoryUnavailable        409, "repository_unavailable" (a linked git repository)
      └── ConfigError                  400, "config_error"    (a bad setting or config file)
 
 The server maps any of these to HTTP in one handler, with the body
@@ -92,6 +93,15 @@ class StorageError(TunelabError):
 
     status = 502
     code = "storage_error"
+
+
+class RepositoryUnavailable(TunelabError):
+    """A project's linked git repository could not be fetched or read (git's message, with
+    any credential blanked). A 4xx: what fails is the link (its address, the server's
+    credentials for it, the remote), which its owner fixes, not the server."""
+
+    status = 409
+    code = "repository_unavailable"
 
 
 class ConfigError(TunelabError):

@@ -61,6 +61,9 @@ def path_value(world: World, actor: str, route: aw.Route, param: str) -> str:
         "part": "source",
         "view_id": world.view,
         "kind": "artifact",
+        # team-a's linked repository (access_world._link_repository)
+        "commit": "main",
+        "path": aw.REPO_FILE,
     }
     if param in simple:
         return simple[param]
@@ -124,6 +127,13 @@ def json_bodies(world: World, actor: str) -> dict[tuple[str, str], Any]:
         ("POST", "/api/v1/projects"): {"name": f"{aw.PROJECT_A}/intruder"},
         ("PATCH", "/api/v1/projects/{project_id}"): {"description": "changed by an intruder"},
         ("POST", "/api/v1/tasks"): {"name": "intruder", "project": aw.PROJECT_A},
+        # DVCLive's start event for team-a's linked repository: a task in team-a's project.
+        ("POST", "/api/live"): {
+            "type": "start",
+            "repo_url": str(world.server.data_dir / "team-a-repo"),
+            "baseline_sha": "0" * 40,
+            "name": "intruder",
+        },
         ("POST", "/api/v1/tasks/batch"): {
             "tasks": [
                 {"name": "intruder", "project": f"{actor}-space"},
@@ -184,6 +194,9 @@ def json_bodies(world: World, actor: str) -> dict[tuple[str, str], Any]:
             "directions": [{"metric": "loss", "variant": "val", "direction": "higher"}]
         },
         ("POST", "/api/v1/projects/{project_id}/views"): {"name": "intruder", "layout": {}},
+        ("PUT", "/api/v1/projects/{project_id}/repository"): {
+            "url": "https://git.example.com/intruder.git"
+        },
         ("PATCH", "/api/v1/projects/{project_id}/views/{view_id}"): {"name": "intruder"},
     }
 
@@ -218,6 +231,8 @@ def form_fields(world: World, actor: str, route: aw.Route) -> dict[str, str]:
         "/admin/users": {"name": "intruder", "kind": "admin", "password": aw.PASSWORD},
         "/account/tokens": {"name": "matrix-page"},
         "/projects/{project_id}/members": {"user": actor, "role": "owner"},
+        "/projects/{project_id}/repository": {"url": "https://git.example.com/intruder.git"},
+        "/projects/{project_id}/repository/unlink": {},
         "/projects/{project_id}/metric-directions": {
             "metric": "loss",
             "variant": "val",

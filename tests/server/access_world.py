@@ -17,7 +17,9 @@ import array
 import base64
 import contextlib
 import hashlib
+import os
 import re
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from tests.services import ServerProcess
 from tunelab.domain.access import UserKind
 from tunelab.server.app import create_app
 from tunelab.server.settings import ServerSettings
-from tunelab.store import auth_tokens
+from tunelab.store import auth_tokens, repositories
 from tunelab.store.engine import create_engine, sqlite_url
 
 PASSWORD = "matrix passphrase 42"
@@ -64,6 +66,9 @@ A_ARTIFACT = "SECRET-A-ARTIFACT"
 A_FILE_BYTES = "SECRET-A-FILEBYTES"
 A_MODEL = "SECRET-A-MODELNAME"
 A_DESCRIPTION = "SECRET-A-DESCRIPTION"
+# The file committed in team-a's linked repository (it holds team-a's marker).
+REPO_FILE = "params.yaml"
+GIT_ID = {"NAME": "Tester", "EMAIL": "tester@example.com"}
 A_SUBPROJECT = "SECRET-A-SUBPROJECT"
 MARKERS_A = (
     A_TASK,
@@ -259,9 +264,27 @@ def running_world(data_dir: Path, database_url: str | None = None) -> Iterator[W
     server = ServerProcess(data_dir, database_url=database_url, env=env)
     server.start()
     try:
-        yield _fill(server, keys, user_ids, spare)
+        made = _fill(server, keys, user_ids, spare)
+        _link_repository(store_url, data_dir, made.project)
+        yield made
     finally:
         server.stop()
+
+
+def _link_repository(store_url: str, data_dir: Path, project_id: str) -> None:
+    """Team-a's project linked to a repository on the server's disk (made in the store: only
+    an admin of a server serving local files may link one through the API)."""
+    work = data_dir / "team-a-repo"
+    work.mkdir()
+    env = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    env |= {f"GIT_{r}_{k}": v for r in ("AUTHOR", "COMMITTER") for k, v in GIT_ID.items()}
+    (work / REPO_FILE).write_text(f"secret: {A_DESCRIPTION}\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "first"]):
+        subprocess.run(["git", *args], cwd=work, env={**os.environ, **env}, check=True)
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        repositories.set_repository(conn, project_id, str(work), "main", [REPO_FILE])
+    engine.dispose()
 
 
 def _accounts(store_url: str) -> tuple[dict[str, str], dict[str, str], str]:
@@ -432,6 +455,7 @@ def snapshot(world: World, root: httpx.Client) -> dict[str, Any]:
         "projects": "/api/v1/projects",
         "members": f"/api/v1/projects/{p}/members",
         "metric directions": f"/api/v1/projects/{p}/metric-directions",
+        "repository": f"/api/v1/projects/{p}/repository",
         "users": "/api/v1/users",
         "owner-a keys": "/api/v1/tokens?user=owner-a",
         "queue": f"/api/v1/queues/{QUEUE_A}/entries",
@@ -445,6 +469,9 @@ def snapshot(world: World, root: httpx.Client) -> dict[str, Any]:
         kind = answer.headers.get("content-type", "")
         body = answer.json() if kind.startswith("application/json") else answer.text
         state[what] = (answer.status_code, body)
+    # The repository link without when its mirror was last fetched (every read may fetch).
+    code, link = state["repository"]
+    state["repository"] = (code, {k: v for k, v in link.items() if k != "last_fetched"})
     # Projects by what a write could change (not their task counts or last update).
     _, listed = state["projects"]
     state["projects"] = sorted((p["name"], p["description"]) for p in listed["items"])

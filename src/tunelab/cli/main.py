@@ -34,13 +34,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tunelab.cli import agent, db, model, queue, server, sync, task, user
+    from tunelab.cli import agent, db, model, project, queue, server, sync, task, user
 
     cli.add_command(server.server)
     cli.add_command(db.db)
     cli.add_command(task.task)
     cli.add_command(queue.queue)
     cli.add_command(model.model)
+    cli.add_command(project.project)
     cli.add_command(sync.sync)
     cli.add_command(agent.agent)
     cli.add_command(user.user)

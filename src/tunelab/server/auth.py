@@ -22,6 +22,9 @@ from tunelab.store.task_keys import TASK_KEY_PREFIX, TaskKeyHolder, key_for_toke
 from tunelab.store.web_sessions import user_for_session
 
 SESSION_COOKIE = "tunelab_session"
+STUDIO_LIVE_PATH = "/api/live"
+_BEARER = frozenset({"bearer"})
+_STUDIO_SCHEMES = frozenset({"bearer", "token"})
 
 
 def credentials_user(conn: sa.Connection, request: Request) -> sa.Row[Any] | None:
@@ -30,7 +33,7 @@ def credentials_user(conn: sa.Connection, request: Request) -> sa.Row[Any] | Non
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if scheme.lower() not in _key_schemes(request) or not token.strip():
             raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
         user = user_for_token(conn, token.strip())
         if user is None:
@@ -40,6 +43,11 @@ def credentials_user(conn: sa.Connection, request: Request) -> sa.Row[Any] | Non
     if cookie:
         return user_for_session(conn, cookie)
     return None
+
+
+def _key_schemes(request: Request) -> frozenset[str]:
+    # DVCLive (dvc-studio-client) sends its key as ``token <key>``, to DVC Studio's path.
+    return _STUDIO_SCHEMES if request.url.path == STUDIO_LIVE_PATH else _BEARER
 
 
 def principal_for(conn: sa.Connection, request: Request, *, required: bool) -> Principal | None:
@@ -64,7 +72,7 @@ def _task_key_holder(conn: sa.Connection, request: Request) -> TaskKeyHolder | N
     """The task the request's task key is for; None when it carries no task key."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(TASK_KEY_PREFIX):
+    if scheme.lower() not in _key_schemes(request) or not token.startswith(TASK_KEY_PREFIX):
         return None
     holder = key_for_token(conn, token)
     if holder is None:

@@ -16,6 +16,7 @@ from tunelab.server.web import (
     actions,
     admin_users,
     charts,
+    commit_view,
     compare,
     dashboard,
     experiment,
@@ -27,6 +28,7 @@ from tunelab.server.web import (
     metric_directions,
     plots,
     queues,
+    repository_settings,
     table_export,
     table_views,
 )
@@ -50,6 +52,8 @@ PAGES = (
     metric_directions,
     table_export,
     table_views,
+    repository_settings,
+    commit_view,
 )
 
 

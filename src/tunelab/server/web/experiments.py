@@ -22,6 +22,7 @@ from tunelab.errors import NotFound
 from tunelab.server import access
 from tunelab.server.api.deps import Conn
 from tunelab.server.authorize import current_principal
+from tunelab.server.web.commit_view import commits_table
 from tunelab.server.web.direction_menus import column_directions, may_set
 from tunelab.server.web.table_query import TableState
 from tunelab.server.web.templating import PAGE_HEADER, is_htmx, render
@@ -55,8 +56,12 @@ def all_experiments(request: Request, conn: Conn) -> HTMLResponse:
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
-def project_experiments(project_id: str, request: Request, conn: Conn) -> HTMLResponse:
-    return _table(request, conn, _project(conn, project_id))
+def project_experiments(project_id: str, request: Request, conn: Conn) -> Response:
+    project = _project(conn, project_id)
+    if request.query_params.get("group") == "commit":
+        # The same table grouped by the commits of the project's linked repository.
+        return commits_table(request, conn, project)
+    return _table(request, conn, project)
 
 
 @router.get("/table/columns", response_class=HTMLResponse)
