@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +52,12 @@ def _as_postgres(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a throwaway PostgreSQL cluster; yields a SQLAlchemy URL to an empty database."""
+def postgres_server(durable: bool = False) -> Iterator[str]:
+    """Start a throwaway PostgreSQL cluster; yields a SQLAlchemy URL to an empty database.
+
+    Tests skip flushing to disk; ``durable`` keeps PostgreSQL's defaults (fsync on every
+    commit), for benchmarks.
+    """
     root = Path(tempfile.mkdtemp(prefix="tunelab-pg-"))
     data, sock = root / "data", root / "sock"
     sock.mkdir()
@@ -68,10 +72,9 @@ def postgres_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = (
-        f"-h 127.0.0.1 -p {port} -k {sock} "
-        "-c fsync=off -c full_page_writes=off -c max_connections=300"
-    )
+    options = f"-h 127.0.0.1 -p {port} -k {sock} -c max_connections=300"
+    if not durable:
+        options += " -c fsync=off -c full_page_writes=off"
     subprocess.run(
         _as_postgres(
             [
@@ -129,11 +132,14 @@ class ServerProcess:
         data_dir: Path,
         database_url: str | None = None,
         env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
     ) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
         # Added to the server's environment, e.g. {"TUNELAB_WORKER_TIMEOUT": "2"}.
         self.env = dict(env or {})
+        # Added to ``tunelab server``'s command line, e.g. ["--file-store", "s3://..."].
+        self.args = list(args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -154,6 +160,7 @@ class ServerProcess:
         ]
         if self.database_url:
             cmd += ["--database-url", self.database_url]
+        cmd += self.args
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(

@@ -9,14 +9,19 @@ from typing import Any, Protocol, TypeVar
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 30.0, what: str = "") -> T:
-    """``condition()``'s first truthy answer; AssertionError naming ``what`` after ``timeout``."""
+def wait_for(
+    condition: Callable[[], T], timeout: float = 30.0, what: str = "", interval: float = 0.05
+) -> T:
+    """``condition()``'s first truthy answer; AssertionError naming ``what`` after ``timeout``.
+
+    ``interval``: the pause between tries; longer for a costly condition that would load the
+    server it waits on."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()
         if found:
             return found
-        time.sleep(0.05)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what or condition}")
 
 

@@ -137,6 +137,16 @@ def test_a_silent_worker_is_reaped(tmp_path: Path) -> None:
     try:
         with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as client:
             silent, alive = register(client, "default"), register(client, "default")
+            # A worker waiting in a poll longer than the worker timeout is alive all along.
+            waiting = register(client, "nothing-comes")
+            waited: dict[str, Any] = {}
+
+            def wait_in_a_long_poll() -> None:
+                with httpx.Client(base_url=str(client.base_url), timeout=30) as own:
+                    waited.update(ok(own.post(f"/workers/{waiting}/next", json={"timeout": 5})))
+
+            poll = threading.Thread(target=wait_in_a_long_poll)
+            poll.start()
             lost, kept = draft(client, "lost"), draft(client, "kept")
             enqueue(client, lost, "default")
             enqueue(client, kept, "default")
@@ -154,6 +164,9 @@ def test_a_silent_worker_is_reaped(tmp_path: Path) -> None:
             assert alive in ids and silent not in ids
             gone = client.post(f"/workers/{silent}/heartbeat", json={"task_id": lost})
             assert gone.status_code == 404
+            poll.join(timeout=30)
+            assert waited == {"task": None}
+            assert waiting in {w["id"] for w in ok(client.get("/workers"))["items"]}
     finally:
         server.stop()
 

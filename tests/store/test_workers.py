@@ -173,6 +173,31 @@ def test_unregistering_fails_a_task_still_running_there(engine: sa.Engine) -> No
         assert task["status"] == "failed" and "unregistered" in task["status_reason"]
 
 
+def test_a_new_process_registering_fails_what_ran_under_its_id(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        workers.register(conn, "w", ["default"])
+        orphan = enqueued(conn, "orphan")
+        workers.take_next(conn, "w")
+        workers.register(conn, "w", ["default"])  # a restarted agent: it runs nothing
+        task = get_task(conn, orphan)
+        assert (task["status"], task["status_reason"]) == ("failed", "worker restarted")
+        assert workers.get_worker(conn, "w")["task_id"] is None
+
+
+def test_registering_again_mid_task_keeps_the_task(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        workers.register(conn, "w", ["default"])
+        kept = enqueued(conn, "kept")
+        workers.take_next(conn, "w")
+        again = workers.register(conn, "w", ["default"], running=kept)
+        assert get_task(conn, kept)["status"] == "running"
+        assert again["task_id"] == kept
+        # A task id the worker does not run is not taken on as its own.
+        other = enqueued(conn, "other")
+        assert workers.register(conn, "w", ["default"], running=other)["task_id"] is None
+        assert get_task(conn, kept)["status"] == "failed"
+
+
 def test_start_registers_an_unknown_worker(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         task_id = create_task(conn, name="t", project="w")["id"]

@@ -11,11 +11,13 @@ run, being already this worker's). A second SIGTERM stops the current task now: 
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any
@@ -25,11 +27,15 @@ from tunelab.agent.runner import TaskRunner
 from tunelab.errors import NotFound, ServerUnavailable, TunelabError
 from tunelab.sdk.secrets import process_masker
 
-RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+# Waits between tries while the server does not answer; the last repeats. Short, so that a
+# server back up (or another replica) is reached within seconds.
+RETRY_DELAYS = (0.5, 1.0, 2.0, 3.0)
+# How long registering keeps trying before the agent gives up.
+REGISTER_PATIENCE = 60.0
 # One long poll's wait. Short, because a poll in flight cannot be abandoned safely (the
 # server may hand this worker a task at that very moment), so an idle agent drains only when
-# its poll ends; and cheap: the server re-checks its store every fraction of a second during
-# a poll however long it is, and an enqueue wakes the poll at once whatever this value.
+# its poll ends; and cheap: a poll costs the server one short transaction, nothing while it
+# waits, and an enqueue wakes it at once whatever this value.
 POLL_TIMEOUT = 5.0
 
 
@@ -68,6 +74,7 @@ class AgentDaemon:
         self.queues = list(queues)
         self.runner = runner
         self.heartbeat = heartbeat
+        heartbeat.beat_while_idle = False  # each poll tells the server this worker is alive
         self.poll_timeout = poll_timeout
         self.draining = threading.Event()
         self._signals = 0
@@ -76,12 +83,17 @@ class AgentDaemon:
         heartbeat.on_unknown_worker = heartbeat.on_unknown_worker or self.register
 
     def register(self) -> None:
-        self.client.register_worker(self.worker_id, self.queues, host=socket.gethostname())
+        # The task this process runs, if any: registering again mid-task (the server forgot
+        # this worker) keeps it, while a restarted agent names none and its orphan fails.
+        self.client.register_worker(
+            self.worker_id, self.queues, host=socket.gethostname(), task_id=self.heartbeat.task_id
+        )
 
     def serve(self) -> int:
         """Take and run tasks until drained; the exit code."""
         self._with_retries(self.register)
         _say(f"worker {self.worker_id} serves the queues {', '.join(self.queues)}")
+        self.runner.send_kept_console()  # what an earlier agent on this work dir kept
         self.heartbeat.start()
         try:
             failures = 0
@@ -93,9 +105,9 @@ class AgentDaemon:
                     self._with_retries(self.register)  # the server forgot this worker
                     continue
                 except ServerUnavailable as exc:
-                    delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                    delay = retry_delay(failures)
                     failures += 1
-                    _say(f"{exc.message}; trying again in {delay:.0f}s")
+                    _say(f"{exc.message}; trying again in {delay:g}s")
                     self.draining.wait(delay)
                     continue
                 if task is not None:
@@ -159,12 +171,19 @@ class AgentDaemon:
             _say(f"could not unregister worker {self.worker_id}: {exc.message}")
 
     def _with_retries(self, call: Any) -> None:
-        for delay in (*RETRY_DELAYS, None):
+        deadline = time.monotonic() + REGISTER_PATIENCE
+        for failures in itertools.count():
             try:
                 call()
                 return
             except ServerUnavailable as exc:
-                if delay is None or self.draining.is_set():
+                delay = retry_delay(failures)
+                if time.monotonic() + delay > deadline or self.draining.is_set():
                     raise
-                _say(f"{exc.message}; trying again in {delay:.0f}s")
+                _say(f"{exc.message}; trying again in {delay:g}s")
                 self.draining.wait(delay)
+
+
+def retry_delay(failures: int) -> float:
+    """The wait after ``failures`` tries in a row went unanswered."""
+    return RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]

@@ -16,6 +16,9 @@ from tunelab.errors import NotFound, TunelabError
 from tunelab.sdk.secrets import process_masker
 
 OnStop = Callable[[str], None]
+# After a beat went unanswered the next one comes sooner than the interval (when that is
+# longer): a server back up, or another replica, hears from the worker within seconds.
+RETRY_AFTER_FAILURE = 2.0
 
 
 class Heartbeat:
@@ -40,6 +43,9 @@ class Heartbeat:
         self.on_stop = on_stop
         self.on_unknown_worker = on_unknown_worker
         self.task_id: str | None = None
+        # False where the worker's long polls already say it is alive while it has no task
+        # (the daemon): an idle worker then costs the server one poll, not a poll and a beat.
+        self.beat_while_idle = True
         self.stop_requests: set[str] = set()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -77,13 +83,18 @@ class Heartbeat:
 
     def _loop(self) -> None:
         while not self._halt.is_set():
+            wait = min(self.interval, RETRY_AFTER_FAILURE)
+            if self.task_id is None and not self.beat_while_idle:
+                self._halt.wait(self.interval)
+                continue
             try:
                 self.beat()
+                wait = self.interval
             except TunelabError as exc:
                 _say(f"heartbeat failed: {exc.message}")
             except Exception as exc:  # the beat must outlive any surprise
                 _say(f"heartbeat failed: {exc!r}")
-            self._halt.wait(self.interval)
+            self._halt.wait(wait)
 
 
 def _say(text: str) -> None:

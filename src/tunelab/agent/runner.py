@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tunelab.agent.console_sink import ConsoleSink
+from tunelab.agent.console_spool import deliver_leftovers, spool_path
 from tunelab.agent.docker import docker_command
 from tunelab.agent.environment import EnvironmentBuilder
 from tunelab.agent.errors import AgentError
@@ -55,6 +56,8 @@ class TaskProcess(Protocol):
 LauncherFactory = Callable[[Sequence[str], Path, Mapping[str, str], Sink], TaskProcess]
 
 RECORD_RETRY_SECONDS = 120.0
+# How long the outcome waits for a console the server has not taken yet (an outage).
+CONSOLE_DELIVERY_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,8 @@ class TaskRunner:
         stop_grace: float = 10.0,
         docker_image: str | None = None,
         keep_work_dirs: bool = False,
+        console_spool_dir: Path | None = None,
+        console_wait: float = CONSOLE_DELIVERY_SECONDS,
     ) -> None:
         self.client = client
         self.repos = repos
@@ -109,6 +114,10 @@ class TaskRunner:
         self.stop_grace = stop_grace
         self.docker_image = docker_image
         self.keep_work_dirs = keep_work_dirs
+        # Beside the task work dirs, which go at each task's end: a console the server did
+        # not take stays here until it does.
+        self.console_spool_dir = Path(console_spool_dir or self.work_root.parent / "console-spool")
+        self.console_wait = console_wait
         # Reentrant, so that request_stop is safe from any context, a signal handler included.
         self._lock = threading.RLock()
         self._current: _Run | None = None
@@ -117,6 +126,12 @@ class TaskRunner:
     def current_task_id(self) -> str | None:
         with self._lock:
             return self._current.task_id if self._current else None
+
+    def send_kept_console(self, skip: Path | None = None) -> None:
+        """Send the console lines earlier runs kept on disk (an outage outlasted their wait,
+        or the agent was killed during one); best effort, never raises."""
+        with contextlib.suppress(Exception):
+            deliver_leftovers(self.client, self.console_spool_dir, skip=skip)
 
     def run(self, task: Mapping[str, Any]) -> str:
         """Run ``task`` (already ``running`` on this worker, with the ``task_key`` its code
@@ -128,7 +143,9 @@ class TaskRunner:
         # What the task's console never shows: the agent's token, its secret variables, the
         # run's own key.
         masker = Masker([*secret_values(), self._token or "", run.task_key])
-        sink = ConsoleSink(self.client, task_id, masker=masker).start()
+        spool = spool_path(self.console_spool_dir, task_id)
+        self.send_kept_console(skip=spool)
+        sink = ConsoleSink(self.client, task_id, spool_path=spool, masker=masker).start()
         try:
             outcome = self._run(task, run, sink)
         except _StepFailed as failed:
@@ -144,8 +161,10 @@ class TaskRunner:
         if run.stop_reason:
             outcome = Outcome(TaskStatus.STOPPED, run.stop_reason)
         sink.log(f"tunelab agent: task {outcome.status.value} {outcome.reason}".rstrip())
-        sink.close()
-        status = self._record(task_id, outcome)
+        # The final status comes after the last console line, an outage or not (bounded).
+        undelivered = sink.close(timeout=self.console_wait)
+        note = f"{undelivered} console lines kept in {spool} not sent yet" if undelivered else ""
+        status = self._record(task_id, outcome, note=note)
         if not self.keep_work_dirs:
             shutil.rmtree(self.work_root / task_id, ignore_errors=True)
         return status
@@ -232,7 +251,8 @@ class TaskRunner:
         self, run: _Run, ex: dict[str, str], task_dir: Path, sink: ConsoleSink
     ) -> tuple[list[str], dict[str, str]]:
         """The command running the task (in its environment or container) and its variables."""
-        env = task_environment(run.task_id, self.client.base_url, token=run.task_key or None)
+        # Every server URL the agent has (replicas), so the script fails over like the agent.
+        env = task_environment(run.task_id, self.client.api_url, token=run.task_key or None)
         entry_point, working_dir = ex.get("entry_point", ""), ex.get("working_dir", "")
         image = (ex.get("docker_image") or self.docker_image) if self.docker_image else ""
         if image:
@@ -264,9 +284,14 @@ class TaskRunner:
     # ----- the outcome ------------------------------------------------------------------
 
     def _record(
-        self, task_id: str, outcome: Outcome, patience: float = RECORD_RETRY_SECONDS
+        self,
+        task_id: str,
+        outcome: Outcome,
+        patience: float = RECORD_RETRY_SECONDS,
+        note: str = "",
     ) -> str:
-        """Set the outcome if the task is still running; the task's final status."""
+        """Set the outcome if the task is still running (``note`` added to its reason);
+        the task's final status."""
         deadline = time.monotonic() + patience
         delay = 0.5
         conflicts = 0
@@ -280,6 +305,8 @@ class TaskRunner:
                     # The stop requester's words, or the script's own account of its end
                     # ("ValueError: ...", set by its SDK), say more than an exit code.
                     reason = current.get("status_reason") or reason
+                if note:
+                    reason = f"{reason} ({note})" if reason else note
                 self.client.update_task(task_id, status=outcome.status.value, status_reason=reason)
                 return outcome.status.value
             except Conflict:

@@ -27,13 +27,25 @@ KEEP_ALIVE_SECONDS = 75
     help="postgresql+psycopg://USER:PASS@HOST:PORT/DB (default: SQLite in the data dir).",
 )
 @click.option(
+    "--file-store",
+    default=None,
+    help="Where tunelab:// files live, when not in the data dir: a folder every replica "
+    "mounts, or an object store (s3://host:port/bucket/prefix, gs://, azure://) "
+    "[env: TUNELAB_FILE_STORE].",
+)
+@click.option(
     "--auth",
     is_flag=True,
     default=False,
     help="Ask for login even on 127.0.0.1 (any other address always asks).",
 )
 def server(
-    host: str | None, port: int | None, data_dir: Path | None, database_url: str | None, auth: bool
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    file_store: str | None,
+    auth: bool,
 ) -> None:
     """Run the Tunelab server.
 
@@ -51,6 +63,7 @@ def server(
         host=host,
         port=port,
         auth="on" if auth else None,
+        file_store=file_store,
     )
     app = create_app(settings)
     click.echo(

@@ -9,7 +9,7 @@ sends a run to the wrong place.
 Example config file::
 
     # ~/.config/tunelab/config.toml
-    api_url = "http://tunelab.example.org:8080"
+    api_url = "http://tunelab.example.org:8080"   # replicas: ["http://tl-a:8080", "http://tl-b:8080"]
     api_token = "s3cret"                 # sent as "Authorization: Bearer s3cret"
     web_url = "https://tunelab.example.org"  # the web app's address (default: api_url's origin)
     offline = false                      # true: record into offline_dir, sync later
@@ -42,6 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tunelab.errors import ConfigError
+from tunelab.sdk.server_list import split_urls
 
 DEFAULT_CONFIG_FILE = "~/.config/tunelab/config.toml"
 DEFAULT_API_URL = "http://127.0.0.1:8080"
@@ -68,11 +69,17 @@ class SdkConfig:
     config_file: Path | None = field(default=None, compare=False)
 
     @property
+    def api_urls(self) -> tuple[str, ...]:
+        """The server's URLs: one, or its replicas' in the order to try them."""
+        return tuple(split_urls(self.api_url))
+
+    @property
     def web_app_url(self) -> str:
-        """Where people open the web app: ``web_url``, else the origin of ``api_url``."""
+        """Where people open the web app: ``web_url``, else the origin of ``api_url``
+        (its first server)."""
         if self.web_url:
             return self.web_url
-        parts = urlsplit(self.api_url)
+        parts = urlsplit(self.api_urls[0])
         return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -137,6 +144,18 @@ def _as_names(value: Any) -> tuple[str, ...]:
     raise ValueError(f"must be a list of variable names, got {value!r}")
 
 
+def _as_urls(value: Any) -> str:
+    """One server URL, or several (a server's replicas): a comma-separated text (what the
+    environment holds) or a list; kept as the comma-separated text."""
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        urls = value
+    elif isinstance(value, str) and split_urls(value):
+        urls = split_urls(value)
+    else:
+        raise ValueError(f"must be a URL or a list of URLs, got {value!r}")
+    return ",".join(_as_url(url) for url in urls)
+
+
 def _as_url(value: Any) -> str:
     text = _as_str(value).strip().rstrip("/")
     if not text.startswith(("http://", "https://")):
@@ -146,7 +165,7 @@ def _as_url(value: Any) -> str:
 
 # key -> (environment variable, parser); the dataclass field of the same name gets the value.
 _SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "api_url": ("TUNELAB_API_URL", _as_url),
+    "api_url": ("TUNELAB_API_URL", _as_urls),
     "api_token": ("TUNELAB_API_TOKEN", _as_str),
     "offline": ("TUNELAB_OFFLINE", _as_bool),
     "offline_dir": ("TUNELAB_OFFLINE_DIR", _as_str),

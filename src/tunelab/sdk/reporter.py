@@ -60,7 +60,8 @@ _CONSOLE_BATCH_LINES = 2000
 # under the server's body limit.
 _PLOT_BATCH_PLOTS = 100
 _PLOT_BATCH_BYTES = 16 * 1024 * 1024
-_BACKOFF_FIRST, _BACKOFF_CAP = 0.2, 5.0
+# Capped low: a server back up (or another replica) gets the data within seconds.
+_BACKOFF_FIRST, _BACKOFF_CAP = 0.2, 2.0
 _MAX_WARNINGS = 10
 
 Outcome = Literal["sent", "dropped", "retry"]

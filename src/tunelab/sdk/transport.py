@@ -6,6 +6,13 @@ answer is raised as the exception the server raised (``NotFound``, ``InvalidInpu
 ``Conflict``, ...), rebuilt from its ``code``; no answer at all (refused connection,
 timeout, a proxy's 502 page) is ``ServerUnavailable`` naming the URL.
 
+Given several URLs (the replicas of one server: ``ApiClient("http://a:8080,http://b:8080")``),
+the client stays with the one that answers and moves to the next when it does not
+(``tunelab.sdk.server_list``). A request that surely never reached a server (connection
+refused, connect timeout, a proxy's 502 or 503) is sent to the next one at once; one that may
+have (the connection dropped mid-answer, a 504) raises ``ServerUnavailable`` as with one URL,
+and the caller's retry, whose batch id keeps it stored once, goes to the next.
+
 Example::
 
     client = ApiClient("http://127.0.0.1:8080")
@@ -31,11 +38,19 @@ from tunelab.domain.path_names import segment
 from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, decode_read_frame, encode_frame
 from tunelab.errors import InvalidInput, ServerUnavailable, TunelabError, from_code
 from tunelab.sdk.own_requests import own_request
+from tunelab.sdk.server_list import ServerList
 from tunelab.sdk.transport_registry import RegistryRoutes
 
 JsonObject = dict[str, Any]
 
 _API_PREFIX = "/api/v1"
+# With several servers, a dead one is given up on after this long rather than the full timeout.
+_FAILOVER_CONNECT_TIMEOUT = 5.0
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+# A gateway's answers that say the request never reached a server: the next one gets it now.
+_NOT_FORWARDED = frozenset({502, 503})
+# ... and one that may have reached it (the server is slow or died mid-answer).
+_MAYBE_FORWARDED = frozenset({504})
 
 
 class ApiClient(RegistryRoutes):
@@ -43,7 +58,7 @@ class ApiClient(RegistryRoutes):
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         http: httpx.Client | None = None,
         token: str | None = None,
@@ -51,14 +66,13 @@ class ApiClient(RegistryRoutes):
         as_run: bool = False,
     ) -> None:
         """``as_run=True``: this client records a running task's own inputs (``Task.connect``
-        after ``Task.init``), which the server allows while the task runs (``force=true``)."""
-        url = base_url.rstrip("/")
-        if url.endswith(_API_PREFIX):
-            url = url[: -len(_API_PREFIX)]
-        self.base_url = url
+        after ``Task.init``), which the server allows while the task runs (``force=true``).
+        ``base_url``: one URL, or the replicas' URLs (a comma-separated text or a sequence)."""
+        self.servers = ServerList.parse(base_url)
         self.timeout = timeout
         self._owns_http = http is None
-        self._http = http if http is not None else _new_http(url, timeout)
+        tls = any(url.startswith("https://") for url in self.servers.urls)
+        self._http = http if http is not None else _new_http(tls, timeout)
         self.token = token
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._input_params = {"force": True} if as_run else None
@@ -82,7 +96,18 @@ class ApiClient(RegistryRoutes):
         self.close()
 
     def __repr__(self) -> str:
-        return f"ApiClient({self.base_url!r})"
+        return f"ApiClient({self.servers.setting!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The server this client talks to now (one of ``servers``)."""
+        return self.servers.current()
+
+    @property
+    def api_url(self) -> str:
+        """Every server URL, comma-separated: the ``TUNELAB_API_URL`` of a process that
+        should reach the same servers (a task's script)."""
+        return self.servers.setting
 
     # ----- projects ---------------------------------------------------------------------
 
@@ -94,6 +119,17 @@ class ApiClient(RegistryRoutes):
 
     def get_project(self, project_id: str) -> JsonObject:
         return self._request("GET", f"/projects/{project_id}")
+
+    def get_repository(self, project_id: str) -> JsonObject:
+        """The git repository the project is linked to (NotFound: none)."""
+        return self._request("GET", f"/projects/{project_id}/repository")
+
+    def link_repository(self, project_id: str, body: Mapping[str, Any]) -> JsonObject:
+        """Link the project: ``{"url", "default_branch", "params_files", "metrics_files"}``."""
+        return self._request("PUT", f"/projects/{project_id}/repository", json=dict(body))
+
+    def unlink_repository(self, project_id: str) -> JsonObject:
+        return self._request("DELETE", f"/projects/{project_id}/repository")
 
     # ----- tasks ------------------------------------------------------------------------
 
@@ -276,8 +312,12 @@ class ApiClient(RegistryRoutes):
             body["before"] = before
         return self._request("POST", f"/queues/{segment(queue)}/entries/{task_id}/move", json=body)
 
-    def register_worker(self, worker_id: str, queues: Sequence[str], host: str = "") -> JsonObject:
-        body = {"id": worker_id, "queues": list(queues), "host": host}
+    def register_worker(
+        self, worker_id: str, queues: Sequence[str], host: str = "", task_id: str | None = None
+    ) -> JsonObject:
+        """Register (again); ``task_id``: the task this agent runs now, None for a new agent
+        process (the server then fails what still runs under ``worker_id``)."""
+        body = {"id": worker_id, "queues": list(queues), "host": host, "task_id": task_id}
         return self._request("POST", "/workers", json=body)
 
     def list_workers(self) -> JsonObject:
@@ -342,7 +382,6 @@ class ApiClient(RegistryRoutes):
         content_type: str | None = None,
         accept: str | None = None,
     ) -> httpx.Response:
-        url = f"{self.base_url}{_API_PREFIX}{path}"
         query = _query(params) if params else None
         headers = self._headers
         if accept is not None:
@@ -352,25 +391,37 @@ class ApiClient(RegistryRoutes):
             headers = {**headers, "Content-Type": "application/json"}
         elif content is not None:
             headers = {**headers, "Content-Type": content_type or "application/octet-stream"}
-        try:
-            with own_request():  # its log lines are not the user's (TUNELAB_DEBUG shows them)
-                response = self._http.request(
-                    method,
-                    url,
-                    content=content,
-                    params=query,
-                    headers=headers,
-                    timeout=read_timeout or self.timeout,
-                )
-        except httpx.TransportError as exc:
-            raise ServerUnavailable(
-                f"no answer from the Tunelab server at {self.base_url} ({method} {path}): "
-                f"{exc or type(exc).__name__}",
-                {"url": url},
-            ) from exc
-        if response.status_code >= 400:
-            raise _error(response, url)
-        return response
+        seconds = read_timeout or self.timeout
+        timeout: float | httpx.Timeout = seconds
+        bases = self.servers.rotation()
+        if len(bases) > 1:
+            timeout = httpx.Timeout(seconds, connect=min(seconds, _FAILOVER_CONNECT_TIMEOUT))
+        for tried, base in enumerate(bases, 1):
+            url = f"{base}{_API_PREFIX}{path}"
+            try:
+                with own_request():  # its log lines are not the user's (TUNELAB_DEBUG shows them)
+                    response = self._http.request(
+                        method, url, content=content, params=query, headers=headers,
+                        timeout=timeout,
+                    )  # fmt: skip
+            except httpx.TransportError as exc:
+                self.servers.failed(base)
+                if tried < len(bases) and isinstance(exc, _NEVER_SENT):
+                    continue  # it never reached this server: the next one gets it
+                raise ServerUnavailable(
+                    f"no answer from the Tunelab server at {base} ({method} {path}): "
+                    f"{exc or type(exc).__name__}",
+                    {"url": url},
+                ) from exc
+            status = response.status_code
+            if status in _NOT_FORWARDED | _MAYBE_FORWARDED:
+                self.servers.failed(base)
+                if tried < len(bases) and status in _NOT_FORWARDED:
+                    continue
+            if status >= 400:
+                raise _error(response, url)
+            return response
+        raise AssertionError("unreachable: the last server's answer is returned or raised")
 
     def _answer(self, response: httpx.Response, method: str, path: str) -> JsonObject:
         url = f"{self.base_url}{_API_PREFIX}{path}"
@@ -428,10 +479,10 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _new_http(url: str, timeout: float) -> httpx.Client:
+def _new_http(tls: bool, timeout: float) -> httpx.Client:
     # Loading the CA bundle costs ~0.1 s per client: do it only for an https server. Redirects
     # are not followed, so a plain-http client never talks TLS to anyone.
-    if url.startswith("https://"):
+    if tls:
         return httpx.Client(timeout=timeout)
     return httpx.Client(timeout=timeout, verify=False)
 

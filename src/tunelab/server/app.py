@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
@@ -11,18 +12,27 @@ from fastapi import FastAPI
 
 from tunelab import __version__
 from tunelab.errors import ConfigError
-from tunelab.server import db_gate, error_handlers, maintenance, store_errors, web
-from tunelab.server.api import api_router, documentation
+from tunelab.server import (
+    db_gate,
+    error_handlers,
+    git_repositories,
+    maintenance,
+    pg_notify,
+    store_errors,
+    web,
+)
+from tunelab.server.api import api_router, documentation, dvc_live
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.csrf import CsrfCookieMiddleware
+from tunelab.server.file_store import file_store_for, storage_context_for
 from tunelab.server.json_guard import InputGuardMiddleware
 from tunelab.server.security_headers import SecurityHeadersMiddleware
 from tunelab.server.settings import ServerSettings
 from tunelab.server.timing import ServerTimingMiddleware
 from tunelab.server.work_signal import WorkSignal
-from tunelab.storage import StorageContext, load_storage_credentials
+from tunelab.storage import load_storage_credentials
 from tunelab.store import migrations, users
-from tunelab.store.engine import create_engine, refresh_statistics
+from tunelab.store.engine import create_engine, is_sqlite, refresh_statistics
 from tunelab.store.integrity import check_database
 
 
@@ -45,15 +55,28 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
         # Background upkeep (reaping lost workers) for as long as the server serves.
         upkeep = asyncio.create_task(
             maintenance.run(
-                engine, settings.worker_timeout, settings.task_timeout, settings.stop_grace
+                engine,
+                settings.worker_timeout,
+                settings.task_timeout,
+                settings.stop_grace,
+                sync_repositories=functools.partial(
+                    git_repositories.sync_all, engine, app.state.git_mirrors
+                ),
+                sync_every=git_repositories.SYNC_EVERY,
             )
         )
+        # On PostgreSQL, one connection listening for the enqueues of every replica.
+        listener = None
+        if not is_sqlite(engine):
+            listener = asyncio.create_task(pg_notify.run(engine, app.state.work_signal))
         try:
             yield
         finally:
-            upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await upkeep
+            for background in (upkeep, listener):
+                if background is not None:
+                    background.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await background
 
     app = FastAPI(
         title="Tunelab",
@@ -69,14 +92,19 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     app.state.engine = engine
     app.state.work_signal = WorkSignal()
     db_gate.install(app)
-    # tunelab:// on the server is its own files folder; other URIs use the config file's
-    # [storage] credentials (deleting the files of reset tasks, deleted models).
-    app.state.storage = StorageContext(
-        credentials=load_storage_credentials(), files_root=settings.data_dir / "files"
-    )
+    # tunelab:// on the server is its own file store (data_dir, a shared folder or a bucket);
+    # other URIs use the config file's [storage] credentials (deleting the files of reset
+    # tasks, deleted models).
+    credentials = load_storage_credentials()
+    app.state.file_store = file_store_for(settings, credentials)
+    app.state.storage = storage_context_for(app.state.file_store, credentials)
+    # Mirrors of the projects' linked git repositories, fetched with the [[git]] credentials.
+    app.state.git_mirrors = git_repositories.mirrors_for(settings)
     error_handlers.install(app)
     store_errors.install(app)
     app.include_router(api_router, prefix="/api/v1")
+    # DVCLive's live metrics, at the path DVC Studio serves them on.
+    app.include_router(dvc_live.router)
     web.install(app)
     # The guard reads bodies the limit has already bounded (middleware added last runs first).
     app.add_middleware(InputGuardMiddleware)

@@ -132,7 +132,7 @@ def _check_path(conn: sa.Connection, principal: Principal, request: Request, nee
         access.require_file_key(conn, principal, params["key"], need)
     elif "upload_id" in params:
         # A multi-part upload writes the file its key names, as a PUT of that key would.
-        store = FileStore(request.app.state.settings.data_dir)
+        store: FileStore = request.app.state.file_store
         access.require_file_key(conn, principal, store.upload_key(params["upload_id"]), need)
     if path.startswith("/api/v1/workers") and need is access.WRITE:
         access.require_worker_account(principal)

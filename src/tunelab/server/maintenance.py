@@ -4,7 +4,8 @@ Every few seconds: remove the workers silent past ``worker_timeout`` and fail th
 tasks (``worker lost``); fail the running tasks without a worker (scripts run by hand) that
 sent nothing and no ping for ``task_timeout`` (``no activity``); end as stopped the running
 tasks whose stop request went unanswered for ``stop_grace``. Hourly on SQLite:
-``PRAGMA optimize`` so the planner's statistics follow the data. Each step runs in a thread
+``PRAGMA optimize`` so the planner's statistics follow the data. Every few minutes, beside
+the rest: fetch the mirrors of the projects' linked git repositories. Each step runs in a thread
 with its own transaction; an error is logged and the loop goes on, so upkeep never takes the
 server down. Several replicas may run it at
 once: reaping is a conditional delete and a compare-and-set, so each lost worker is reaped
@@ -64,19 +65,39 @@ def end_lost_runs(
 
 
 async def run(
-    engine: sa.Engine, worker_timeout: float, task_timeout: float = 600.0, stop_grace: float = 60.0
+    engine: sa.Engine,
+    worker_timeout: float,
+    task_timeout: float = 600.0,
+    stop_grace: float = 60.0,
+    *,
+    sync_repositories: Callable[[], object] | None = None,
+    sync_every: float = 300.0,
 ) -> None:
-    """Until cancelled (the app's lifespan ends)."""
+    """Until cancelled (the app's lifespan ends). ``sync_repositories`` fetches the mirrors
+    of linked git repositories, every ``sync_every`` seconds, in the background of the rest."""
     interval = reap_interval(worker_timeout, task_timeout, stop_grace)
     optimized = started = time.monotonic()
-    while True:
-        await _step("reaping lost workers", reap_once, engine, worker_timeout)
-        uptime = time.monotonic() - started
-        await _step("ending lost runs", end_lost_runs, engine, task_timeout, stop_grace, uptime)
-        if is_sqlite(engine) and time.monotonic() - optimized >= OPTIMIZE_EVERY:
-            optimized = time.monotonic()
-            await _step("refreshing SQLite statistics", refresh_statistics, engine)
-        await asyncio.sleep(interval)
+    syncing: asyncio.Task[None] | None = None
+    synced = -math.inf
+    try:
+        while True:
+            due = sync_repositories is not None and time.monotonic() - synced >= sync_every
+            # A slow remote must not hold up reaping: the fetches run beside the loop.
+            if due and sync_repositories is not None and (syncing is None or syncing.done()):
+                synced = time.monotonic()
+                syncing = asyncio.create_task(
+                    _step("fetching linked repositories", sync_repositories)
+                )
+            await _step("reaping lost workers", reap_once, engine, worker_timeout)
+            uptime = time.monotonic() - started
+            await _step("ending lost runs", end_lost_runs, engine, task_timeout, stop_grace, uptime)
+            if is_sqlite(engine) and time.monotonic() - optimized >= OPTIMIZE_EVERY:
+                optimized = time.monotonic()
+                await _step("refreshing SQLite statistics", refresh_statistics, engine)
+            await asyncio.sleep(interval)
+    finally:
+        if syncing is not None:
+            syncing.cancel()
 
 
 async def _step(what: str, func: Callable[..., object], *args: object) -> None:

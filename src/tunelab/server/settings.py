@@ -47,6 +47,9 @@ class ServerSettings:
     # Object-store URI prefixes the server may read and delete in, besides the
     # [[storage.*]] entries of its config file (server.uri_access).
     storage_allow: tuple[str, ...] = ()
+    # Where the server's own file store (tunelab:// keys) lives, when not in data_dir:
+    # a folder every replica mounts, or an object store (s3://, gs://, azure://) prefix.
+    file_store: str | None = None
 
     @property
     def auth_required(self) -> bool:
@@ -67,6 +70,7 @@ class ServerSettings:
         host: str | None = None,
         port: int | None = None,
         auth: str | None = None,
+        file_store: str | None = None,
     ) -> ServerSettings:
         env = os.environ
         directory = Path(data_dir or env.get("TUNELAB_DATA_DIR") or DEFAULT_DATA_DIR).expanduser()
@@ -86,6 +90,7 @@ class ServerSettings:
             auth=_choice(auth or env.get("TUNELAB_AUTH") or "auto", "TUNELAB_AUTH", AUTH_CHOICES),
             serve_local_files=_flag_env("TUNELAB_SERVE_LOCAL_FILES"),
             storage_allow=_prefixes_env("TUNELAB_STORAGE_ALLOW"),
+            file_store=_file_store(file_store or env.get("TUNELAB_FILE_STORE") or None),
         )
 
 
@@ -144,6 +149,24 @@ def _prefixes_env(name: str) -> tuple[str, ...]:
             )
         prefixes.append(dest.uri.rstrip("/"))
     return tuple(prefixes)
+
+
+def _file_store(raw: str | None) -> str | None:
+    """A folder (absolute path) or an object-store prefix with its bucket, normalized."""
+    from tunelab.storage import parse_destination
+
+    if raw is None or not raw.strip():
+        return None
+    try:
+        dest = parse_destination(raw.strip())
+    except InvalidInput as exc:
+        raise ConfigError(f"TUNELAB_FILE_STORE (--file-store): {exc.message}") from None
+    if dest.scheme not in ("file", "s3", "gs", "azure"):
+        raise ConfigError(
+            "TUNELAB_FILE_STORE (--file-store) is a folder or an object store (s3://, gs://, "
+            f"azure://), got {raw.strip()!r}"
+        )
+    return dest.uri.rstrip("/") if dest.scheme != "file" else dest.path
 
 
 def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:

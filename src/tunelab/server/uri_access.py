@@ -13,7 +13,9 @@ location (README, "Users and access")::
     s3://, gs://, azure://  only at a destination the server's admin configured: a
                             ``[[storage.*]]`` entry of its config file, or a prefix in
                             TUNELAB_STORAGE_ALLOW. Anything else (any host and port a URI
-                            may name) is never connected to, nor signed for.
+                            may name) is never connected to, nor signed for. Inside the
+                            server's own file store (TUNELAB_FILE_STORE in a bucket): an
+                            admin only; everyone else names those files tunelab://key.
 
 Example::
 
@@ -46,6 +48,8 @@ class UriPolicy:
     local_files: bool
     allow: tuple[str, ...]
     credentials: StorageCredentials
+    # The server's own file store when it is in an object store (its URI), else None.
+    file_store: str | None = None
 
     @classmethod
     def of(cls, app: Any) -> UriPolicy:
@@ -54,7 +58,19 @@ class UriPolicy:
             local_files=settings.local_files_served,
             allow=settings.storage_allow,
             credentials=app.state.storage.credentials,
+            file_store=settings.file_store if "://" in (settings.file_store or "") else None,
         )
+
+    def in_file_store(self, dest: Destination) -> bool:
+        """Whether ``dest`` is inside the server's own file store in an object store (by
+        scheme, bucket and prefix, whatever endpoint the URI names)."""
+        if self.file_store is None:
+            return False
+        store = parse_destination(self.file_store)
+        if store.scheme != dest.scheme or store.bucket != dest.bucket:
+            return False
+        prefix = store.key.rstrip("/")
+        return not prefix or dest.key == prefix or dest.key.startswith(prefix + "/")
 
     def allows(self, dest: Destination) -> bool:
         """Whether ``dest`` (an object-store URI) is at a configured destination."""
@@ -116,6 +132,13 @@ def require_uri(
             if conn is None:
                 raise ValueError("a tunelab:// key is checked against the store: pass conn")
             access.require_file_key(conn, principal, dest.path, need)
+    elif not principal.is_admin and policy.in_file_store(dest):
+        # Its objects are tunelab:// keys: reached by their bucket name, they would skip
+        # the check of their project.
+        raise Forbidden(
+            f"{dest.uri} is in the server's own file store: name the file by its "
+            "tunelab:// key, which is checked against its project"
+        )
     elif not policy.allows(dest):
         allowed = policy.destinations()
         listed = ", ".join(allowed) if allowed else "none are configured"

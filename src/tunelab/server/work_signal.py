@@ -1,52 +1,94 @@
 """Waking the long polls of ``POST /workers/{id}/next`` when work may have arrived.
 
-An enqueue (or a dequeue, a stop) on this server process calls ``notify`` after its commit,
-and every poll waiting here tries its claim again at once. It is only a shortcut: a poll
-also re-checks the store every fraction of a second, which is how an enqueue made on
-another server replica reaches it, so nothing depends on this in-process state.
+A waiting poll does not look at the store again on its own: it tries its claim when this
+signal wakes it. Two things wake it:
+
+- ``notify``, which a route calls after its commit (an enqueue, a dequeue, a stop): on
+  SQLite, where the server is the only process writing, that is all it takes;
+- ``wake``, which the PostgreSQL listener (``server.pg_notify``) calls for every enqueue
+  made through any replica, this one included, naming the queue; while it listens,
+  ``notify`` leaves the waking to it, so a poll is not woken twice for one enqueue.
+
+A poll that knows its worker's queues waits for those only: an enqueue into one queue does
+not send the agents of every other queue to the store for nothing.
 
 Example::
 
-    signal = WorkSignal()
-    round_ = signal.current()         # before trying to claim: a notify meanwhile counts
+    round_ = signal.current(["gpu"])  # before trying to claim: a wake meanwhile counts
     ... nothing to claim ...
-    await signal.wait(round_, timeout=0.25)
+    await signal.wait(round_, timeout=left)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+
+# The key of the polls that wait for any queue (those that do not know their queues yet).
+_ANY = ""
+
+
+class Round:
+    """What one poll waits on between two attempts: its queues' events of the moment."""
+
+    def __init__(self, events: list[asyncio.Event]) -> None:
+        self.events = events
+
+    def is_set(self) -> bool:
+        """Whether a wake came (rather than the wait's timeout)."""
+        return any(event.is_set() for event in self.events)
 
 
 class WorkSignal:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
+        # Per queue name, the event of its current round: a wake sets it and starts a new
+        # one, so the waiters of a round are woken exactly once.
+        self._events: dict[str, asyncio.Event] = {}
+        # Set by the PostgreSQL listener while its connection listens: every enqueue's
+        # commit then reaches ``wake`` from the database.
+        self.database_listens = False
 
-    def current(self) -> asyncio.Event:
-        """The event of the current round; call from the event loop, before the attempt it
-        guards, so a notify during the attempt still wakes the wait after it."""
+    def current(self, queues: Sequence[str] | None = None) -> Round:
+        """The round of a poll serving ``queues`` (None: any queue); call from the event
+        loop, before the attempt it guards, so a wake during the attempt still ends the
+        wait after it."""
         self._loop = asyncio.get_running_loop()
-        if self._event is None:
-            self._event = asyncio.Event()
-        return self._event
+        keys = [_ANY] if queues is None else list(queues)
+        return Round([self._events.setdefault(key, asyncio.Event()) for key in keys])
 
-    async def wait(self, round_: asyncio.Event, timeout: float) -> None:
-        """Until a notify of ``round_``'s round, or ``timeout`` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(round_.wait(), timeout)
+    async def wait(self, round_: Round, timeout: float) -> None:
+        """Until a wake of ``round_``, or ``timeout`` seconds."""
+        if round_.is_set():
+            return
+        if not round_.events:  # a worker serving no queue: nothing can wake it
+            await asyncio.sleep(timeout)
+            return
+        waits = [asyncio.ensure_future(event.wait()) for event in round_.events]
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     def notify(self) -> None:
-        """Wake every waiting poll. Safe from any thread (routes run in a threadpool)."""
+        """Wake every waiting poll after a change committed through this process, unless
+        the database tells this process itself. Safe from any thread (routes run in a
+        threadpool)."""
+        if self.database_listens:
+            return
         loop = self._loop
         if loop is None:
             return  # nobody has waited yet
         with contextlib.suppress(RuntimeError):  # the loop closed: the server is stopping
-            loop.call_soon_threadsafe(self._fire)
+            loop.call_soon_threadsafe(self.wake)
 
-    def _fire(self) -> None:
-        # A fresh event for the next round: waiters of this one are woken exactly once.
-        event, self._event = self._event, asyncio.Event()
-        if event is not None:
+    def wake(self, queue: str | None = None) -> None:
+        """Wake the polls serving ``queue`` (None: every poll); from the event loop."""
+        if queue is None:
+            woken, self._events = list(self._events.values()), {}
+        else:
+            woken = [e for e in (self._events.pop(k, None) for k in (queue, _ANY)) if e]
+        for event in woken:
             event.set()

@@ -18,7 +18,9 @@ DEFAULT_PART_SIZE = 16 * 1024 * 1024
 @dataclass(frozen=True)
 class StorageContext:
     """The SDK sets ``server_url`` (``tunelab://`` goes over ``/api/v1/files``); the server
-    sets ``files_root`` (``tunelab://`` is that folder). Files over ``part_size`` go in parts.
+    sets ``files_root`` (``tunelab://`` is that folder) or, when its file store is in an
+    object store, ``files_uri`` (``tunelab://key`` is ``<files_uri>/key``). Files over
+    ``part_size`` go in parts.
 
     Example::
 
@@ -30,6 +32,7 @@ class StorageContext:
     server_url: str | None = None
     server_token: str | None = field(default=None, repr=False)
     files_root: Path | None = None
+    files_uri: str | None = None
     cache_dir: Path = field(default_factory=lambda: Path("~/.cache/tunelab/storage").expanduser())
     part_size: int = DEFAULT_PART_SIZE
 
@@ -42,5 +45,7 @@ class StorageContext:
             else StorageCredentials()
         )
         return cls(
-            credentials=credentials, server_url=config.api_url, server_token=config.api_token
+            credentials=credentials,
+            server_url=config.api_urls[0],  # files go through the first of its replicas
+            server_token=config.api_token,
         )

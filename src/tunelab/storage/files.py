@@ -32,7 +32,7 @@ from tunelab.errors import ConfigError, InvalidInput, NotFound, StorageError, Tu
 from tunelab.sdk.own_requests import own_request
 from tunelab.storage.context import StorageContext
 from tunelab.storage.credentials import StorageCredentials
-from tunelab.storage.destination import Destination, parse_destination
+from tunelab.storage.destination import Destination, join_uri, parse_destination
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem  # type: ignore[import-untyped]
@@ -94,11 +94,12 @@ def upload(
     callback = _callback(progress, size)
     with _translated(dest, ctx, "upload to"):
         fs, path, is_local = _filesystem(dest, ctx)
+        scheme = _served_by(dest, ctx).scheme
         if is_local:
             _put_local(fs, local, path)
-        elif dest.scheme == "s3":
+        elif scheme == "s3":
             fs.put_file(str(local), path, callback=callback, chunksize=_s3_part_size(ctx))
-        elif dest.scheme == "tunelab":
+        elif scheme == "tunelab":
             fs.put_file(str(local), path, callback=callback, sha256=sha256)
         else:
             fs.put_file(str(local), path, callback=callback)
@@ -258,6 +259,8 @@ def _filesystem(dest: Destination, ctx: StorageContext) -> tuple[AbstractFileSys
     if dest.scheme == "tunelab":
         if ctx.files_root is not None:
             return fsspec.filesystem("file"), str(ctx.files_root / dest.path), True
+        if ctx.files_uri is not None:
+            return _filesystem(_served_by(dest, ctx), ctx)
         if not ctx.server_url:
             raise StorageError(
                 f"{dest.uri} is in a Tunelab server's file store, and no server is set "
@@ -273,6 +276,14 @@ def _filesystem(dest: Destination, ctx: StorageContext) -> tuple[AbstractFileSys
         dest.path,
         False,
     )
+
+
+def _served_by(dest: Destination, ctx: StorageContext) -> Destination:
+    """Where ``dest`` is stored: a ``tunelab://`` key in a server's object-store file store
+    is an object there; anything else is itself."""
+    if dest.scheme == "tunelab" and ctx.files_root is None and ctx.files_uri is not None:
+        return parse_destination(join_uri(ctx.files_uri, dest.path))
+    return dest
 
 
 def _put_local(fs: AbstractFileSystem, local: Path, path: str) -> None:

@@ -27,6 +27,9 @@ from tunelab.store.tasks import SUMMARY_COLUMNS, summaries
 
 DEFAULT_QUEUE = "default"
 MAX_NAME_LENGTH = 256
+# The PostgreSQL notification channel of enqueues: every server replica listens on it to
+# wake its workers' long polls (``server.pg_notify``).
+WORK_CHANNEL = "tunelab_work"
 
 MoveTo = Literal["top", "bottom", "before"]
 
@@ -164,6 +167,19 @@ def add_entry(conn: sa.Connection, queue_id: str, task_id: str, by: str | None =
             enqueued_by=by,
         )
     )
+    _announce_work(conn, queue_id)
+
+
+def _announce_work(conn: sa.Connection, queue_id: str) -> None:
+    # PostgreSQL delivers a notification (its payload: the queue's name) when the
+    # transaction commits, to the listener of every server replica, and drops it on a
+    # rollback; the same one sent twice in a transaction (a bulk enqueue) is delivered once.
+    # On SQLite the server is the only process writing, and its routes wake the polls
+    # themselves after their commit.
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.select(sa.func.pg_notify(WORK_CHANNEL, queues.c.name)).where(queues.c.id == queue_id)
+        )
 
 
 def remove_entry(conn: sa.Connection, task_id: str) -> None:

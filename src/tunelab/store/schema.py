@@ -66,6 +66,9 @@ tasks = sa.Table(
     # pinged, and when a stop was asked: the upkeep ends runs nobody runs any more.
     sa.Column("last_active", Time, nullable=True),
     sa.Column("stop_requested_at", Time, nullable=True),
+    # What the SDK could not record of the run, and why ({"items": [...], "dropped": n};
+    # NULL: nothing failed). Read with the whole task only (store.capture_warnings).
+    sa.Column("capture_warnings", sa.JSON, nullable=True),
     sa.Index(None, "project_id", "last_update"),
     # Covers the listing's usual filters, so counting a page's total reads only this index.
     sa.Index(None, "project_id", "archived", "status"),
@@ -428,4 +431,19 @@ metric_directions = sa.Table(
     # lower | higher
     sa.Column("direction", sa.String(16), nullable=False),
     sa.Column("updated", Time, nullable=False),
+)
+
+# The git repository a project is linked to (store.repositories); the server keeps a mirror
+# of it in its data directory. Credentials are the server's settings, never stored here.
+project_repositories = sa.Table(
+    "project_repositories",
+    metadata,
+    sa.Column("project_id", Id, sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("default_branch", sa.String(255), nullable=False),
+    # Lists of paths inside the repository (parameter files, metrics files).
+    sa.Column("params_files", sa.JSON, nullable=False),
+    sa.Column("metrics_files", sa.JSON, nullable=False),
+    sa.Column("created", Time, nullable=False),
+    sa.Column("last_update", Time, nullable=False),
 )

@@ -4,7 +4,10 @@ Taking the next task is one transaction: lock the first queued entry (``dialect`
 PostgreSQL ``FOR UPDATE SKIP LOCKED``, SQLite's write transaction), set the task running on
 this worker (compare-and-set on ``queued``), drop the entry. However many agents poll, each
 task goes to exactly one. A worker silent for longer than the timeout is removed and its
-running tasks fail with ``worker lost``.
+running tasks fail with ``worker lost``; one registered again by a new agent process (a
+restarted agent keeps its worker id) fails at once the tasks it ran with ``worker restarted``.
+Heartbeats are stamped, and silence measured, on the database's clock: server replicas whose
+clocks disagree still agree on which worker is silent.
 
 Example::
 
@@ -28,6 +31,7 @@ from tunelab.store.dialect import dialect_insert, lock_first_queued
 from tunelab.store.lookup import now, visible_only
 from tunelab.store.schema import queues as queue_table
 from tunelab.store.schema import tasks, workers
+from tunelab.store.task_activity import database_now
 from tunelab.store.task_status import change_status
 from tunelab.store.tasks import get_task
 
@@ -37,6 +41,7 @@ MAX_HOST_LENGTH = 256
 MAX_QUEUES = 100
 LOST = "worker lost"
 UNREGISTERED = "worker unregistered while running it"
+RESTARTED = "worker restarted"
 
 
 def validate_worker_id(worker_id: Any) -> str:
@@ -56,9 +61,15 @@ def register(
     host: str = "",
     *,
     user_id: str | None = None,
+    running: str | None = None,
 ) -> dict[str, Any]:
-    """Register the worker, or register it again (a restarted agent): its queues, in the
-    order it takes from them, are created if missing."""
+    """Register the worker, or register it again: its queues, in the order it takes from
+    them, are created if missing.
+
+    ``running`` is the task the registering agent runs now. An agent that registers again
+    while it works (the server had forgotten it) names its task, which goes on; a new agent
+    process names none, so whatever still runs under this worker id has lost its process
+    (the agent was killed and restarted) and fails with ``worker restarted``."""
     validate_worker_id(worker_id)
     if len(queue_names) > MAX_QUEUES:
         raise InvalidInput(f"a worker serves at most {MAX_QUEUES} queues")
@@ -67,12 +78,15 @@ def register(
         queues.ensure_queue(conn, name)
     if len(host) > MAX_HOST_LENGTH:
         raise InvalidInput(f"host is at most {MAX_HOST_LENGTH} characters")
-    stamp = now()
+    _fail_running(conn, [worker_id], RESTARTED, keep=running)
+    if running is not None and not _runs(conn, worker_id, running):
+        running = None
+    stamp = database_now(conn)  # heartbeats go by the database's clock, never a replica's
     insert = dialect_insert(conn, workers).values(
         id=worker_id,
         queues=names,
         host=host,
-        task_id=None,
+        task_id=running,
         registered=stamp,
         last_heartbeat=stamp,
         user_id=user_id,
@@ -84,7 +98,7 @@ def register(
                 "queues": insert.excluded.queues,
                 "host": insert.excluded.host,
                 "user_id": insert.excluded.user_id,
-                "task_id": None,
+                "task_id": running,
                 "registered": stamp,
                 "last_heartbeat": stamp,
             },
@@ -96,7 +110,7 @@ def register(
 def ensure_worker(conn: sa.Connection, worker_id: str, user_id: str | None = None) -> None:
     """Register ``worker_id`` serving no queue unless it is registered already."""
     validate_worker_id(worker_id)
-    stamp = now()
+    stamp = database_now(conn)
     conn.execute(
         dialect_insert(conn, workers)
         .values(
@@ -164,7 +178,7 @@ def heartbeat(conn: sa.Connection, worker_id: str, task_id: str | None = None) -
     touched = conn.execute(
         workers.update()
         .where(workers.c.id == worker_id)
-        .values(last_heartbeat=now(), task_id=task_id)
+        .values(last_heartbeat=database_now(conn), task_id=task_id)
     )
     if touched.rowcount != 1:
         raise _unknown(worker_id)
@@ -196,7 +210,7 @@ def take_next(
     touched = conn.execute(
         workers.update()
         .where(workers.c.id == worker_id)
-        .values(last_heartbeat=now())
+        .values(last_heartbeat=database_now(conn))
         .returning(workers.c.queues)
     ).first()
     if touched is None:
@@ -242,7 +256,9 @@ def unregister(conn: sa.Connection, worker_id: str) -> None:
 def reap_lost(conn: sa.Connection, timeout: float) -> list[str]:
     """Remove the workers silent for more than ``timeout`` seconds and fail their running
     tasks with ``worker lost``; answers the ids of the tasks failed."""
-    cutoff = now() - timeout
+    # The database's clock, the one heartbeats are stamped with: replicas whose clocks
+    # disagree still agree on who is silent.
+    cutoff = database_now(conn) - timeout
     # The condition is evaluated again on a row another transaction just touched
     # (PostgreSQL), so a worker that polled or heartbeat meanwhile stays.
     lost = list(
@@ -253,15 +269,32 @@ def reap_lost(conn: sa.Connection, timeout: float) -> list[str]:
     return _fail_running(conn, lost, LOST)
 
 
-def _fail_running(conn: sa.Connection, worker_ids: list[str], reason: str) -> list[str]:
+def _runs(conn: sa.Connection, worker_id: str, task_id: str) -> bool:
+    found = conn.execute(
+        sa.select(tasks.c.id).where(
+            tasks.c.id == task_id,
+            tasks.c.worker_id == worker_id,
+            tasks.c.status == S.RUNNING.value,
+        )
+    ).first()
+    return found is not None
+
+
+def _fail_running(
+    conn: sa.Connection, worker_ids: list[str], reason: str, keep: str | None = None
+) -> list[str]:
+    """Fail the tasks running on ``worker_ids``, all but ``keep``; their ids."""
     if not worker_ids:
         return []
     stamp = now()
     # One compare-and-set for all of them: only tasks still running on these workers fail;
     # one that ended (or was reset and taken elsewhere) meanwhile is left alone.
+    running = sa.and_(tasks.c.status == S.RUNNING.value, tasks.c.worker_id.in_(worker_ids))
+    if keep is not None:
+        running = sa.and_(running, tasks.c.id != keep)
     failed = conn.execute(
         tasks.update()
-        .where(tasks.c.status == S.RUNNING.value, tasks.c.worker_id.in_(worker_ids))
+        .where(running)
         .values(
             status=S.FAILED.value,
             status_reason=reason,

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends
 
 from tunelab.server.api import (
     artifacts,
+    capture_warnings,
     console,
     documentation,
     files,
@@ -15,6 +16,7 @@ from tunelab.server.api import (
     plots,
     projects,
     queues,
+    repositories,
     saved_views,
     scalars,
     task_batches,
@@ -42,9 +44,11 @@ api_router.include_router(workers.router)
 api_router.include_router(files.router)
 api_router.include_router(artifacts.router)
 api_router.include_router(upload_failures.router)
+api_router.include_router(capture_warnings.router)
 api_router.include_router(models.router)
 api_router.include_router(users.router)
 api_router.include_router(tokens.router)
 api_router.include_router(members.router)
 api_router.include_router(metric_directions.router)
 api_router.include_router(saved_views.router)
+api_router.include_router(repositories.router)

@@ -1,11 +1,13 @@
 """The server's file store (``tunelab://``): whole files, multi-part uploads, reads, deletes.
 
-Bodies are streamed to disk as they arrive, hashed on the way, never held in memory.
+Bodies are streamed to the store (its folder, or its object store) as they arrive, hashed
+on the way, never held whole in memory; reads are streamed back, byte ranges included.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
@@ -14,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from tunelab.errors import InvalidInput
-from tunelab.server.api.deps import Settings
+from tunelab.server.api.object_download import object_response
 from tunelab.server.file_store import MAX_PARTS, FileStore, FileWriter, StoredKey
 from tunelab.server.security_headers import user_file_headers
 
@@ -25,8 +27,9 @@ _WRITE_CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def _store(settings: Settings) -> FileStore:
-    return FileStore(settings.data_dir)
+def _store(request: Request) -> FileStore:
+    store: FileStore = request.app.state.file_store
+    return store
 
 
 Store = Annotated[FileStore, Depends(_store)]
@@ -48,7 +51,7 @@ async def put_file(
     sha256: Annotated[str | None, Header(alias="X-Tunelab-Sha256")] = None,
 ) -> dict[str, object]:
     expected = _checked_sha256(sha256) if sha256 is not None else None
-    writer = await run_in_threadpool(store.writer, key)
+    writer = await run_in_threadpool(store.writer, key, _announced_length(request))
     stored = await _receive(request, writer, expected)
     return stored.as_json()
 
@@ -59,19 +62,19 @@ _FILE_ANSWER: dict[int | str, dict[str, Any]] = {200: {"content": {"application/
 # GET and HEAD as two routes: one route for both gave the OpenAPI document two operations
 # with the same operationId.
 @router.get("/files/{key:path}", response_class=FileResponse, responses=_FILE_ANSWER)
-def get_file(key: str, store: Store) -> FileResponse:
+def get_file(key: str, request: Request, store: Store) -> Response:
     # Whatever the file holds (an HTML debug sample, an upload), the browser downloads it or
     # shows it in a sandbox: it never runs as a page of the server.
-    return FileResponse(
-        store.existing(key),
-        media_type="application/octet-stream",
-        headers=user_file_headers(key.rsplit("/", 1)[-1]),
-    )
+    headers = user_file_headers(key.rsplit("/", 1)[-1])
+    found = store.read(key)
+    if isinstance(found, Path):
+        return FileResponse(found, media_type="application/octet-stream", headers=headers)
+    return object_response(found, request, headers)
 
 
 @router.head("/files/{key:path}", response_class=FileResponse, responses=_FILE_ANSWER)
-def head_file(key: str, store: Store) -> FileResponse:
-    return get_file(key, store)
+def head_file(key: str, request: Request, store: Store) -> Response:
+    return get_file(key, request, store)
 
 
 @router.delete("/files/{key:path}", status_code=status.HTTP_204_NO_CONTENT)
@@ -121,6 +124,11 @@ async def _receive(request: Request, writer: FileWriter, expected: str | None = 
     except BaseException:
         writer.abort()
         raise
+
+
+def _announced_length(request: Request) -> int | None:
+    length = request.headers.get("content-length", "")
+    return int(length) if length.isascii() and length.isdigit() else None
 
 
 def _checked_sha256(value: str) -> str:

@@ -57,6 +57,9 @@ class WorkerRegistration(_Body):
     id: WorkerId
     queues: Annotated[list[QueueName], Field(max_length=100)] = ["default"]
     host: HostName = ""
+    # The task the agent runs now: one registering again while it works names it, a new
+    # agent process names none (and the tasks left running under its id fail).
+    task_id: TaskId | None = None
 
 
 class Heartbeat(_Body):

@@ -2,8 +2,12 @@
 
 ``POST /workers/{id}/next`` waits for work without holding a database connection or a
 thread: each claim attempt runs in the threadpool in its own short transaction, and between
-attempts the request awaits the in-process ``WorkSignal`` (an enqueue on this process wakes
-it at once) or a short re-check interval (an enqueue on another replica is seen within it).
+attempts the request awaits the ``WorkSignal``, which an enqueue through this process (or,
+on PostgreSQL, through any replica) wakes at once. A poll tries once when it arrives, then
+only when woken (and, in a poll longer than half the worker timeout, to show the worker
+alive): an idle agent costs the store one short transaction per poll. A task passed over
+because another transaction held its row at the moment of the wake is taken at the next
+wake or by the worker's next poll.
 """
 
 from __future__ import annotations
@@ -24,16 +28,14 @@ from tunelab.store import workers
 
 router = APIRouter(tags=["workers"])
 
-# How often a waiting poll looks at the store again when nothing woke it: the longest an
-# enqueue made through another server replica waits to be noticed.
-RECHECK_SECONDS = 0.25
-
 
 @router.post("/workers")
 def register_worker(body: WorkerRegistration, conn: Conn, request: Request) -> dict[str, Any]:
     principal = current_principal(request)
     access.require_worker_id(conn, principal, body.id)
-    return workers.register(conn, body.id, body.queues, body.host, user_id=principal.user_id)
+    return workers.register(
+        conn, body.id, body.queues, body.host, user_id=principal.user_id, running=body.task_id
+    )
 
 
 @router.get("/workers")
@@ -58,15 +60,35 @@ async def next_task(worker_id: str, body: NextRequest, request: Request) -> dict
     engine: sa.Engine = request.app.state.engine
     signal: WorkSignal = request.app.state.work_signal
     deadline = time.monotonic() + body.timeout
+    # Each attempt moves the worker's heartbeat: a poll waiting longer than this tries again,
+    # so the server's worker timeout never counts a waiting worker as lost.
+    keepalive = request.app.state.settings.worker_timeout / 2
+    queues: list[str] | None = None  # any queue wakes the first wait: they are not known yet
     while True:
-        round_ = signal.current()  # taken first: a notify during the attempt is not missed
-        task = await run_db(request, _take_next, engine, worker_id)
+        round_ = signal.current(queues)  # taken first: a wake during the attempt is not missed
+        task, queues = await run_db(request, _take_next, engine, worker_id)
         left = deadline - time.monotonic()
-        if task is not None or left <= 0 or await request.is_disconnected():
+        if task is not None or left <= 0:
             return {"task": task}
-        await signal.wait(round_, min(left, RECHECK_SECONDS))
+        if not round_.is_set():
+            # From now on only its own queues wake it (taken with no await since the
+            # attempt, so nothing is missed in between).
+            round_ = signal.current(queues)
+            await signal.wait(round_, min(left, keepalive))
+            # Nothing woke it by the end: the worker's next poll looks again at once, so a
+            # last attempt here would only double an idle agent's cost.
+            if left <= keepalive and not round_.is_set():
+                return {"task": None}
+        # A task taken for an agent that is gone would stay running with nobody to run it.
+        if await request.is_disconnected():
+            return {"task": None}
 
 
-def _take_next(engine: sa.Engine, worker_id: str) -> dict[str, Any] | None:
+def _take_next(engine: sa.Engine, worker_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The task taken, or None and the queues the worker serves (for its next wait)."""
     with engine.begin() as conn:
-        return workers.take_next(conn, worker_id)
+        task = workers.take_next(conn, worker_id)
+        if task is not None:
+            return task, []
+        served: list[str] = workers.get_worker(conn, worker_id)["queues"]
+        return None, served

@@ -1,8 +1,9 @@
-"""The server's file store on disk: ``<data_dir>/files/<key>``, written atomically.
+"""The server's file store on disk: ``<folder>/files/<key>``, written atomically.
 
-A file is written to a temporary file under ``<data_dir>/uploads/``, hashed while it is
-written, and renamed into place: a reader sees the old file or the new one, never half.
-A multi-part upload keeps its parts in ``<data_dir>/uploads/<upload_id>/`` until it is
+The folder is the data directory, or the shared one ``--file-store /path`` names. A file is
+written to a temporary file under ``<folder>/uploads/``, hashed while it is written, and
+renamed into place: a reader sees the old file or the new one, never half.
+A multi-part upload keeps its parts in ``<folder>/uploads/<upload_id>/`` until it is
 completed (parts joined, size and sha256 checked, renamed into place) or aborted.
 
 Keys are checked by ``validate_key`` before any path is built, and the folder a file
@@ -18,30 +19,19 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from tunelab.errors import Conflict, InvalidInput, NotFound, StorageError
+from tunelab.server.file_store.interface import MAX_PARTS, StoredKey
 from tunelab.storage.destination import validate_key
 
-MAX_PARTS = 10_000
 _COPY_CHUNK = 4 * 1024 * 1024
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 # Upload sessions untouched this long are abandoned; the next upload clears them away.
 _STALE_UPLOAD_SECONDS = 24 * 3600
 
 
-@dataclass(frozen=True)
-class StoredKey:
-    key: str
-    size: int
-    sha256: str
-
-    def as_json(self) -> dict[str, object]:
-        return {"key": self.key, "size": self.size, "sha256": self.sha256}
-
-
-class FileWriter:
+class LocalFileWriter:
     """A file being received: ``write`` chunks, then ``commit`` (or ``abort``)."""
 
     def __init__(self, temp_dir: Path, place: Path, key: str) -> None:
@@ -81,10 +71,10 @@ class FileWriter:
         self.partial.unlink(missing_ok=True)
 
 
-class FileStore:
-    def __init__(self, data_dir: Path) -> None:
-        self.root = data_dir / "files"
-        self.uploads = data_dir / "uploads"
+class LocalFileStore:
+    def __init__(self, folder: Path) -> None:
+        self.root = folder / "files"
+        self.uploads = folder / "uploads"
 
     # ----- whole files ------------------------------------------------------------------
 
@@ -98,10 +88,13 @@ class FileStore:
             raise NotFound(f"no file {key!r} in the file store")
         return path
 
-    def writer(self, key: str) -> FileWriter:
+    def read(self, key: str) -> Path:
+        return self.existing(key)
+
+    def writer(self, key: str, size: int | None = None) -> LocalFileWriter:
         """A writer for ``key``; the caller commits it (or aborts it on failure)."""
         place = self._place(key)
-        return FileWriter(self.uploads, place, key)
+        return LocalFileWriter(self.uploads, place, key)
 
     def delete(self, key: str) -> None:
         path = self.existing(key)
@@ -130,11 +123,11 @@ class FileStore:
         """The key an open upload is stored under once complete (NotFound for none)."""
         return _key_of(self._upload(upload_id))
 
-    def part_writer(self, upload_id: str, number: int) -> FileWriter:
+    def part_writer(self, upload_id: str, number: int) -> LocalFileWriter:
         folder = self._upload(upload_id)
         if not 1 <= number <= MAX_PARTS:
             raise InvalidInput(f"part numbers run from 1 to {MAX_PARTS}, got {number}")
-        return FileWriter(folder, folder / f"{number}.part", _key_of(folder))
+        return LocalFileWriter(folder, folder / f"{number}.part", _key_of(folder))
 
     def complete_upload(self, upload_id: str, parts: int, size: int, sha256: str) -> StoredKey:
         """Join parts ``1..parts`` into the file; a missing part, a size or a sha256 that
@@ -156,7 +149,7 @@ class FileStore:
             raise InvalidInput(
                 f"the parts of upload {upload_id} add up to {total} bytes, not {size}"
             )
-        writer = FileWriter(folder, self._place(key), key)
+        writer = LocalFileWriter(folder, self._place(key), key)
         try:
             for part in files:
                 with open(part, "rb") as handle:
