@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.agents import agent_daemon
-from tests.gitrepo import isolate_git, new_repo
+from tests.gitrepo import new_repo
 from tests.scripts import run_script, script_env, unique
 from tests.services import ServerProcess
 from tests.waiting import final_status
@@ -78,20 +78,6 @@ def main(_):
 if __name__ == "__main__":
     app.run(main)
 """
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("fire-absl")
-    with pytest.MonkeyPatch.context() as patch:
-        isolate_git(patch, path)
-        yield path
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerProcess) -> Iterator[ApiClient]:
-    with ApiClient(server.url) as api:
-        yield api
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.agents import agent_daemon
-from tests.gitrepo import isolate_git, new_repo
+from tests.gitrepo import new_repo
 from tests.scripts import run_script, script_env, unique
 from tests.services import ServerProcess
 from tests.waiting import final_status
@@ -35,20 +35,6 @@ Path("weights.bin").write_bytes(b"weights" * 100)
 model = OutputModel(task=task, name="classifier", framework="custom")
 model.update_weights("weights.bin")
 """
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("rerun")
-    with pytest.MonkeyPatch.context() as patch:
-        isolate_git(patch, path)
-        yield path
-
-
-@pytest.fixture(scope="module")
-def client(server: ServerProcess) -> Iterator[ApiClient]:
-    with ApiClient(server.url) as api:
-        yield api
 
 
 @pytest.fixture(scope="module")
