@@ -19,14 +19,13 @@ page or a mirror's own config (they are passed on git's command line for the one
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tunelab.errors import ConfigError
-from tunelab.sdk.config import config_file_path
+from tunelab.sdk.config import config_file_path, read_config_tables
 
 
 @dataclass(frozen=True)
@@ -72,15 +71,7 @@ def load_git_credentials(
 
     A bad entry raises ConfigError naming the file and the key, never the value."""
     file_path = config_file_path(environ, path)
-    if not file_path.is_file():
-        return GitCredentials()
-    try:
-        with file_path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read config file {file_path}: {exc}", {"path": str(file_path)}
-        ) from None
+    data = read_config_tables(file_path)
     tables = data.get("git", [])
     if isinstance(tables, dict):  # [git] written once instead of [[git]]
         tables = [tables]

@@ -219,14 +219,20 @@ def config_file_path(
     return _expand(environ.get("TUNELAB_CONFIG_FILE", DEFAULT_CONFIG_FILE), environ)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
-    if not path.exists():
+def read_config_tables(path: Path) -> dict[str, Any]:
+    """The config file's TOML as a dict ({} when there is none); ConfigError when it cannot
+    be read. Its sections (``[[storage.*]]``, ``[[git]]``) are read by their owners."""
+    if not path.is_file():
         return {}
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}", {"path": str(path)}) from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    data = read_config_tables(path)
     unknown = sorted(k for k, v in data.items() if k not in _SETTINGS and not isinstance(v, dict))
     if unknown:
         raise ConfigError(

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tunelab.errors import ConfigError
-from tunelab.sdk.config import config_file_path
+from tunelab.sdk.config import config_file_path, read_config_tables
 
 
 @dataclass(frozen=True)
@@ -127,14 +126,7 @@ def load_storage_credentials(
     file_path = config_file_path(environ, path)
     if not file_path.is_file():
         return StorageCredentials()
-    try:
-        with file_path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read config file {file_path}: {exc}", {"path": str(file_path)}
-        ) from None
-    storage = data.get("storage", {})
+    storage = read_config_tables(file_path).get("storage", {})
     if not isinstance(storage, dict):
         raise _bad(file_path, "storage", "must be a table ([storage.s3], [storage.gs], ...)")
     unknown = sorted(set(storage) - set(_KINDS))
