@@ -36,7 +36,14 @@ def test_the_exact_command(tmp_path: Path) -> None:
         sdk_dir=Path("/opt/agent/tunelab"),
     )
     pins = sdk_requirements(["numpy==2.1.0"])
-    assert [p.split("==")[0] for p in pins] == ["click", "fsspec", "httpx", "pyyaml"]
+    assert [p.split("==")[0] for p in pins] == [
+        "click",
+        "fsspec",
+        "httpx",
+        "pyyaml",
+        "ruamel-yaml",
+        "tomlkit",
+    ]
     assert command == [
         "docker", "run", "--rm", "--network", "host",
         "-v", f"{work}:/workspace",

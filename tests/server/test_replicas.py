@@ -34,7 +34,7 @@ from tunelab.sdk.transport import ApiClient
 pytestmark = pytest.mark.postgres
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "scripts" / "team-server-example"
-TASKS = 40
+TASKS = 20
 
 ONCE = """
 import os

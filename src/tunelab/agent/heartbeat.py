@@ -19,6 +19,7 @@ OnStop = Callable[[str], None]
 # After a beat went unanswered the next one comes sooner than the interval (when that is
 # longer): a server back up, or another replica, hears from the worker within seconds.
 RETRY_AFTER_FAILURE = 2.0
+IDLE_CHECK = 0.5
 
 
 class Heartbeat:
@@ -85,7 +86,8 @@ class Heartbeat:
         while not self._halt.is_set():
             wait = min(self.interval, RETRY_AFTER_FAILURE)
             if self.task_id is None and not self.beat_while_idle:
-                self._halt.wait(self.interval)
+                # Costs nothing; a task taken meanwhile gets its first beat within the slice.
+                self._halt.wait(min(self.interval, IDLE_CHECK))
                 continue
             try:
                 self.beat()
