@@ -9,10 +9,12 @@ upload leaves nothing under its key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from tunelab.errors import InvalidInput
 
 MAX_PARTS = 10_000
 
@@ -84,3 +86,22 @@ class FileStore(Protocol):
         ...
 
     def abort_upload(self, upload_id: str) -> None: ...
+
+
+def checked_parts(upload_id: str, parts: int, size: int, found: Mapping[str, int]) -> list[str]:
+    """The names of parts ``1..parts`` (``"1.part"``…) in order, given the parts an upload
+    holds (name: bytes); a missing or extra part, or a total other than ``size``, is a 400."""
+    names = [f"{n}.part" for n in range(1, parts + 1)]
+    missing = [n for n, name in enumerate(names, start=1) if name not in found]
+    if missing:
+        raise InvalidInput(
+            f"upload {upload_id} is missing part {missing[0]} of {parts}",
+            {"missing": missing[:100]},
+        )
+    extra = sorted(set(found) - set(names))
+    if extra:
+        raise InvalidInput(f"upload {upload_id} has parts beyond {parts}: {extra[0]}")
+    total = sum(found[name] for name in names)
+    if total != size:
+        raise InvalidInput(f"the parts of upload {upload_id} add up to {total} bytes, not {size}")
+    return names

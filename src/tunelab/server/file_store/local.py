@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 
 from tunelab.errors import Conflict, InvalidInput, NotFound, StorageError
-from tunelab.server.file_store.interface import MAX_PARTS, StoredKey
+from tunelab.server.file_store.interface import MAX_PARTS, StoredKey, checked_parts
 from tunelab.storage.destination import validate_key
 
 _COPY_CHUNK = 4 * 1024 * 1024
@@ -134,21 +134,8 @@ class LocalFileStore:
         does not match is a 400 and leaves the upload open (a part can be sent again)."""
         folder = self._upload(upload_id)
         key = _key_of(folder)
-        files = [folder / f"{n}.part" for n in range(1, parts + 1)]
-        missing = [n for n, part in enumerate(files, start=1) if not part.is_file()]
-        if missing:
-            raise InvalidInput(
-                f"upload {upload_id} is missing part {missing[0]} of {parts}",
-                {"missing": missing[:100]},
-            )
-        extra = sorted(p.name for p in folder.glob("*.part") if p not in set(files))
-        if extra:
-            raise InvalidInput(f"upload {upload_id} has parts beyond {parts}: {extra[0]}")
-        total = sum(part.stat().st_size for part in files)
-        if total != size:
-            raise InvalidInput(
-                f"the parts of upload {upload_id} add up to {total} bytes, not {size}"
-            )
+        found = {p.name: p.stat().st_size for p in folder.glob("*.part") if p.is_file()}
+        files = [folder / name for name in checked_parts(upload_id, parts, size, found)]
         writer = LocalFileWriter(folder, self._place(key), key)
         try:
             for part in files:

@@ -30,7 +30,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tunelab.errors import Conflict, InvalidInput, NotFound, StorageError, TunelabError
-from tunelab.server.file_store.interface import MAX_PARTS, StoredKey, StoredObject
+from tunelab.server.file_store.interface import (
+    MAX_PARTS,
+    StoredKey,
+    StoredObject,
+    checked_parts,
+)
 from tunelab.storage import Destination, StorageCredentials, storage_options, validate_key
 
 if TYPE_CHECKING:
@@ -198,21 +203,7 @@ class ObjectFileStore:
                 for entry in self.fs.ls(folder, detail=True)
                 if entry["name"].endswith(".part")
             }
-        names = [f"{n}.part" for n in range(1, parts + 1)]
-        missing = [n for n, name in enumerate(names, start=1) if name not in listed]
-        if missing:
-            raise InvalidInput(
-                f"upload {upload_id} is missing part {missing[0]} of {parts}",
-                {"missing": missing[:100]},
-            )
-        extra = sorted(set(listed) - set(names))
-        if extra:
-            raise InvalidInput(f"upload {upload_id} has parts beyond {parts}: {extra[0]}")
-        total = sum(listed[name] for name in names)
-        if total != size:
-            raise InvalidInput(
-                f"the parts of upload {upload_id} add up to {total} bytes, not {size}"
-            )
+        names = checked_parts(upload_id, parts, size, listed)
         writer = self.writer(key, size)
         try:
             with self.translated("complete the upload of", key):
