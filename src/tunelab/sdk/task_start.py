@@ -54,11 +54,7 @@ def _record(params: list[Parameter]) -> None:
 # Under an agent the stored Args replace the command line's values at parse time, even when
 # the script parses before Task.init.
 hook_argparse(
-    lambda parser, namespace: (
-        None
-        if hydra_config.owns_parser(parser)  # Hydra's own flags; its overrides go to "Hydra"
-        else _record(argparse_parameters(parser, namespace))
-    ),
+    lambda parser, namespace: _record(argparse_parameters(parser, namespace)),
     override=remote.argparse_override,
 )
 hook_click(lambda ctx: _record(click_parameters(ctx)), override=remote.click_override)

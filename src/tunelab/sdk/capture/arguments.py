@@ -114,12 +114,24 @@ def ignore_parser(parser: argparse.ArgumentParser) -> None:
     _ignored.add(parser)
 
 
+def ignore_parsers_where(test: Callable[[argparse.ArgumentParser], bool]) -> None:
+    """Leave alone every parser ``test`` picks (Hydra's own, made afresh at each run)."""
+    _ignored_kinds.append(test)
+
+
 _ignored: weakref.WeakSet[argparse.ArgumentParser] = weakref.WeakSet()
+_ignored_kinds: list[Callable[[argparse.ArgumentParser], bool]] = []
 
 
 def _parses_its_own_way(parser: argparse.ArgumentParser) -> bool:
     if parser in _ignored:
         return True
+    for test in _ignored_kinds:
+        try:
+            if test(parser):
+                return True
+        except Exception as exc:  # recorded as any parser then: the script's parse goes on
+            warn(ARGPARSE, exc)
     # jsonargparse's parsers (LightningCLI's too) subclass argparse but merge config files and
     # type hints after argparse's pass: their own hook records the final values instead.
     return any(cls.__module__.startswith("jsonargparse") for cls in type(parser).__mro__)

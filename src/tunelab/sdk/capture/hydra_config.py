@@ -35,6 +35,7 @@ from typing import Any
 
 from tunelab.errors import InvalidInput
 from tunelab.sdk import remote
+from tunelab.sdk.capture.arguments import ignore_parsers_where
 from tunelab.sdk.capture.import_hooks import when_imported
 from tunelab.sdk.capture_warnings import guarded, warn
 from tunelab.sdk.parameters import ParamBody, parse_bool
@@ -76,7 +77,9 @@ _original: dict[str, Any] = {}
 
 
 def install() -> None:
-    """Patch Hydra as soon as it is imported (at once if it already is)."""
+    """Patch Hydra as soon as it is imported (at once if it already is); its own argparse
+    parser is left alone (its overrides go to ``Hydra``, not ``Args``)."""
+    ignore_parsers_where(owns_parser)
     when_imported("hydra", patch_hydra)
 
 
