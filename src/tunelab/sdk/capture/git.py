@@ -90,12 +90,13 @@ def capture_source(
     if working_dir is None:
         working_dir = _relative(script.parent, root) or "."
         warnings.append(f"working directory {cwd} is outside the repository {root}")
-    diff, diff_error = _recorded_diff(git, root, commit, max_diff_bytes, warnings)
+    entry_point = _relative(script, root) or str(script)
+    diff, diff_error = _recorded_diff(git, root, commit, max_diff_bytes, warnings, entry_point)
     return SourceInfo(
         repository=repository,
         branch=branch,
         commit=commit,
-        entry_point=_relative(script, root) or str(script),
+        entry_point=entry_point,
         working_dir=working_dir,
         diff=diff,
         diff_error=diff_error,
@@ -187,15 +188,22 @@ def _command(args: tuple[str, ...]) -> str:
 
 
 def _recorded_diff(
-    git: _Git, root: Path, commit: str, limit: int, warnings: list[str]
+    git: _Git, root: Path, commit: str, limit: int, warnings: list[str], entry_point: str
 ) -> tuple[str, str]:
-    """``(diff, "")``, or ``("", why)`` when it failed twice (a slow disk, a held lock)."""
+    """``(diff, "")``, or ``("", why)`` when it failed twice (a slow disk, a held lock, or
+    an answer that cannot be true: the running script deleted while it is on disk)."""
     failure = ""
     for _ in range(2):
         try:
-            return _diff(git, root, commit, limit, warnings), ""
+            diff = _diff(git, root, commit, limit, warnings)
         except (_GitError, OSError) as exc:
             failure = str(exc) or type(exc).__name__
+            continue
+        deleted = f"diff --git a/{entry_point} b/{entry_point}\ndeleted file mode "
+        if deleted in diff and (root / entry_point).is_file():
+            failure = f"git diff showed the running script {entry_point} as deleted"
+            continue
+        return diff, ""
     return "", failure
 
 
