@@ -12,6 +12,7 @@
      │    └── InsufficientStorage     507, "insufficient_storage" (its database's disk is full)
      ├── StorageError                 502, "storage_error"   (object storage refused or failed)
      ├── RepositoryUnavailable        409, "repository_unavailable" (a linked git repository)
+     │    └── ForgeError              409, "forge_error"     (its GitHub/GitLab API refused)
      └── ConfigError                  400, "config_error"    (a bad setting or config file)
 
 The server maps any of these to HTTP in one handler, with the body
@@ -102,6 +103,15 @@ class RepositoryUnavailable(TunelabError):
 
     status = 409
     code = "repository_unavailable"
+
+
+class ForgeError(RepositoryUnavailable):
+    """The forge hosting a linked repository (GitHub, GitLab) refused or could not be reached
+    while opening a pull request or starting a CI workflow: the forge's own message, never
+    the token. A 4xx for the same reason as RepositoryUnavailable: the link's owner fixes it."""
+
+    status = 409
+    code = "forge_error"
 
 
 class ConfigError(TunelabError):

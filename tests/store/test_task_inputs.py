@@ -114,7 +114,7 @@ def test_a_write_moves_the_task_last_update(engine: sa.Engine, task_id: str) -> 
     "data",
     [
         {"Args": {"lr": None}},  # null deletes only when merging
-        {"a/b": {"lr": param("1")}},  # "/" separates section from name in sort keys
+        {"configs/../b": {"lr": param("1")}},  # a section names a URL path: no ".." part
         {"": {"lr": param("1")}},
         {"Args": {"": param("1")}},
         {"Args": {"lr": {"type": "float"}}},

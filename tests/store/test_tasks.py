@@ -42,6 +42,7 @@ TASK_KEYS = {
     "upload_failures",
     "capture_warnings",
     "capture_warnings_dropped",
+    "git_run",
 }
 
 
@@ -59,6 +60,7 @@ def test_a_new_task_has_every_field_of_the_api_task(engine: sa.Engine) -> None:
         assert (task["input_model"], task["artifacts"], task["output_models"]) == (None, {}, [])
         assert task["upload_failures"] == []
         assert (task["capture_warnings"], task["capture_warnings_dropped"]) == ([], 0)
+        assert task["git_run"] is None
         assert task["execution"] == dict.fromkeys(EXECUTION_FIELDS, "")
         assert task["runtime"] == {
             "host": "",

@@ -2,6 +2,11 @@
 
     checkout + diff ─► environment (uv, cached) ─► launch ─► wait ─► record the outcome
 
+A task started from a repository commit (``git_run``) has its inputs written into the
+checkout and its script run in the repository's root instead of an entry point
+(``agent.git_run``); once it succeeds, its results are committed and handed to the server,
+which pushes them (``agent.git_results``).
+
 Every step reports to the task's console (stream "log"); a step that fails ends the task
 ``failed`` with a reason naming the step, and the full error in the console. The outcome is
 recorded only if the task is still ``running``: the SDK inside the script may have recorded
@@ -29,6 +34,24 @@ from tunelab.agent.console_spool import deliver_leftovers, spool_path
 from tunelab.agent.docker import docker_command
 from tunelab.agent.environment import EnvironmentBuilder
 from tunelab.agent.errors import AgentError
+from tunelab.agent.git_results import (
+    BUNDLE_FILE,
+    commit_results,
+    dvc_push,
+    make_bundle,
+    report_results,
+    store_bundle,
+    warn_on_task,
+)
+from tunelab.agent.git_run import (
+    fetch_data_files,
+    git_run_of,
+    requirements_for,
+    studio_variables,
+    track_replaced_data,
+    write_params,
+)
+from tunelab.agent.git_run import write_script as write_git_run_script
 from tunelab.agent.launcher import (
     TASK_VARIABLES,
     Launcher,
@@ -39,11 +62,13 @@ from tunelab.agent.launcher import (
 from tunelab.agent.repository import (
     RepositoryCache,
     apply_diff,
+    git,
     is_script_text,
     write_script,
 )
+from tunelab.domain.git_run import GitRun
 from tunelab.domain.task import TaskStatus
-from tunelab.errors import Conflict, NotFound, ServerUnavailable
+from tunelab.errors import Conflict, NotFound, ServerUnavailable, TunelabError
 from tunelab.sdk.secrets import Masker, secret_values
 
 
@@ -200,8 +225,12 @@ class TaskRunner:
         ex = {k: str(v or "") for k, v in dict(task.get("execution") or {}).items()}
         sink.log(f"tunelab agent: building task {run.task_id} ({task.get('name', '')})")
         task_dir = self.work_root / run.task_id
-        cwd = self._checkout(ex, task_dir / "code", sink)
-        command, env = self._command(run, ex, task_dir, sink)
+        git_run = git_run_of(task)
+        cwd = self._checkout(ex, task_dir / "code", sink, script_run=git_run is not None)
+        if git_run is None:
+            command, env = self._command(run, ex, task_dir, sink)
+        else:
+            command, env = self._git_run_command(run, git_run, task, ex, task_dir, sink)
         with _step("launch", sink), self._lock:
             if run.stop_reason:
                 return Outcome(TaskStatus.STOPPED, run.stop_reason)
@@ -210,14 +239,19 @@ class TaskRunner:
             run.process.start()
         exit_code = run.process.wait()
         sink.log(f"tunelab agent: the process exited with code {exit_code}")
+        if exit_code == 0 and git_run is not None and not run.stop_reason:
+            self._git_results(run, git_run, task, ex, task_dir, env, sink)
         if exit_code == 0:
             return Outcome(TaskStatus.COMPLETED)
         if exit_code < 0:
             return Outcome(TaskStatus.FAILED, f"killed by signal {-exit_code}")
         return Outcome(TaskStatus.FAILED, f"exit code {exit_code}")
 
-    def _checkout(self, ex: dict[str, str], code: Path, sink: ConsoleSink) -> Path:
-        """The task's code at ``code``, diff applied; the directory to run it in."""
+    def _checkout(
+        self, ex: dict[str, str], code: Path, sink: ConsoleSink, script_run: bool = False
+    ) -> Path:
+        """The task's code at ``code``, diff applied; the directory to run it in (the
+        repository's root for a git run, whose script runs there)."""
         repository, commit = ex.get("repository", ""), ex.get("commit", "")
         branch = ex.get("branch", "")
         where = f"{repository} at {commit or 'the head of ' + (branch or 'the default branch')}"
@@ -239,6 +273,8 @@ class TaskRunner:
                 if ex.get("diff"):
                     sink.log("tunelab agent: applying the task's uncommitted changes")
                     apply_diff(code, ex["diff"])
+        if script_run:
+            return code
         entry_point, working_dir = ex.get("entry_point", ""), ex.get("working_dir", "")
         with _step("launch", sink):
             if not entry_point or not (code / entry_point).is_file():
@@ -275,6 +311,101 @@ class TaskRunner:
         env["VIRTUAL_ENV"] = str(python.parent.parent)
         env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
         return [str(python), entry_point_argument(entry_point, working_dir)], env
+
+    def _git_run_command(
+        self,
+        run: _Run,
+        git_run: GitRun,
+        task: Mapping[str, Any],
+        ex: dict[str, str],
+        task_dir: Path,
+        sink: ConsoleSink,
+    ) -> tuple[list[str], dict[str, str]]:
+        """A git run: its inputs written into the checkout, its environment, its script."""
+        code = task_dir / "code"
+        with _step("inputs", sink):
+            write_params(code, git_run, task.get("hyperparameters") or {}, sink.log)
+            fetch_data_files(code, git_run, self._task_storage(run), sink.log)
+        if ex.get("docker_image") or self.docker_image:
+            sink.log("tunelab agent: a git run runs in an environment of its own, not docker")
+        requirements = requirements_for(git_run, ex.get("requirements", ""), code)
+        with _step("environment build", sink):
+            python = self.envs.build(requirements, sink.log, output_uri=ex.get("output_uri", ""))
+        env = task_environment(run.task_id, self.client.api_url, token=run.task_key or None)
+        env["VIRTUAL_ENV"] = str(python.parent.parent)
+        env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+        env.update(studio_variables(self._server_url, run.task_key, ex.get("repository", "")))
+        with _step("inputs", sink):
+            track_replaced_data(code, git_run, env, sink.log)
+            script = write_git_run_script(task_dir, git_run)
+        sink.log(f"tunelab agent: the task's script:\n{git_run.script.rstrip()}")
+        return ["bash", "-e", str(script)], env
+
+    def _git_results(
+        self,
+        run: _Run,
+        git_run: GitRun,
+        task: Mapping[str, Any],
+        ex: dict[str, str],
+        task_dir: Path,
+        env: Mapping[str, str],
+        sink: ConsoleSink,
+    ) -> None:
+        """Commit the results, ``dvc push``, store the bundle, and have the server push it.
+        Only a results commit that cannot be made fails the run; what the server could not
+        push is the server's record (Retry), a failed ``dvc push`` a warning."""
+        code = task_dir / "code"
+        with _step("results commit", sink):
+            sha = commit_results(code, git_run, task, sink.log)
+        client = self._task_client(run)
+        try:
+            warning = dvc_push(code, env, sink.log)
+            if warning:
+                sink.log(f"tunelab agent: {warning}")
+                warn_on_task(client, run.task_id, "dvc push", warning)
+            base = ex.get("commit") or git("rev-parse", f"{sha}^", cwd=code)
+            bundle = make_bundle(code, base, sha, task_dir / BUNDLE_FILE)
+            store_bundle(client, self._task_storage(run), task, bundle)
+            results = report_results(client, run.task_id, sha)
+        except (TunelabError, AgentError, OSError) as exc:
+            message = exc.message if isinstance(exc, (TunelabError, AgentError)) else str(exc)
+            sink.log(f"tunelab agent: the results were not handed to the server: {message}")
+            warn_on_task(client, run.task_id, "git results", message)
+            return
+        finally:
+            if client is not self.client:
+                client.close()
+        if results.get("state") == "pushed":
+            where = results.get("pull_request_url") or ""
+            sink.log(
+                f"tunelab agent: results pushed to {results.get('branch')}"
+                + (f", pull request {where}" if where else "")
+            )
+        else:
+            sink.log(f"tunelab agent: results not pushed: {results.get('error')}")
+
+    def _task_client(self, run: _Run) -> Any:
+        """A client calling with the task's own key (the agent's own when it has none)."""
+        if not run.task_key:
+            return self.client
+        from tunelab.sdk.transport import ApiClient
+
+        return ApiClient(self.client.api_url, token=run.task_key)
+
+    def _task_storage(self, run: _Run) -> Any:
+        from tunelab.storage import StorageContext, load_storage_credentials
+
+        return StorageContext(
+            credentials=load_storage_credentials(),
+            server_url=self._server_url,
+            server_token=run.task_key or self._token,
+            cache_dir=self.work_root.parent / "storage-cache",
+        )
+
+    @property
+    def _server_url(self) -> str:
+        base = getattr(self.client, "base_url", None)
+        return str(base) if isinstance(base, str) else str(self.client.api_url).split(",")[0]
 
     @property
     def _token(self) -> str | None:

@@ -5,12 +5,15 @@ Example::
     tunelab project link-repo vision https://git.example.com/team/vision.git --branch main
     tunelab project show-repo vision
     tunelab project unlink-repo vision
+    tunelab project ci-workflow --project vision --runner self-hosted --label gpu > tunelab.yml
 
 The server fetches the repository with the credentials of its own config file (``[[git]]``
 entries); none are given here.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -21,7 +24,7 @@ from tunelab.sdk.transport import ApiClient
 
 @click.group()
 def project() -> None:
-    """Link projects to git repositories."""
+    """Link projects to git repositories and write their CI setup."""
 
 
 @project.command("link-repo")
@@ -65,6 +68,53 @@ def show_repo(name: str) -> None:
     click.echo(f"default branch: {link['default_branch']}")
     click.echo(f"params files:   {', '.join(link['params_files']) or '-'}")
     click.echo(f"metrics files:  {', '.join(link['metrics_files']) or '-'}")
+
+
+@project.command("ci-workflow")
+@click.option("--project", "name", help="Start from this project's saved CI settings.")
+@click.option(
+    "--forge",
+    type=click.Choice(["github", "gitlab"]),
+    default="github",
+    show_default=True,
+    help="GitHub Actions workflow or GitLab CI jobs.",
+)
+@click.option("--runner", type=click.Choice(["hosted", "self-hosted", "cloud"]))
+@click.option("--cloud", type=click.Choice(["aws", "gcp", "azure", "kubernetes"]))
+@click.option("--region", help="Cloud runner: the region.")
+@click.option("--instance-type", help="Cloud runner: the instance type.")
+@click.option("--gpu", help="Cloud runner: the GPU ('' for none).")
+@click.option("--spot/--no-spot", default=None, help="Cloud runner: a spot instance.")
+@click.option("--disk-size", type=int, help="Cloud runner: disk size in GB.")
+@click.option("--reuse/--no-reuse", default=None, help="Cloud runner: keep it for the next task.")
+@click.option("--label", "labels", multiple=True, help="A runner label (repeat).")
+@click.option("--script", help="The job script (default: tunelab agent execute).")
+@click.option("--package", help="What pip installs for Tunelab (a name, version or wheel URL).")
+@click.option("--python-version", help="The job's Python.")
+@click.option("--workflow-file", help="The workflow's file name (GitHub).")
+@click.option("--save", is_flag=True, help="Save the settings on --project.")
+def ci_workflow(name: str | None, forge: str, save: bool, **fields: Any) -> None:
+    """Print the CI file that runs Tunelab tasks from a repository (what the CI setup page
+    shows), from the project's saved settings and the options given."""
+    from tunelab.gitops.ci_settings import CiSettings
+    from tunelab.gitops.ci_workflow import render_all
+
+    values: dict[str, Any] = {}
+    client = None
+    if name is not None:
+        client = api_client()
+        project_id = _project_id(client, name)
+        values = dict(client.get_ci_settings(project_id)["settings"])
+    elif save:
+        raise click.UsageError("--save needs --project")
+    given = {k: v for k, v in fields.items() if v is not None and v != ()}
+    if "labels" in given:
+        given["labels"] = list(given["labels"])
+    settings = CiSettings.from_dict({**values, **given})
+    if save and client is not None:
+        client.save_ci_settings(project_id, settings.to_dict())
+        click.echo(f"saved the CI settings of {name}", err=True)
+    click.echo(render_all(settings)[forge], nl=False)
 
 
 def _project_id(client: ApiClient, name: str) -> str:

@@ -85,6 +85,21 @@ class GitMirrors:
             (target / STAMP).touch()
             return target
 
+    def push(self, project_id: str, remote: Remote, sha: str, branch: str) -> None:
+        """Push the mirror's commit ``sha`` to ``branch`` of the remote (made when missing,
+        moved only forward); RepositoryUnavailable with git's answer when refused."""
+        with self._lock(project_id):
+            auth = self._auth(remote)
+            # The URL, not "origin": a mirror's remote pushes every ref it has.
+            run_git(
+                ["push", "--quiet", "--end-of-options", remote.url, f"{sha}:refs/heads/{branch}"],
+                git_dir=self.path(project_id),
+                config=auth.config,
+                env=auth.env,
+                timeout=self.timeout,
+                secrets=auth.secrets,
+            )
+
     def remove(self, project_id: str) -> None:
         with self._lock(project_id):
             shutil.rmtree(self.path(project_id), ignore_errors=True)

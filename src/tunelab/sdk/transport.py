@@ -131,6 +131,13 @@ class ApiClient(RegistryRoutes):
     def unlink_repository(self, project_id: str) -> JsonObject:
         return self._request("DELETE", f"/projects/{project_id}/repository")
 
+    def get_ci_settings(self, project_id: str) -> JsonObject:
+        """The CI setup wizard's saved fields: ``{"saved": bool, "settings": {...}}``."""
+        return self._request("GET", f"/projects/{project_id}/ci-settings")
+
+    def save_ci_settings(self, project_id: str, settings: Mapping[str, Any]) -> JsonObject:
+        return self._request("PUT", f"/projects/{project_id}/ci-settings", json=dict(settings))
+
     # ----- tasks ------------------------------------------------------------------------
 
     def create_task(self, body: Mapping[str, Any]) -> JsonObject:

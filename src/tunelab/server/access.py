@@ -65,6 +65,24 @@ def require_task(conn: sa.Connection, principal: Principal, task_id: str, need: 
     require_project(conn, principal, row.name, need)
 
 
+def worker_may_start(conn: sa.Connection, principal: Principal, task_id: str) -> bool:
+    """Whether a worker account may start this task by its id (``tunelab agent execute
+    --id``): a queued one, which it could take from its queue anyway, or a draft marked to
+    run in the repository's CI (``git_run.runs_on == "ci"``), whose job runs with a worker
+    account's key."""
+    if not principal.is_worker:
+        return False
+    row = conn.execute(
+        sa.select(tasks.c.status, tasks.c.git_run).where(tasks.c.id == task_id)
+    ).first()
+    if row is None:
+        return False
+    if row.status == "queued":
+        return True
+    git_run = row.git_run if isinstance(row.git_run, dict) else {}
+    return row.status == "draft" and git_run.get("runs_on") == "ci"
+
+
 def require_model(conn: sa.Connection, principal: Principal, model_id: str, need: Role) -> None:
     row = conn.execute(
         sa.select(projects.c.name, models.c.task_id)

@@ -7,7 +7,8 @@ project (lists, creating a task, the queues) are open to any signed-in account a
 filter by project themselves (``server.access``). A successful write to a task records who
 made it in ``tasks.last_changed_by``, in the same transaction (``db_gate.note_writer``).
 
-The check is a short transaction of its own, through the database gate like every other.
+The check is a short read of its own (no commit), through the database gate like every other;
+an API key's use is noted in a write of its own, at most once a minute.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from tunelab.server.csrf import CSRF_COOKIE, CSRF_HEADER, token_matches
 from tunelab.server.db_gate import run_db
 from tunelab.server.file_store import FileStore
 from tunelab.server.task_key_gate import require_task_key_route
+from tunelab.store import auth_tokens
+from tunelab.store.engine import read_only
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # What a run records (points, lines, plots, pings) is not a change to the task: no writer noted
@@ -68,7 +71,8 @@ def _admit(request: Request, required: bool, need: Any) -> Principal:
     """The request's Principal once it may do what it asks; raises otherwise."""
     path = request.url.path
     engine: sa.Engine = request.app.state.engine
-    with engine.begin() as conn:
+    # A read only, ended without a commit: an agent's idle poll costs no write here either.
+    with read_only(engine) as conn:
         principal = principal_for(conn, request, required=required)
         if principal is None:
             if path.startswith("/api/"):
@@ -80,6 +84,10 @@ def _admit(request: Request, required: bool, need: Any) -> Principal:
         if need is access.WRITE and _ambient(request, path):
             _check_csrf(request)
         _check_path(conn, principal, request, need)
+    token_use = getattr(request.state, "token_use", None)
+    if token_use is not None:  # at most once a minute per key
+        with engine.begin() as conn:
+            auth_tokens.note_use(conn, token_use)
     return principal
 
 
@@ -123,7 +131,9 @@ def _check_path(conn: sa.Connection, principal: Principal, request: Request, nee
     params, path = request.path_params, request.url.path
     require_task_key_route(principal, request.method, path, params, need)
     if "task_id" in params:
-        access.require_task(conn, principal, params["task_id"], need)
+        starting = request.method == "POST" and path.endswith(f"/tasks/{params['task_id']}/start")
+        if not (starting and access.worker_may_start(conn, principal, params["task_id"])):
+            access.require_task(conn, principal, params["task_id"], need)
     elif "model_id" in params:
         access.require_model(conn, principal, params["model_id"], need)
     elif "project_id" in params:

@@ -11,6 +11,9 @@ by ``(baseline_sha, name)``:
   (``…/plots/metrics/<name>.tsv``) fill any step whose event was lost;
 - ``done``: the task completes, or fails when the event carries errors.
 
+An event sent with a task's key (a run an agent started with ``DVC_STUDIO_TOKEN`` set to the
+task's key) records its data on that task, and leaves its status to the agent.
+
 DVCLive resends an event it got no answer to, and sends again the plot points of a step the
 server may already have: a point at or before the last step stored for its series is
 dropped, so every step is stored once.
@@ -65,6 +68,8 @@ class LiveEvent:
 
 def record(conn: sa.Connection, who: Principal, event: LiveEvent) -> dict[str, Any]:
     """Apply one event; answers ``{"task_id", "status"}``."""
+    if who.task is not None:
+        return _record_on_own_task(conn, who.task.task_id, event)
     project = project_for(conn, event.repo_url)
     found = _latest_task(conn, project, event)
     if found is not None:
@@ -91,6 +96,18 @@ def record(conn: sa.Connection, who: Principal, event: LiveEvent) -> dict[str, A
                 by_run=True,
             )
     return {"task_id": task_id, "status": status.value if status else None}
+
+
+def _record_on_own_task(conn: sa.Connection, task_id: str, event: LiveEvent) -> dict[str, Any]:
+    """An event sent with a task's key (DVCLive inside a run an agent started, its
+    ``DVC_STUDIO_TOKEN`` the task's key): its data goes on that task, whatever experiment
+    name DVCLive chose; its start and end are the agent's to record."""
+    status = TaskStatus(tasks.get_task(conn, task_id)["status"])
+    if event.type == "data":
+        if status is not TaskStatus.RUNNING:
+            raise Conflict(f"the task is {status}, not running: no more data")
+        _store_data(conn, task_id, event)
+    return {"task_id": task_id, "status": status.value}
 
 
 def project_for(conn: sa.Connection, repo_url: str) -> str:

@@ -3,9 +3,10 @@
 A task's key is what its script calls the API with: it reads what the task's owner may read,
 and writes only what a run produces. So: no pages, nothing about accounts or keys, and writes
 only under its own task (outputs, status, artifacts, inputs), to files and uploads under its
-task's keys, and to models (``POST /models`` checks the project; a model's own routes, that
-the model is its task's). Moving its task through the lifecycle (clone, enqueue, reset,
-publish, delete…) is for people, not for the code being run.
+task's keys, to models (``POST /models`` checks the project; a model's own routes, that
+the model is its task's), and DVCLive's live metrics of its own task. Moving its task
+through the lifecycle (clone, enqueue, reset, publish, delete…) is for people, not for the
+code being run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from tunelab.domain.access import Principal, Role
 from tunelab.errors import Forbidden
 
 _API = "/api/v1"
+# DVCLive posts where DVC Studio listens (``server.api.dvc_live``).
+_LIVE = "/api/live"
 _ACCOUNT_PATHS = (f"{_API}/users", f"{_API}/tokens")
 _LIFECYCLE = frozenset(
     {"clone", "enqueue", "dequeue", "publish", "reset", "archive", "unarchive", "start"}
@@ -32,6 +35,8 @@ def require_task_key_route(
     scope = principal.task
     if scope is None:
         return
+    if (method, path) == ("POST", _LIVE):
+        return  # DVCLive's events: a task's key records them on its own task (dvc_live)
     if not path.startswith(f"{_API}/"):
         raise Forbidden("a task's key is for the API, not for the web pages")
     if path.startswith(_ACCOUNT_PATHS):

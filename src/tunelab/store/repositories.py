@@ -87,6 +87,8 @@ def _as_dict(row: sa.Row[Any]) -> dict[str, Any]:
         "default_branch": row.default_branch,
         "params_files": list(row.params_files or []),
         "metrics_files": list(row.metrics_files or []),
+        # The CI setup wizard's saved fields (store.ci_settings), None until saved.
+        "ci_settings": row.ci_settings,
         "created": row.created,
         "last_update": row.last_update,
     }

@@ -273,9 +273,6 @@ def _rows(
         return rows, deleted, sections
     for section, params in data.items():
         _check_name(section, "section", MAX_SECTION_LENGTH)
-        if "/" in section:
-            # "Section/name" is how sorting names a parameter: the first "/" splits it.
-            raise InvalidInput(f"a section name must not contain '/': {section!r}")
         if params is None:
             sections.append(section)
             continue
@@ -336,14 +333,20 @@ def _stored_odd_names(
 
 
 def _fits_url(spec: _Kind, name: str) -> bool:
-    # A configuration object's name may hold "/" (its route takes the rest of the path).
-    return is_path_name(name) if spec.table is task_configuration else is_segment_name(name)
+    # A configuration object's name and a hyperparameter section's may hold "/" (their
+    # routes take the rest of the path): a section is named after its parameter file in a
+    # run from a repository ("configs/train.yaml").
+    return is_path_name(name) if _path_named(spec) else is_segment_name(name)
+
+
+def _path_named(spec: _Kind) -> bool:
+    return spec.table is task_configuration or spec.sectioned
 
 
 def _check_url_name(spec: _Kind, name: str, what: str) -> None:
     # Pages address these by name in the URL path (tunelab.domain.path_names.segment).
     if not _fits_url(spec, name):
-        rule = PATH_RULE if spec.table is task_configuration else SEGMENT_RULE
+        rule = PATH_RULE if _path_named(spec) else SEGMENT_RULE
         raise InvalidInput(f"a {what}'s name appears in URLs, so it is {rule}: got {name!r}")
 
 

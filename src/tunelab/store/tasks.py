@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tunelab.domain.git_run import GitRun
 from tunelab.domain.lifecycle import (
     Editable,
     require_action,
@@ -31,6 +32,7 @@ from tunelab.domain.task import (
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.artifacts import artifacts_by_name
 from tunelab.store.capture_warnings import read_warnings
+from tunelab.store.git_runs import checked_git_run, read_git_run
 from tunelab.store.lookup import new_id, now, visible_only
 from tunelab.store.models import input_model, output_models
 from tunelab.store.projects import ensure_project, names_by_id, validate_path
@@ -49,7 +51,7 @@ from tunelab.store.upload_failures import list_failures
 SUMMARY_COLUMNS = tuple(
     c
     for c in tasks.c
-    if c.name not in ("execution", "runtime", "input_model_id", "capture_warnings")
+    if c.name not in ("execution", "runtime", "input_model_id", "capture_warnings", "git_run")
 )
 
 UPDATABLE_FIELDS = frozenset(
@@ -68,6 +70,7 @@ UPDATABLE_FIELDS = frozenset(
         "archived",
         "execution",
         "runtime",
+        "git_run",
     }
 )
 
@@ -127,6 +130,7 @@ def create_task(conn: sa.Connection, **fields: Any) -> dict[str, Any]:
     task["output_models"] = []
     task["upload_failures"] = []
     task["capture_warnings"], task["capture_warnings_dropped"] = read_warnings(None)
+    task["git_run"] = row["git_run"]
     return task
 
 
@@ -153,6 +157,7 @@ def prepare_task(
     hyperparameters: Mapping[str, Any] | None = None,
     configuration: Mapping[str, Any] | None = None,
     user_properties: Mapping[str, Any] | None = None,
+    git_run: GitRun | Mapping[str, Any] | None = None,
 ) -> NewTask:
     """Check a new task's fields (and that its parent exists); writes nothing."""
     state = _status(status)
@@ -170,6 +175,7 @@ def prepare_task(
         "user": _text(user, "user", MAX_USER_LENGTH),
         "execution": _merged_execution({}, execution or {}),
         "runtime": _merged_runtime({}, runtime or {}),
+        "git_run": checked_git_run(git_run),
     }
     tag_set = clean_tags(tags)
     if parent is not None:
@@ -222,6 +228,7 @@ def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     task["output_models"] = output_models(conn, task_id)
     task["upload_failures"] = list_failures(conn, task_id)
     task["capture_warnings"], task["capture_warnings_dropped"] = read_warnings(row.capture_warnings)
+    task["git_run"] = read_git_run(row.git_run)
     return task
 
 
@@ -300,6 +307,8 @@ def _check_rules(row: sa.Row[Any], values: Mapping[str, Any], by_run: bool) -> N
     stored_execution = Execution.from_dict(row.execution).to_dict()
     if "execution" in values and values["execution"] != stored_execution:
         require_editable(Editable.INPUTS, current, by_run=by_run)
+    if "git_run" in values and values["git_run"] != read_git_run(row.git_run):
+        require_editable(Editable.INPUTS, current)
     if "name" in values and values["name"] != row.name:
         require_editable(Editable.NAME, current)
     if values.get("archived") and not row.archived:
@@ -407,6 +416,8 @@ def _column_values(
             values["execution"] = _merged_execution(row.execution, value)
         elif field == "runtime":
             values["runtime"] = _merged_runtime(row.runtime, value)
+        elif field == "git_run":
+            values["git_run"] = _edited_git_run(row.git_run, value)
     return values
 
 
@@ -490,6 +501,16 @@ def _merged_execution(stored: Mapping[str, Any], given: Any) -> dict[str, str]:
     if "diff" in given and "diff_error" not in given:
         merged["diff_error"] = ""  # a diff written by hand is the one to run: accepted
     return Execution.from_dict(merged).to_dict()
+
+
+def _edited_git_run(stored: Any, given: Any) -> dict[str, Any] | None:
+    """The whole record as given, its ``results`` as stored: only the agent and the server
+    record those (``git_runs.set_git_results``)."""
+    edited = checked_git_run(given)
+    kept = read_git_run(stored)
+    if edited is not None and kept is not None:
+        edited["results"] = kept["results"]
+    return edited
 
 
 def _merged_runtime(stored: Mapping[str, Any], given: Any) -> dict[str, Any]:

@@ -6,7 +6,7 @@ text Python would print, and when no ``type`` is given it is inferred from the J
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
@@ -131,6 +131,47 @@ class RuntimeIn(MachineIn):
     original: MachineIn | None = None
 
 
+RepositoryPath = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+BranchName = Annotated[str, StringConstraints(max_length=255)]
+
+
+class DataFileIn(_Body):
+    """A repository file replaced for a git run (``tunelab.domain.git_run.DataFile``)."""
+
+    path: RepositoryPath
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
+    size: Annotated[int, Field(ge=0, le=INT64_MAX)]
+    source: Literal["upload", "artifact"] = "upload"
+    artifact_task: Annotated[str, StringConstraints(max_length=32)] = ""
+    artifact_name: Annotated[str, StringConstraints(max_length=1024)] = ""
+
+
+class GitResultsIn(_Body):
+    state: Literal["", "pushed", "failed", "not_pushed"] = ""
+    error: ShortText = ""
+    commit: Annotated[str, StringConstraints(max_length=64)] = ""
+    branch: BranchName = ""
+    pull_request_url: Annotated[str, StringConstraints(max_length=4096)] = ""
+    bundle: Annotated[str, StringConstraints(max_length=1024)] = ""
+
+
+class GitRunIn(_Body):
+    """A run of a repository commit (``tunelab.domain.git_run.GitRun``); on a PATCH the
+    record is replaced whole and its ``results`` stay as recorded."""
+
+    params_files: Annotated[list[RepositoryPath], Field(max_length=1_000)] = []
+    data_files: Annotated[list[DataFileIn], Field(max_length=1_000)] = []
+    script: Annotated[str, StringConstraints(max_length=1024 * 1024)] = ""
+    commit_message: ShortText = ""
+    commit_description: ShortText = ""
+    base_branch: BranchName = ""
+    branch: BranchName = ""
+    pull_request: bool = False
+    runs_on: Literal["queue", "ci"] = "queue"
+    results: GitResultsIn = GitResultsIn()
+
+
 class TaskCreate(_Body):
     name: TaskName
     project: ProjectName
@@ -145,6 +186,7 @@ class TaskCreate(_Body):
     configuration: Configuration = {}
     user_properties: UserProperties = {}
     runtime: RuntimeIn = RuntimeIn()
+    git_run: GitRunIn | None = None
 
 
 class TaskUpdate(_Body):
@@ -165,6 +207,7 @@ class TaskUpdate(_Body):
     archived: bool | None = None
     execution: ExecutionIn | None = None
     runtime: RuntimeIn | None = None
+    git_run: GitRunIn | None = None
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, nested objects holding only their keys sent."""

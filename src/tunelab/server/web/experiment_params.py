@@ -76,7 +76,7 @@ def add_section(task_id: str, request: Request, conn: Conn, form: PostedForm) ->
     return _part(request, conn, task_id, "_hyperparameters.html", headers=headers)
 
 
-@router.get("/experiments/{task_id}/hyperparameters/{section}", response_class=HTMLResponse)
+@router.get("/experiments/{task_id}/hyperparameters/{section:path}", response_class=HTMLResponse)
 def hyperparameter_section(
     task_id: str, section: str, request: Request, conn: Conn, edit: bool = False
 ) -> HTMLResponse:
@@ -85,7 +85,7 @@ def hyperparameter_section(
     return _part(request, conn, task_id, "_hyper_section.html", editing, extra)
 
 
-@router.post("/experiments/{task_id}/hyperparameters/{section}", response_class=HTMLResponse)
+@router.post("/experiments/{task_id}/hyperparameters/{section:path}", response_class=HTMLResponse)
 def save_section(
     task_id: str, section: str, request: Request, conn: Conn, form: PostedForm
 ) -> HTMLResponse:
