@@ -184,6 +184,41 @@ def retry_uploads(task_id: str) -> None:
     click.echo(f"no failed uploads left on {task_id}")
 
 
+@task.command("push-results")
+@click.argument("task_id")
+def push_results(task_id: str) -> None:
+    """Push a git run's results commit again (the server pushes, with its credentials);
+    exit 1 if it is still not pushed.
+
+    Example: ``tunelab task push-results 1a2b3c``"""
+    results = api_client().push_git_results(task_id)
+    _say_git_results(results)
+    if results["state"] != "pushed":
+        raise SystemExit(1)
+
+
+@task.command("create-branch")
+@click.argument("task_id")
+@click.option("--branch", required=True, help="The new branch's name.")
+@click.option("--pull-request", is_flag=True, help="Also open a pull request to its base.")
+@click.option("--title", default="", help="The commit's and pull request's title.")
+def create_branch(task_id: str, branch: str, pull_request: bool, title: str) -> None:
+    """Push a completed experiment's code to a new branch: its results commit, or its
+    commit with its recorded uncommitted changes.
+
+    Example: ``tunelab task create-branch 1a2b3c --branch exp/lr-0.05 --pull-request``"""
+    _say_git_results(api_client().create_git_branch(task_id, branch, pull_request, title))
+
+
+def _say_git_results(results: dict[str, Any]) -> None:
+    if results["state"] == "pushed":
+        click.echo(f"pushed {results['commit'][:12]} to {results['branch']}")
+        if results.get("pull_request_url"):
+            click.echo(f"pull request: {results['pull_request_url']}")
+    else:
+        click.echo(f"results not pushed: {results['error']}", err=True)
+
+
 @task.command("enqueue")
 @click.argument("task_id")
 @click.option("--queue", default="default", show_default=True, help="Created if missing.")
