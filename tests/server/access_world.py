@@ -325,6 +325,10 @@ def _fill(server: ServerProcess, keys: dict[str, str], ids: dict[str, str], spar
             "sha256": digest,
         }
         ok(a.put(f"/api/v1/tasks/{task}/artifacts/{A_ARTIFACT}", json=record))
+        sample = {"title": A_PLOT, "series": PLOT_SERIES, "kind": "file",
+                  "mime": "application/octet-stream", "uri": f"tunelab://{file_key}",
+                  "size": len(content)}  # fmt: skip
+        ok(a.post(f"/api/v1/tasks/{task}/debug_samples", json=sample))
         model = ok(
             a.post(
                 "/api/v1/models",
@@ -449,6 +453,7 @@ def snapshot(world: World, root: httpx.Client) -> dict[str, Any]:
         "console": f"/api/v1/tasks/{world.task}/console",
         "scalars": f"/api/v1/tasks/{world.task}/scalars",
         "plots": f"/api/v1/tasks/{world.task}/plots",
+        "debug samples": f"/api/v1/tasks/{world.task}/debug_samples",
         "artifacts": f"/api/v1/tasks/{world.task}/artifacts",
         "models": f"/api/v1/models?project={PROJECT_A}&include_subprojects=false",
         "model": f"/api/v1/models/{world.model}",

@@ -24,6 +24,7 @@ Example config file::
     heartbeat_interval = 30              # seconds of silence before the run pings the server
     git_timeout = 30                     # seconds each git command may take (the diff)
     start_timeout = 5                    # seconds Task.init waits for the server, then offline
+    file_history_size = 100              # debug samples kept per title/series (newest iterations)
 
     config = load_config()
     client = ApiClient(config.api_url, token=config.api_token)
@@ -65,6 +66,8 @@ class SdkConfig:
     git_timeout: float = 30.0
     start_timeout: float = 5.0
     web_url: str = ""
+    # Debug samples kept per title/series (ClearML's sdk.metrics.file_history_size).
+    file_history_size: int = 100
     # The file the values came from (None when there was none).
     config_file: Path | None = field(default=None, compare=False)
 
@@ -180,6 +183,7 @@ _SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "git_timeout": ("TUNELAB_GIT_TIMEOUT", _as_positive_float),
     "start_timeout": ("TUNELAB_START_TIMEOUT", _as_seconds),
     "web_url": ("TUNELAB_WEB_URL", _as_url),
+    "file_history_size": ("TUNELAB_FILE_HISTORY_SIZE", _as_positive_int),
 }
 _PATHS = {"offline_dir", "spool_dir"}
 

@@ -109,6 +109,11 @@ class OfflineClient:
         """An artifact whose file waits in ``FOLDER/files/``; ``sync`` uploads it."""
         return self._record(session_log.op_for_call("put_artifact", task_id, name, dict(body)))
 
+    def post_debug_sample(self, task_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A debug sample whose file waits in ``FOLDER/files/``; ``sync`` uploads it. The
+        history bound is applied by the server when the sample is synced."""
+        return self._record(session_log.op_for_call("post_debug_sample", task_id, dict(body)))
+
     def record_capture_warnings(
         self, task_id: str, warnings: Sequence[Mapping[str, Any]]
     ) -> dict[str, Any]:
@@ -166,6 +171,8 @@ class OfflineClient:
             artifact = {"name": op.args["name"], **op.args["body"], "created": now}
             task.setdefault("artifacts", {})[op.args["name"]] = artifact
             return artifact
+        if op.op == "debug_sample":
+            return {"stored": dict(op.args["body"]), "removed": []}
         if op.op == "scalars":
             stored = sum(_series_length(s) for s in op.args["series"])
             return {"stored": stored, "duplicate": False}
@@ -259,7 +266,7 @@ def sync_session(path: Path, client: WriteClient) -> str:
             else:
                 if op.op == "update_task":
                     op = Op(op.op, op.task_id, {"fields": _mapped(op.args["fields"], ids)})
-                if op.op == "put_artifact":
+                if op.op in ("put_artifact", "debug_sample"):
                     op = _uploaded(op, path, client)
                 session_log.apply(client, op, _server_id(op.task_id, ids, log))
         except TunelabError as exc:
@@ -274,9 +281,9 @@ def sync_session(path: Path, client: WriteClient) -> str:
 
 
 def _uploaded(op: Op, session: Path, client: WriteClient) -> Op:
-    """An artifact recorded offline: its file goes from the session folder to the server's
-    file store (same key), and the record names it there. A file stored elsewhere (the run
-    had a destination of its own) is left as it is."""
+    """An artifact or debug sample recorded offline: its file goes from the session folder
+    to the server's file store (same key), and the record names it there. A file stored
+    elsewhere (the run had a destination of its own) is left as it is."""
     from tunelab.storage import StorageContext, upload
 
     body = dict(op.args["body"])
@@ -287,8 +294,10 @@ def _uploaded(op: Op, session: Path, client: WriteClient) -> Op:
     key = body["uri"][len(prefix) :]
     ctx = StorageContext(server_url=client.base_url, server_token=client.token)
     stored = upload(local_root / key, f"tunelab://{key}", ctx)
-    body.update(uri=stored.uri, size=stored.size, sha256=stored.sha256)
-    return Op(op.op, op.task_id, {"name": op.args["name"], "body": body})
+    body.update(uri=stored.uri, size=stored.size)
+    if op.op == "put_artifact":
+        body["sha256"] = stored.sha256
+    return Op(op.op, op.task_id, {**op.args, "body": body})
 
 
 def _server_id(task_id: str, ids: Mapping[str, str], log: Path) -> str:

@@ -40,6 +40,7 @@ OPS = (
     "record_capture_warnings",
     "console",
     "plots",
+    "debug_sample",
 )
 # The input setters: op name -> the name of its payload argument (as in ApiClient).
 _SETTERS = {
@@ -72,6 +73,7 @@ class WriteClient(Protocol):
     ) -> dict[str, Any]: ...
     def put_artifact(self, task_id: str, name: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
     def set_input_model(self, task_id: str, model_id: str | None) -> dict[str, Any]: ...
+    def post_debug_sample(self, task_id: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
     def record_capture_warnings(
         self, task_id: str, warnings: Sequence[Mapping[str, Any]]
     ) -> dict[str, Any]: ...
@@ -126,6 +128,9 @@ def op_for_call(method: str, *args: Any, **kwargs: Any) -> Op:
     if method == "put_artifact":
         task_id, name, body = args
         return Op(method, str(task_id), _copied({"name": name, "body": body}))
+    if method == "post_debug_sample":
+        task_id, body = args
+        return Op("debug_sample", str(task_id), _copied({"body": body}))
     if method == "set_input_model":
         task_id, model_id = args
         return Op(method, str(task_id), {"model_id": model_id})
@@ -144,7 +149,7 @@ def op_for_call(method: str, *args: Any, **kwargs: Any) -> Op:
         return Op(method, str(bound["task_id"]), _copied(payload))
     raise ValueError(
         f"cannot queue {method!r}; queued calls are: update_task, put_artifact, "
-        f"set_input_model, record_capture_warnings, {', '.join(_SETTERS)}"
+        f"post_debug_sample, set_input_model, record_capture_warnings, {', '.join(_SETTERS)}"
     )
 
 
@@ -173,6 +178,8 @@ def apply(client: WriteClient, op: Op, task_id: str | None = None) -> dict[str, 
         return client.create_task(args["body"])
     if op.op == "put_artifact":
         return client.put_artifact(target, args["name"], args["body"])
+    if op.op == "debug_sample":
+        return client.post_debug_sample(target, args["body"])
     if op.op == "set_input_model":
         return client.set_input_model(target, args["model_id"])
     if op.op == "record_capture_warnings":

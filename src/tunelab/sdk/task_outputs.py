@@ -25,6 +25,9 @@ from tunelab.sdk.run_session import RunSession
 from tunelab.sdk.upload_failures import FailedUploads, UploadTarget
 from tunelab.sdk.uploads import Progress, Uploads
 
+if TYPE_CHECKING:
+    from tunelab.sdk.debug_samples import DebugSamples
+
 SERVER_STORE = "tunelab://"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -48,6 +51,7 @@ class TaskOutputs:
         self._captured_models: dict[Path, str] = {}  # saved file -> its model's id
         self._config: SdkConfig | None = None
         self._failures: FailedUploads | None = None
+        self._debug_samples: DebugSamples | None = None
 
     # ----- artifacts ----------------------------------------------------------------------
 
@@ -218,6 +222,17 @@ class TaskOutputs:
         if explicit:
             self._prepare(explicit)
         self._submit_upload(target, path, False, store, f"model file {path.name!r}", ("file", path))
+
+    # ----- debug samples ------------------------------------------------------------------
+
+    def _debug_sample_reporter(self) -> DebugSamples:
+        """``report_image`` / ``report_media``: files sent like artifacts, on the same thread."""
+        if self._debug_samples is None:
+            from tunelab.sdk.debug_samples import DebugSamples
+
+            history = self._sdk_config().file_history_size
+            self._debug_samples = DebugSamples(self, history)
+        return self._debug_samples
 
     # ----- plumbing -----------------------------------------------------------------------
 

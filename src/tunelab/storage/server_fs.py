@@ -198,8 +198,11 @@ class TunelabFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def _client(self) -> httpx.Client:
         # One client per operation: a filesystem instance lives in fsspec's cache for the
-        # whole process, and an idle pooled connection would outlive its server.
-        return httpx.Client(headers=self._headers, timeout=self._timeout)
+        # whole process, and an idle pooled connection would outlive its server. Loading the
+        # CA bundle costs ~0.1 s per client: only for an https server (as ApiClient does);
+        # redirects are not followed, so a plain-http client never talks TLS to anyone.
+        tls = self.api_url.startswith("https://")
+        return httpx.Client(headers=self._headers, timeout=self._timeout, verify=tls)
 
     def _url(self, key: str) -> str:
         return f"{self.api_url}/files/{quote(validate_key(key), safe='/')}"

@@ -26,6 +26,8 @@ from tunelab.store import queues, task_keys
 from tunelab.store.artifacts import delete_task_artifacts
 from tunelab.store.batches import forget_batches
 from tunelab.store.console import delete_console
+from tunelab.store.debug_samples import delete_task_samples
+from tunelab.store.git_runs import without_results
 from tunelab.store.lookup import new_id, now
 from tunelab.store.models import delete_output_models, lock_model
 from tunelab.store.plots import delete_plots
@@ -233,6 +235,7 @@ def delete(conn: sa.Connection, task_id: str) -> list[str]:
         raise_changed(conn, task_id, "delete", S(row.status))
     files = delete_task_artifacts(conn, task_id)
     files += delete_output_models(conn, task_id, unlink_kept=True)
+    files += delete_task_samples(conn, task_id)
     for table in _DEPENDENT_TABLES:
         conn.execute(table.delete().where(table.c.task_id == task_id))
     conn.execute(workers.update().where(workers.c.task_id == task_id).values(task_id=None))
@@ -255,7 +258,8 @@ def clone(
     """A new draft with the source's inputs and none of its outputs.
 
     Copied: type, execution (code, diff, requirements, docker, output destination), tags,
-    hyperparameters, configuration objects, user properties, user, input model. Not copied:
+    hyperparameters, configuration objects, user properties, user, input model, git run
+    (without its results). Not copied:
     scalars, console, metrics, artifacts, output models, capture warnings, times, runtime.
     ``project`` (a path, created if missing) defaults to the source's; ``comment`` to the
     source's; the parent follows ``clone_parent``.
@@ -284,6 +288,7 @@ def clone(
             archived=False,
             execution=source.execution,
             runtime={},
+            git_run=without_results(source.git_run),
             stop_requested=False,
             input_model_id=input_model_id,
         )
@@ -309,14 +314,15 @@ def _copy_rows(conn: sa.Connection, table: sa.Table, source_id: str, clone_id: s
 @dataclass(frozen=True)
 class ResetResult:
     task: dict[str, Any]
-    # URIs of the files of the artifacts and output models the reset removed (and that no
-    # record left names): the caller deletes them from storage when asked to.
+    # URIs of the files of the artifacts, output models and debug samples the reset removed
+    # (and that no record left names): the caller deletes them from storage when asked to.
     files: list[str]
 
 
 def reset(conn: sa.Connection, task_id: str) -> ResetResult:
     """Back to draft with the inputs kept and the outputs deleted: scalars, metrics,
-    console, plots, ingested batch ids, artifacts, capture warnings, times, runtime, worker;
+    console, plots, debug samples, ingested batch ids, artifacts, capture warnings, git run
+    results, times, runtime, worker;
     a queued task leaves its queue. Its output models go too, unless published or some task's
     input: those stay, still naming the task. Refused for a published task, and for a running
     one until it is stopped."""
@@ -338,6 +344,7 @@ def reset(conn: sa.Connection, task_id: str) -> ResetResult:
         stop_requested=False,
         runtime={},
         capture_warnings=sa.null(),
+        git_run=without_results(row.git_run),
     )
     queues.remove_entry(conn, task_id)
     delete_scalars(conn, task_id)
@@ -347,4 +354,5 @@ def reset(conn: sa.Connection, task_id: str) -> ResetResult:
     conn.execute(task_upload_failures.delete().where(task_upload_failures.c.task_id == task_id))
     files = delete_task_artifacts(conn, task_id)
     files += delete_output_models(conn, task_id, unlink_kept=False)
+    files += delete_task_samples(conn, task_id)
     return ResetResult(task=get_task(conn, task_id), files=unreferenced(conn, files))

@@ -32,6 +32,7 @@ TABS = (
     ("console", "Console"),
     ("scalars", "Scalars"),
     ("plots", "Plots"),
+    ("debug_samples", "Debug Samples"),
 )
 
 
