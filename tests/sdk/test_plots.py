@@ -48,6 +48,7 @@ frame = pd.DataFrame({"class": ["cat", "dog"], "f1": [0.91, float("nan")]})
 logger.report_table("scores", "val", table_plot=frame)
 logger.report_table("scores", "rows", table_plot=[["k", "v"], ["lr", 0.1]])
 logger.report_matplotlib_figure("figure", "sample", figure, iteration=10)
+logger.report_matplotlib_figure("figure", "still", figure, report_interactive=False)
 try:
     logger.report_histogram("bad", "nan", values=[1.0, float("nan")])
 except ValueError as exc:
@@ -75,7 +76,8 @@ def _check_reported(client: ApiClient, task_id: str) -> None:
         ("confusion", "val", 0, "confusion_matrix"),
         ("errors", "val", 0, "histogram"),
         ("errors", "val", 10, "histogram"),
-        ("figure", "sample", 10, "image"),
+        ("figure", "sample", 10, "plotly"),
+        ("figure", "still", 0, "image"),
         ("grouped", "both", 0, "histogram"),
         ("pr", "train", 0, "scatter2d"),
         ("pr", "val", 10, "scatter2d"),
@@ -95,7 +97,9 @@ def _check_reported(client: ApiClient, task_id: str) -> None:
         "rows": [["cat", 0.91], ["dog", None]],
     }
     assert by_key["scores", "rows", 0] == {"columns": ["k", "v"], "rows": [["lr", 0.1]]}
-    assert by_key["figure", "sample", 10]["base64"].startswith("iVBORw0KGgo")  # PNG
+    # A figure of lines is converted to an interactive plotly figure; asked as an image, a PNG.
+    assert by_key["figure", "sample", 10]["data"][0]["y"] == [1.0, 4.0, 2.0]
+    assert by_key["figure", "still", 0]["base64"].startswith("iVBORw0KGgo")  # PNG
     last = client.get_plots(task_id, title="errors", last_only=True)["plots"]
     assert [p["iteration"] for p in last] == [10]
 

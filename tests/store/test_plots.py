@@ -41,9 +41,14 @@ PLOTS: dict[str, dict[str, Any]] = {
         "ylabels": ["cat", "dog"],
         "xaxis": "predicted",
         "yaxis": "actual",
+        "yaxis_reversed": None,
     },
     "table": {"columns": ["name", "score"], "rows": [["a", 0.5], ["b", None]]},
     "image": {"mime": "image/png", "base64": base64.b64encode(PNG).decode()},
+    "plotly": {
+        "data": [{"type": "surface", "z": [[1, 2.5], [None, 4]], "name": "ü", "showscale": False}],
+        "layout": {"scene": {"camera": {"eye": {"x": 1, "y": 2, "z": 3}}}, "title": None},
+    },
 }
 
 
@@ -204,3 +209,12 @@ def test_reset_deletes_plots_delete_cascades_clone_does_not_copy(engine: sa.Engi
         lifecycle.delete(conn, draft)
         left = conn.execute(sa.select(task_plots.c.task_id)).scalars().all()
     assert left == [done]
+
+
+def test_plots_of_one_kind(engine: sa.Engine) -> None:
+    task = make_task(engine)
+    store(engine, task, *(plot(kind, title=kind) for kind in PLOTS))
+    store(engine, task, plot("plotly", title="plotly", iteration=3, data=[]))
+    (found,) = read(engine, task, kind="plotly", last_only=True)
+    assert (found.title, found.iteration, found.data["data"]) == ("plotly", 3, [])
+    assert [p.kind for p in read(engine, task, kind="table")] == ["table"]

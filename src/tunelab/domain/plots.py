@@ -7,9 +7,14 @@ A plot is ``{"title", "series", "iteration", "kind", "data"}``; ``data`` depends
     scatter2d         {"x": [...], "y": [...], "labels": [point labels] | None,
                        "mode": "lines" | "markers" | "lines+markers", "xaxis": str, "yaxis": str}
     confusion_matrix  {"matrix": [[row], ...], "xlabels": [...] | None, "ylabels": [...] | None,
-                       "xaxis": str, "yaxis": str}
+                       "xaxis": str, "yaxis": str, "yaxis_reversed": bool | None}
+                      (yaxis_reversed: True puts row 0 at the top, False at the bottom as
+                      ClearML's default; None, as before it existed, at the top)
     table             {"columns": [names], "rows": [[cells], ...]}   cells: text, number, bool, None
     image             {"mime": "image/png" | "image/jpeg", "base64": "..."}
+    plotly            {"data": [trace objects], "layout": {...}}   a plotly.js figure: JSON
+                      values only (objects, lists, text, finite numbers, booleans, null),
+                      nested at most MAX_PLOTLY_DEPTH deep; ``type`` of a trace is text
 
 ``check_plot`` raises ValueError naming the plot and the problem; the SDK lets that reach the
 caller of ``report_*``, the server answers it as a 400. No third-party imports (see
@@ -25,7 +30,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-KINDS = ("histogram", "scatter2d", "confusion_matrix", "table", "image")
+KINDS = ("histogram", "scatter2d", "confusion_matrix", "table", "image", "plotly")
 SCATTER_MODES = ("lines", "markers", "lines+markers")
 IMAGE_MIMES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 # One plot's data as JSON text: a table of ~50k cells, a 1 MB PNG, a 200k-point scatter.
@@ -33,6 +38,10 @@ MAX_PLOT_BYTES = 4 * 1024 * 1024
 MAX_NAME_LENGTH = 512  # the title/series columns' size
 MAX_LABEL_LENGTH = 1024
 _INT64 = 2**63
+# Deeper than any figure plotly makes (a few levels); keeps a hostile body from exhausting
+# the recursion of every reader of the plot.
+MAX_PLOTLY_DEPTH = 32
+MAX_PLOTLY_TRACES = 1000
 
 
 class PlotTooLarge(ValueError):
@@ -133,6 +142,7 @@ def _confusion(name: str, data: Mapping[str, Any]) -> dict[str, Any]:
         "xlabels": _labels(name, "xlabels", data.get("xlabels"), width),
         "ylabels": _labels(name, "ylabels", data.get("ylabels"), len(matrix)),
         **_axes(name, data),
+        "yaxis_reversed": _optional_bool(name, "yaxis_reversed", data.get("yaxis_reversed")),
     }
 
 
@@ -169,12 +179,70 @@ def _image(name: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {"mime": mime, "base64": text}
 
 
+def _plotly(name: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    traces, layout = data.get("data"), data.get("layout", {})
+    if set(data) - {"data", "layout"}:
+        raise ValueError(f"{name}: a plotly figure holds only data and layout")
+    if not isinstance(traces, list) or not all(isinstance(t, Mapping) for t in traces):
+        raise ValueError(f"{name}: data must be a list of trace objects")
+    if len(traces) > MAX_PLOTLY_TRACES:
+        raise ValueError(f"{name}: more than {MAX_PLOTLY_TRACES} traces")
+    if not isinstance(layout, Mapping):
+        raise ValueError(f"{name}: layout must be an object")
+    for i, trace in enumerate(traces):
+        if not isinstance(trace.get("type", ""), str):
+            raise ValueError(f"{name}: data[{i}].type must be text")
+    _json_only(name, "data", traces, 0)
+    _json_only(name, "layout", layout, 0)
+    return {"data": traces, "layout": layout}
+
+
+def _finite_floats(values: list[Any]) -> bool:
+    """A list of finite floats, checked at C speed (the bulk of most figures); False sends
+    the list through the item by item check, which names the culprit."""
+    if not all(type(v) is float for v in values):
+        return False
+    try:
+        return math.isfinite(math.fsum(values))
+    except (OverflowError, ValueError):  # an infinity or NaN (or a sum past float64)
+        return False
+
+
+def _json_only(name: str, where: str, value: Any, depth: int) -> None:
+    """Objects with text keys, lists, text, finite numbers, booleans and null: nothing a
+    browser could run, nothing ``json.dumps`` would refuse."""
+    if depth > MAX_PLOTLY_DEPTH:
+        raise ValueError(f"{name}: {where} is nested more than {MAX_PLOTLY_DEPTH} deep")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{name}: {where} has a key {key!r} that is not text")
+            _json_only(name, where, item, depth + 1)
+    elif isinstance(value, list):
+        if _finite_floats(value):
+            return
+        for item in value:
+            if isinstance(item, float):  # the bulk of a figure: kept off the recursion
+                if not math.isfinite(item):
+                    raise ValueError(f"{name}: {where} holds {item!r}; numbers must be finite")
+            elif not (item is None or isinstance(item, str | int)):
+                _json_only(name, where, item, depth + 1)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{name}: {where} holds {value!r}; numbers must be finite")
+    elif isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+        raise ValueError(f"{name}: {where} holds a whole number beyond 64 bits")
+    elif not (value is None or isinstance(value, str | int)):
+        raise ValueError(f"{name}: {where} holds {type(value).__name__}, not JSON")
+
+
 _CHECKS = {
     "histogram": _histogram,
     "scatter2d": _scatter,
     "confusion_matrix": _confusion,
     "table": _table,
     "image": _image,
+    "plotly": _plotly,
 }
 
 
@@ -206,6 +274,12 @@ def _labels(name: str, field: str, labels: Any, count: int | None) -> list[str] 
     if any(len(x) > MAX_LABEL_LENGTH for x in labels):
         raise ValueError(f"{name}: {field} holds a label over {MAX_LABEL_LENGTH} characters")
     return labels
+
+
+def _optional_bool(name: str, field: str, value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(f"{name}: {field} must be true, false or null")
+    return value
 
 
 def _axes(name: str, data: Mapping[str, Any]) -> dict[str, str]:

@@ -88,12 +88,19 @@ def confusion_matrix(
     yaxis: str | None = None,
     xlabels: Sequence[str] | None = None,
     ylabels: Sequence[str] | None = None,
+    yaxis_reversed: bool = False,
 ) -> Plot:
-    """``matrix``: rows of numbers (``ylabels`` names the rows, ``xlabels`` the columns)."""
+    """``matrix``: rows of numbers (``ylabels`` names the rows, ``xlabels`` the columns);
+    row 0 is drawn at the bottom, or at the top with ``yaxis_reversed``."""
     rows = _plain(matrix)
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise ValueError(f"confusion matrix {title!r}/{series!r}: matrix must be a 2-D array")
-    data = {"matrix": rows, "xlabels": _texts(xlabels), "ylabels": _texts(ylabels)}
+    data = {
+        "matrix": rows,
+        "xlabels": _texts(xlabels),
+        "ylabels": _texts(ylabels),
+        "yaxis_reversed": bool(yaxis_reversed),
+    }
     return _checked(title, series, iteration, "confusion_matrix", data, xaxis, yaxis)
 
 
@@ -151,7 +158,7 @@ def _checked(
     xaxis: str | None = None,
     yaxis: str | None = None,
 ) -> Plot:
-    if kind not in ("table", "image"):
+    if kind not in ("table", "image", "plotly"):
         data.update(xaxis=xaxis or "", yaxis=yaxis or "")
     plot = {"title": title, "series": series, "iteration": _plain(iteration), "kind": kind}
     return check_plot({**plot, "data": data})

@@ -135,9 +135,11 @@ def read_plots(
     series: str | None = None,
     iteration: int | None = None,
     last_only: bool = False,
+    kind: str | None = None,
 ) -> list[StoredPlot]:
     """The task's plots ordered by title, series, iteration; ``last_only`` keeps each
-    (title, series) at its greatest iteration. Unknown task ids simply have none."""
+    (title, series) at its greatest iteration; ``kind`` keeps one kind. Unknown task ids
+    simply have none."""
     p = task_plots.c
     query = sa.select(p.title, p.series, p.iteration, p.kind, p.data, p.created).where(
         p.task_id == task_id
@@ -148,6 +150,8 @@ def read_plots(
         query = query.where(p.series == series)
     if iteration is not None:
         query = query.where(p.iteration == iteration)
+    if kind is not None:
+        query = query.where(p.kind == kind)
     if last_only:
         last = (
             sa.select(p.title, p.series, sa.func.max(p.iteration).label("iteration"))

@@ -30,6 +30,7 @@ from tunelab.server.web.compare_metrics import (
     metric_rows,
     param_axes,
 )
+from tunelab.server.web.compare_plots import plotly_rows
 from tunelab.server.web.compare_rows import comparison_groups
 from tunelab.server.web.direction_menus import may_set
 from tunelab.server.web.templating import is_htmx, render
@@ -169,6 +170,7 @@ def _comparison(
         "chart": chart_data(experiments, candidates_axes, rows),
         "task_names": {t["id"]: t["name"] for t in experiments},
         "direction_project": experiments[0]["project"],
+        "plot_rows": plotly_rows(conn, experiments),
     }
 
 

@@ -44,6 +44,13 @@ class PlotCard:
         top = max((abs(v) for row in matrix for v in row), default=0) or 1
         return [[(v, abs(v) / top) for v in row] for row in matrix]
 
+    @property
+    def rows(self) -> list[tuple[int, list[tuple[Any, float]]]]:
+        """The matrix's rows as drawn, each with its index: row 0 at the bottom when the
+        plot says ``yaxis_reversed: false`` (ClearML's default), else at the top."""
+        rows = list(enumerate(self.cells))
+        return rows[::-1] if self.plot.data.get("yaxis_reversed") is False else rows
+
 
 @router.get("/experiments/{task_id}/plots", response_class=HTMLResponse)
 def plots_tab(task_id: str, request: Request, conn: Conn) -> HTMLResponse:
