@@ -12,6 +12,10 @@ settings (fsync and ``synchronous_commit`` on; a fresh database per round), or t
 chooses how the chunk arrays are compressed there: ``lz4`` as migrated, ``pglz`` as before
 migration 0015, or ``both``. Rounds interleave the stores, so the PostgreSQL / SQLite ratio
 of each round compares runs made a few seconds apart on a host whose speed drifts.
+
+``--monitor on|off|both``: the scripts' resource monitor (system metrics, on by default in
+``Task.init``), reporting every ``--monitor-report-sec`` seconds (default 30, as Task.init);
+``both`` runs each store with it on and off in the same round and gives the on / off ratio.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ del floor_points[:]
 
 wall0 = time.time()
 t0 = time.perf_counter()
-task = Task.init(project_name="bench", task_name="ingest")
+task = Task.init(project_name="bench", task_name="ingest", auto_resource_monitoring={monitoring})
 report = task.get_logger().report_scalar
 t1 = time.perf_counter()
 for i in range(per_metric):
@@ -144,12 +148,18 @@ def local_postmaster(backend_pid: int) -> int | None:
 
 
 def stored_points(url: str, task_id: str) -> int:
+    """The script's own points (the system metrics aside)."""
     summary = httpx.get(f"{url}/api/v1/tasks/{task_id}/metrics", timeout=60).json()
-    return sum(v["count"] for variants in summary["metrics"].values() for v in variants.values())
+    return sum(
+        v["count"]
+        for metric, variants in summary["metrics"].items()
+        if not metric.startswith(":monitor:")
+        for v in variants.values()
+    )
 
 
 def run_round(
-    database_url: str | None, compression: str | None, args: argparse.Namespace
+    database_url: str | None, compression: str | None, args: argparse.Namespace, monitor: bool
 ) -> dict[str, Any]:
     """Start a server on the store, run the scripts at once, check every point is stored."""
     total = args.metrics * args.points_per_metric
@@ -161,7 +171,11 @@ def run_round(
             script = Path(tmp) / "ingest.py"
             script.write_text(
                 textwrap.dedent(SCRIPT).format(
-                    metrics=args.metrics, per_metric=args.points_per_metric
+                    metrics=args.metrics,
+                    per_metric=args.points_per_metric,
+                    monitoring={"report_frequency_sec": args.monitor_report_sec}
+                    if monitor
+                    else False,
                 )
             )
             env = {**os.environ, "TUNELAB_API_URL": server.url, "HOME": tmp}
@@ -241,21 +255,30 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also a throwaway PostgreSQL")
     parser.add_argument("--database-url", help="also this PostgreSQL database (migrated)")
     parser.add_argument("--pg-compression", choices=("lz4", "pglz", "both"), default="lz4")
+    parser.add_argument("--monitor", choices=("on", "off", "both"), default="on")
+    parser.add_argument("--monitor-report-sec", type=float, default=30.0)
     args = parser.parse_args()
+    variants = ["on", "off"] if args.monitor == "both" else [args.monitor]
+
+    def key(store: str, variant: str) -> str:
+        return store if len(variants) == 1 else f"{store}, monitor {variant}"
+
     methods = ["lz4", "pglz"] if args.pg_compression == "both" else [args.pg_compression]
     runs: dict[str, list[dict[str, Any]]] = {}
     with postgres(args) as pg_url:
         stores = [SQLITE] + ([f"postgresql {m}" for m in methods] if pg_url else [])
         for _ in range(args.rounds):
             for store in stores:
-                with ExitStack() as stack:
-                    url, method = None, None
-                    if store != SQLITE:
-                        method = store.split()[1]
-                        url = pg_url
-                        if not args.database_url:  # a fresh database per round
-                            url = stack.enter_context(postgres_database(pg_url, "bench"))
-                    runs.setdefault(store, []).append(run_round(url, method, args))
+                for variant in variants:
+                    with ExitStack() as stack:
+                        url, method = None, None
+                        if store != SQLITE:
+                            method = store.split()[1]
+                            url = pg_url
+                            if not args.database_url:  # a fresh database per round
+                                url = stack.enter_context(postgres_database(pg_url, "bench"))
+                        result = run_round(url, method, args, monitor=variant == "on")
+                        runs.setdefault(key(store, variant), []).append(result)
     total = args.metrics * args.points_per_metric
     report: dict[str, Any] = {
         "benchmark": "end-to-end ingest (from Task.init until every point is stored)",
@@ -270,11 +293,22 @@ def main() -> None:
         store: spread([r["store_cpu_us_per_point"] for r in rs]) for store, rs in runs.items()
     }
     for store in stores[1:]:
-        ratios = [
-            pg["points_per_s"] / lite["points_per_s"]
-            for pg, lite in zip(runs[store], runs[SQLITE], strict=True)
-        ]
-        report[f"{store} / sqlite, same round"] = spread(ratios)
+        for variant in variants:
+            ratios = [
+                pg["points_per_s"] / lite["points_per_s"]
+                for pg, lite in zip(
+                    runs[key(store, variant)], runs[key(SQLITE, variant)], strict=True
+                )
+            ]
+            report[f"{key(store, variant)} / sqlite, same round"] = spread(ratios)
+    if len(variants) == 2:
+        report["monitor_report_sec"] = args.monitor_report_sec
+        for store in stores:
+            ratios = [
+                on["points_per_s"] / off["points_per_s"]
+                for on, off in zip(runs[key(store, "on")], runs[key(store, "off")], strict=True)
+            ]
+            report[f"{store}: monitor on / off, same round"] = spread(ratios)
     print(json.dumps(report, indent=2))
 
 

@@ -19,6 +19,10 @@ the sender packing and "sending" (to a client that accepts everything in memory)
 loop runs; on CPython the two share the GIL, so this figure adds the sender's own work
 per point (packing, a fraction of a microsecond) to the call.
 
+``--monitor``: the run's resource monitor (system metrics, on by default in ``Task.init``)
+samples the machine during every timed loop, as in a real run, reporting into the same
+reporter every ``--monitor-report-sec`` seconds (default 1: thirty times its default).
+
 Each figure is the median of ``--runs`` runs of ``--calls`` calls. Target: <= 1 µs.
 """
 
@@ -34,6 +38,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tunelab.sdk import resource_monitor
 from tunelab.sdk.logger import Logger
 from tunelab.sdk.reporter import Reporter
 
@@ -78,10 +83,26 @@ def _floor() -> Callable[[str, str, float, int], None]:
     return report
 
 
-def _measure(calls: int, repeat: int, settings: dict[str, Any]) -> dict[str, list[float]]:
+class MonitoredRun:
+    """What ``start_monitor`` needs of a run: its reporter and its close hooks."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+        self.before_close: list[Callable[[], None]] = []
+
+
+def _measure(
+    calls: int, repeat: int, settings: dict[str, Any], monitor_report_sec: float | None
+) -> dict[str, list[float]]:
     with tempfile.TemporaryDirectory() as tmp:
         reporter = Reporter(AcceptAll(), "bench", spool_path=Path(tmp) / "spool.jsonl", **settings)
         logger = Logger(reporter.add_scalar, reporter.add_console, lambda: sys.stdout, print)
+        run = MonitoredRun(reporter)
+        if monitor_report_sec is not None:
+            monitor = resource_monitor.MonitorSettings(
+                report_frequency_sec=monitor_report_sec, wait_for_first_iteration_to_start_sec=0
+            )
+            resource_monitor.start_monitor(run, monitor)
         cases: dict[str, Callable[[str, str, float, int], None] | None] = {
             "empty_loop": None,
             "floor": _floor(),
@@ -93,6 +114,8 @@ def _measure(calls: int, repeat: int, settings: dict[str, Any]) -> dict[str, lis
             for name, report in cases.items():
                 runs[name].append(_timed(calls, report))
                 reporter.flush()  # outside the timed loop
+        for stop in run.before_close:
+            stop()
         reporter.close()
     return runs
 
@@ -101,7 +124,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--monitor", action="store_true", help="system metrics sampled meanwhile")
+    parser.add_argument("--monitor-report-sec", type=float, default=1.0)
     args = parser.parse_args()
+    monitor_report_sec = args.monitor_report_sec if args.monitor else None
     modes = {
         "call": {"flush_interval": 3600.0, "max_batch_points": 10**12},
         "sustained": {"flush_interval": 0.5, "max_batch_points": 200_000},
@@ -109,13 +135,14 @@ def main() -> None:
     medians: dict[str, dict[str, float]] = {}
     all_runs: dict[str, dict[str, list[float]]] = {}
     for mode, settings in modes.items():
-        runs = _measure(args.calls, args.runs, settings)
+        runs = _measure(args.calls, args.runs, settings, monitor_report_sec)
         medians[mode] = {name: round(statistics.median(v), 4) for name, v in runs.items()}
         all_runs[mode] = {name: [round(x, 4) for x in v] for name, v in runs.items()}
     result: dict[str, Any] = {
         "python": sys.version.split()[0],
         "calls": args.calls,
         "runs": args.runs,
+        "monitor_report_sec": monitor_report_sec,
         "us_per_call_median": medians,
         "us_per_call_runs": all_runs,
         "ratio_to_floor_median": {

@@ -160,6 +160,27 @@ def test_names_on_offer_are_bounded(engine: sa.Engine, monkeypatch: pytest.Monke
     assert not offer.complete
 
 
+def test_system_metrics_are_offered_apart_and_never_under_the_users_cap(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(task_columns, "MAX_NAMES", 2)
+    with engine.begin() as conn:
+        task_id = new_task(conn, "monitored")
+        # ":" sorts before letters: by name alone these would fill the cap.
+        for series in ("cpu_usage", "memory_used_gb", "disk_free_percent"):
+            metric(conn, task_id, ":monitor:machine", series, 1.0)
+        metric(conn, task_id, ":monitor:gpu", "gpu_0_utilization", 50.0)
+        metric(conn, task_id, "loss", "val", 0.5)
+        metric(conn, task_id, "accuracy", "val", 0.9)
+        offer = columns_on_offer(conn, "p")
+    assert offer.metrics == [("accuracy", "val"), ("loss", "val")]
+    assert offer.system_metrics == [
+        (":monitor:gpu", "gpu_0_utilization"),
+        (":monitor:machine", "cpu_usage"),
+    ]
+    assert not offer.complete
+
+
 def test_listing_filters_by_type(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         new_task(conn, "train", type="training")

@@ -140,6 +140,15 @@ class Reporter:
         except KeyError:
             self._buffers.new_series(title, series)((value, iteration, _now()))
 
+    def last_iteration(self) -> int:
+        """The highest iteration of the points cut for sending so far (the system metrics'
+        own aside): what the resource monitor reports against."""
+        return self._buffers.last_iteration
+
+    def user_reported(self) -> bool:
+        """Whether the script reported any scalar (the system metrics aside)."""
+        return self._buffers.user_reported()
+
     def add_console(self, stream: str, text: str) -> None:
         """Record console output (``stdout``, ``stderr`` or ``log``)."""
         if stream not in CONSOLE_STREAMS:

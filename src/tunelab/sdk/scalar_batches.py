@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tunelab.domain.scalar_wire import pack_floats_raw, pack_ints_raw, slice_series
+from tunelab.domain.system_metrics import is_system_metric
 
 SeriesKey = tuple[str, str]
 # A series' points as the sender cuts them: values, iterations, times.
@@ -34,6 +35,9 @@ class SeriesBuffers:
         self.extends: dict[SeriesKey, Callable[[tuple[Any, Any, float]], None]] = {}
         self._lists: dict[SeriesKey, list[Any]] = {}
         self._lock = threading.Lock()
+        # The highest iteration cut so far, the system metrics' own series aside (they are
+        # reported against it): read by the resource monitor, kept off the hot path.
+        self.last_iteration = 0
 
     def new_series(self, metric: str, variant: str) -> Callable[[tuple[Any, Any, float]], None]:
         """The extend for a series seen for the first time (two threads get the same)."""
@@ -63,8 +67,23 @@ class SeriesBuffers:
                         buffer[1:count:STRIDE],
                         buffer[2:count:STRIDE],
                     )
+                    if not is_system_metric(key[0]):
+                        self._saw_iteration(buffer[count - 2])
                     del buffer[:count]
         return taken
+
+    def user_reported(self) -> bool:
+        """Whether any series but the system metrics' was reported."""
+        with self._lock:
+            return any(not is_system_metric(metric) for metric, _ in self._lists)
+
+    def _saw_iteration(self, iteration: Any) -> None:
+        try:
+            value = int(iteration)
+        except (TypeError, ValueError, OverflowError):
+            return  # a bad point, dropped when packed
+        if value > self.last_iteration:
+            self.last_iteration = value
 
 
 def pack_batches(cut: Cut, max_points: int) -> tuple[list[list[dict[str, Any]]], int]:

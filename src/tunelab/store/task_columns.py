@@ -9,12 +9,13 @@ sample of its most recently updated tasks, so it stays quick however many tasks 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from tunelab.domain.system_metrics import MONITOR_PREFIX
 from tunelab.errors import InvalidInput
 from tunelab.store.lookup import visible_only
 from tunelab.store.projects import project_ids
@@ -140,12 +141,14 @@ def _add_metrics(
 @dataclass(frozen=True)
 class OnOffer:
     """Column names a project's tasks use: hyperparameters as (section, name), metrics as
-    (metric, variant), each sorted; ``complete`` is False when the sample or the cap may
-    have left some out."""
+    (metric, variant), each sorted; ``metrics`` are the user's, ``system_metrics`` the
+    runs' system metrics (``:monitor:*``), offered apart; ``complete`` is False when the
+    sample or the cap may have left some out."""
 
     hyperparameters: list[tuple[str, str]]
     metrics: list[tuple[str, str]]
     complete: bool
+    system_metrics: list[tuple[str, str]] = field(default_factory=list)
 
 
 def columns_on_offer(
@@ -159,11 +162,17 @@ def columns_on_offer(
     sampled = conn.execute(sa.select(sa.func.count()).select_from(sample.subquery())).scalar_one()
     p, m = task_params.c, task_metrics.c
     hyperparameters = _distinct(conn, p.section, p.name, p.task_id.in_(sample))
-    metrics = _distinct(conn, m.metric, m.variant, m.task_id.in_(sample))
+    # The system metrics apart, so they never take the user's place under the cap.
+    system = m.metric.startswith(MONITOR_PREFIX, autoescape=True)
+    metrics = _distinct(conn, m.metric, m.variant, sa.and_(m.task_id.in_(sample), ~system))
+    system_metrics = _distinct(conn, m.metric, m.variant, sa.and_(m.task_id.in_(sample), system))
     complete = (
-        sampled < SAMPLE_TASKS and len(hyperparameters) <= MAX_NAMES and len(metrics) <= MAX_NAMES
+        sampled < SAMPLE_TASKS
+        and max(len(hyperparameters), len(metrics), len(system_metrics)) <= MAX_NAMES
     )
-    return OnOffer(hyperparameters[:MAX_NAMES], metrics[:MAX_NAMES], complete)
+    return OnOffer(
+        hyperparameters[:MAX_NAMES], metrics[:MAX_NAMES], complete, system_metrics[:MAX_NAMES]
+    )
 
 
 def _recent_tasks(conn: sa.Connection, project: str | None) -> sa.Select[tuple[str]]:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from tunelab.domain.system_metrics import user_metrics_first
 from tunelab.sdk.logger import SUMMARY_METRIC
 from tunelab.server.api.deps import Conn
 from tunelab.server.web.experiment_page import experiment_context
@@ -35,15 +36,17 @@ class SummaryRow:
 
 
 def summary_context(conn: sa.Connection, task_id: str) -> dict[str, Any]:
-    """``summary``: rows of charted series; ``single_values``: what report_single_value sent
-    (metric "Summary"), shown as a table because a one-point chart says nothing."""
+    """``summary``: rows of charted series, the system metrics after the user's;
+    ``single_values``: what report_single_value sent (metric "Summary"), shown as a table
+    because a one-point chart says nothing."""
     found = scalars.read_summaries(conn, [task_id])[task_id]
-    rows = [
-        SummaryRow(metric, variant, summary)
+    names = user_metrics_first(
+        (metric, variant)
         for metric, variants in found.items()
         if metric != SUMMARY_METRIC
-        for variant, summary in variants.items()
-    ]
+        for variant in variants
+    )
+    rows = [SummaryRow(metric, variant, found[metric][variant]) for metric, variant in names]
     single = [
         SummaryRow(SUMMARY_METRIC, name, summary)
         for name, summary in found.get(SUMMARY_METRIC, {}).items()

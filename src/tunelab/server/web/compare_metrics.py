@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunelab.domain.metric_direction import Direction
+from tunelab.domain.system_metrics import user_metrics_first
 from tunelab.store.metric_directions import MetricDirection
 from tunelab.store.scalars import Summary
 
@@ -63,8 +64,8 @@ class MetricRow:
 
 
 def metric_names(task_ids: Sequence[str], summaries: Summaries) -> list[tuple[str, str]]:
-    """Every metric/variant any experiment reported, sorted."""
-    return sorted(
+    """Every metric/variant any experiment reported, sorted, the system metrics last."""
+    return user_metrics_first(
         {(m, v) for task_id in task_ids for m, vs in summaries[task_id].items() for v in vs}
     )
 
@@ -74,7 +75,8 @@ def metric_rows(
     summaries: Summaries,
     directions: Mapping[tuple[str, str], MetricDirection],
 ) -> list[MetricRow]:
-    """A row per metric/variant any experiment reported, sorted by name; ``directions``
+    """A row per metric/variant any experiment reported, sorted by name (the system
+    metrics after the user's); ``directions``
     holds each one's direction."""
     rows = []
     for metric, variant in metric_names(task_ids, summaries):

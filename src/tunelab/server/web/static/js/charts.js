@@ -338,7 +338,7 @@
         total += points;
       });
       grid.dataset.points = String(total);
-      if (!specs.length && !grid.querySelector(".empty")) {
+      if (!specs.length && emptyText && !grid.querySelector(".empty")) {
         grid.insertAdjacentHTML("beforeend", `<p class="empty">${emptyText}</p>`);
       }
     };
@@ -416,6 +416,13 @@
     const grid = new ChartGrid(
       root.querySelector(".chart-grid"), options, "scalars-" + taskId, "No scalars reported yet."
     );
+    // The run's system metrics (system_charts.js): their own section after the user's charts.
+    const system = window.TunelabSystemCharts;
+    const section = root.querySelector(".system-charts");
+    const systemGrid = section
+      ? new ChartGrid(section.querySelector(".chart-grid"), options, "scalars-" + taskId, "")
+      : null;
+    if (section) system.bindSection(section);
     // metric -> variant -> line; `origin` is the task's first time, for relative time.
     let metrics = new Map();
     let origin = Infinity;
@@ -423,18 +430,25 @@
     let timer = null;
     let loading = Promise.resolve();
 
+    function makeSpec(key, title, lines) {
+      lines.forEach((line) => (line.origin = origin));
+      return { key, title, lines, colors: lines.map((_, i) => PALETTE[i % PALETTE.length]) };
+    }
+
     function specs() {
-      return [...metrics.keys()].sort().map((metric) => {
+      const users = [...metrics.keys()].filter((metric) => !system.isSystem(metric));
+      return users.sort().map((metric) => {
         const variants = metrics.get(metric);
-        const lines = [...variants.keys()].sort().map((v) => variants.get(v));
-        lines.forEach((line) => (line.origin = origin));
-        return {
-          key: metric,
-          title: metric,
-          lines: lines,
-          colors: lines.map((_, i) => PALETTE[i % PALETTE.length]),
-        };
+        return makeSpec(metric, metric, [...variants.keys()].sort().map((v) => variants.get(v)));
       });
+    }
+
+    function draw(rebuild) {
+      grid.render(specs(), rebuild);
+      if (!systemGrid) return;
+      const found = system.specs(metrics, makeSpec);
+      section.hidden = !found.length;
+      systemGrid.render(found, rebuild);
     }
 
     function merge(found, whole) {
@@ -479,7 +493,7 @@
       const tooLong = merge(data.metrics, whole);
       cursor = data.cursor;
       root.dataset.cursor = String(cursor);
-      grid.render(specs(), false);
+      draw(false);
       if (fresh && !whole) refreshSummary();
       if (tooLong) await load(true);
     }
@@ -503,7 +517,7 @@
       }, POLL_MS);
     }
 
-    bindControls(root, options, (rebuild) => grid.render(specs(), rebuild));
+    bindControls(root, options, draw);
     document.body.addEventListener("task-status-changed", () => {
       if (!root.isConnected) return;
       // A reset may have replaced the points (and SQLite may reuse chunk ids): read whole.
@@ -561,7 +575,11 @@
         }
       }
     });
-    return [...byKey.keys()].sort().map((key) => byKey.get(key));
+    // The user's metrics first, the system metrics (":monitor:...") after them.
+    const system = window.TunelabSystemCharts;
+    const keys = [...byKey.keys()].sort();
+    const ordered = keys.filter((k) => !system.isSystem(k)).concat(keys.filter(system.isSystem));
+    return ordered.map((key) => byKey.get(key));
   }
 
   htmx.onLoad((elt) => {
