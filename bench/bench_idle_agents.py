@@ -1,16 +1,19 @@
 """What idle agents cost the server, and how fast an enqueue reaches one. Prints JSON.
 
     .venv/bin/python bench/bench_idle_agents.py [--agents 100] [--seconds 20]
-        [--poll-timeout 30] [--heartbeat 0] [--rounds 10] [--db postgres|sqlite]
+        [--poll-timeout 25] [--heartbeat 0] [--rounds 10] [--db postgres|sqlite]
 
 On PostgreSQL (a throwaway cluster in a temporary directory, the one the tests start): two
 ``tunelab server`` replicas on one database. ``--agents`` simulated idle agents, split
 between the replicas, each register a worker on a queue of their own and send long polls
-(``POST /workers/{id}/next`` with ``--poll-timeout``) one after the other, as the agent
-does; ``--heartbeat S`` adds a heartbeat every S seconds (the real agent beats every 5 s).
+(``POST /workers/{id}/next`` with ``--poll-timeout``, by default the agent's own) one after
+the other, as the agent does; ``--heartbeat S`` adds a heartbeat every S seconds (the real
+agent beats only while it runs a task).
 After 12 s to settle, over ``--seconds`` of that:
 
-- ``commits_per_s``: ``xact_commit`` of the database in ``pg_stat_database``, per second;
+- ``commits_per_s``: ``xact_commit`` of the database in ``pg_stat_database``, per second,
+  and ``transactions_per_s``: the same with ``xact_rollback`` added (a read that ends without
+  a commit is still a transaction);
 - ``server_core_percent``: the replicas' CPU time (user + system, from ``/proc``) over the
   wall time, summed: 100 is one core busy.
 
@@ -19,8 +22,9 @@ worker polls replica A, a draft is enqueued through A (``same_replica``) or thro
 (``cross_replica``), and the latency runs from just before the enqueue request to the
 probe's answer (median and max, in ms; beside it the enqueue request's own median).
 
-``--db sqlite``: one server on its SQLite file, so there is no cross-replica figure and no
-commit count (CPU and the same-replica latency only).
+``--db sqlite``: one server on its SQLite file, so there is no cross-replica figure;
+``commits_per_s`` there counts the commits that changed the file (``PRAGMA data_version``
+read every 20 ms from a connection of the bench's own).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import contextlib
 import json
 import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -46,6 +51,8 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.services import ServerProcess, postgres_database, postgres_server
+
+from tunelab.agent.daemon import POLL_TIMEOUT
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SETTLE_SECONDS = 12.0
@@ -77,14 +84,50 @@ def servers(db: str, root: Path) -> Iterator[tuple[list[ServerProcess], str | No
                 replica.stop()
 
 
-def commits(engine: sa.Engine | None) -> int:
+def transactions(engine: sa.Engine | None) -> tuple[int, int]:
+    """PostgreSQL's count of commits and rollbacks in the database so far."""
     if engine is None:
-        return 0
+        return 0, 0
     with engine.connect() as conn:
-        found: int = conn.execute(
-            sa.text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-        ).scalar_one()
-    return found
+        row = conn.execute(
+            sa.text(
+                "SELECT xact_commit, xact_rollback FROM pg_stat_database "
+                "WHERE datname = current_database()"
+            )
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+class SqliteCommits:
+    """Commits that changed a SQLite file, counted by another connection's data_version."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.count = 0
+        self._path = path
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> SqliteCommits:
+        if self._path is not None:  # None: not on SQLite
+            self._task = asyncio.create_task(self._watch(self._path))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    async def _watch(self, path: Path) -> None:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            seen = conn.execute("PRAGMA data_version").fetchone()[0]
+            while not self._stop.is_set():
+                await asyncio.sleep(0.02)
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != seen:
+                    self.count, seen = self.count + 1, version
+        finally:
+            conn.close()
 
 
 async def register(client: httpx.AsyncClient, queue: str) -> str:
@@ -166,9 +209,13 @@ async def measure(replicas: list[ServerProcess], url: str | None, args: Any) -> 
     # reports its commits up to 10 s late.
     await asyncio.sleep(SETTLE_SECONDS)
     pids = [r.proc.pid for r in replicas if r.proc is not None]
-    cpu0, commits0, t0 = sum(map(cpu_seconds, pids)), commits(engine), time.monotonic()
-    await asyncio.sleep(args.seconds)
-    cpu1, commits1, t1 = sum(map(cpu_seconds, pids)), commits(engine), time.monotonic()
+    sqlite_file = None if url else replicas[0].data_dir / "tunelab.db"
+    async with SqliteCommits(sqlite_file) as sqlite_commits:
+        cpu0, xacts0, t0 = sum(map(cpu_seconds, pids)), transactions(engine), time.monotonic()
+        sqlite0 = sqlite_commits.count
+        await asyncio.sleep(args.seconds)
+        cpu1, xacts1, t1 = sum(map(cpu_seconds, pids)), transactions(engine), time.monotonic()
+        sqlite1 = sqlite_commits.count
     wall = t1 - t0
     report: dict[str, Any] = {
         "agents": args.agents,
@@ -179,7 +226,10 @@ async def measure(replicas: list[ServerProcess], url: str | None, args: Any) -> 
         "server_core_percent": round(100 * (cpu1 - cpu0) / wall, 2),
     }
     if engine is not None:
-        report["commits_per_s"] = round((commits1 - commits0) / wall, 1)
+        report["commits_per_s"] = round((xacts1[0] - xacts0[0]) / wall, 1)
+        report["transactions_per_s"] = round((sum(xacts1) - sum(xacts0)) / wall, 1)
+    else:
+        report["commits_per_s"] = round((sqlite1 - sqlite0) / wall, 2)
     a, b = clients[0], clients[-1]
     report["same_replica"] = summary([await wake_latency(a, a) for _ in range(args.rounds)])
     if len(clients) > 1:
@@ -199,7 +249,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--poll-timeout", type=float, default=30.0)
+    parser.add_argument("--poll-timeout", type=float, default=POLL_TIMEOUT)
     parser.add_argument("--heartbeat", type=float, default=0.0)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")

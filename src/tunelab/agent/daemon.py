@@ -1,12 +1,14 @@
 """The agent's main loop: register as a worker, take tasks from the queues, run one at a time.
 
 Taking is a long poll (``POST /workers/{id}/next``) over the worker's queues in the order
-given, which is their priority; the server hands each task to exactly one worker. SIGTERM (or
-Ctrl-C) once drains: the current task finishes, no new one is taken, the worker unregisters
-and the agent exits 0 (an idle agent exits when its current poll ends, within
-``poll_timeout`` seconds, 5 by default; a task the server hands over in that poll is still
-run, being already this worker's). A second SIGTERM stops the current task now: it is marked
-``stopped``, never ``completed``, and its processes get the stop grace period.
+given, which is their priority; the server hands each task to exactly one worker, and answers
+a waiting poll as soon as one is enqueued. SIGTERM (or Ctrl-C) once drains: the current task
+finishes, no new one is taken, the worker unregisters and the agent exits 0. An idle agent
+leaves its poll at once (the poll runs on a thread of its own, which the drain stops waiting
+for; the server ends the poll when the connection closes), and a task the server handed over
+in that poll before the drain is still run, being already this worker's. A second SIGTERM
+stops the current task now: it is marked ``stopped``, never ``completed``, and its processes
+get the stop grace period.
 """
 
 from __future__ import annotations
@@ -32,11 +34,10 @@ from tunelab.sdk.secrets import process_masker
 RETRY_DELAYS = (0.5, 1.0, 2.0, 3.0)
 # How long registering keeps trying before the agent gives up.
 REGISTER_PATIENCE = 60.0
-# One long poll's wait. Short, because a poll in flight cannot be abandoned safely (the
-# server may hand this worker a task at that very moment), so an idle agent drains only when
-# its poll ends; and cheap: a poll costs the server one short transaction, nothing while it
-# waits, and an enqueue wakes it at once whatever this value.
-POLL_TIMEOUT = 5.0
+# One long poll's wait. Long, because an idle agent's whole cost to the server is one short
+# read per poll (nothing while it waits, and an enqueue wakes it at once whatever this
+# value); under the 30 s after which some proxies drop a silent request.
+POLL_TIMEOUT = 25.0
 
 
 def default_worker_id() -> str:
@@ -77,6 +78,9 @@ class AgentDaemon:
         heartbeat.beat_while_idle = False  # each poll tells the server this worker is alive
         self.poll_timeout = poll_timeout
         self.draining = threading.Event()
+        # Set by a poll's answer and by the drain: whichever comes first ends the wait.
+        self._woken = threading.Event()
+        self._poll: _Poll | None = None
         self._signals = 0
         self._signals_lock = threading.Lock()
         heartbeat.on_stop = heartbeat.on_stop or runner.request_stop
@@ -99,7 +103,7 @@ class AgentDaemon:
             failures = 0
             while not self.draining.is_set():
                 try:
-                    task = self.client.next_task(self.worker_id, self.poll_timeout)
+                    task = self._next_task()
                     failures = 0
                 except NotFound:
                     self._with_retries(self.register)  # the server forgot this worker
@@ -112,9 +116,25 @@ class AgentDaemon:
                     continue
                 if task is not None:
                     self._run(task)
+            # The poll left behind by the drain may have been answered with a task meanwhile.
+            task = self._poll.task if self._poll is not None else None
+            if task is not None:
+                self._run(task)
         finally:
             self._leave()
         return 0
+
+    def _next_task(self) -> Mapping[str, Any] | None:
+        """The task the next poll answers; None when it answers none or the agent drains
+        first (the poll is then left to end when this process does)."""
+        self._woken.clear()
+        poll = self._poll = _Poll(self.client, self.worker_id, self.poll_timeout, self._woken)
+        if not self.draining.is_set():
+            self._woken.wait()
+        if not poll.done:
+            return None
+        self._poll = None
+        return poll.result()
 
     def execute(self, task_id: str) -> str:
         """Run one task now (a draft or queued one), whatever queue it is in; its status."""
@@ -132,6 +152,7 @@ class AgentDaemon:
             self._signals += 1
             first = self._signals == 1
         self.draining.set()
+        self._woken.set()
         if first:
             _say("draining: finishing the current task, taking no new one")
             return
@@ -187,3 +208,37 @@ class AgentDaemon:
 def retry_delay(failures: int) -> float:
     """The wait after ``failures`` tries in a row went unanswered."""
     return RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+
+
+class _Poll:
+    """One long poll on a thread of its own, so that a drain need not wait for its end."""
+
+    def __init__(self, client: Any, worker_id: str, timeout: float, done: threading.Event):
+        self.done = False
+        self._task: Mapping[str, Any] | None = None
+        self._error: BaseException | None = None
+        self._signal = done
+        thread = threading.Thread(
+            target=self._take, args=(client, worker_id, timeout), name="poll", daemon=True
+        )
+        thread.start()
+
+    @property
+    def task(self) -> Mapping[str, Any] | None:
+        """The task it was answered with, if it was."""
+        return self._task if self.done else None
+
+    def result(self) -> Mapping[str, Any] | None:
+        """The answer once ``done``: the task or None, or what the poll raised."""
+        if self._error is not None:
+            raise self._error
+        return self._task
+
+    def _take(self, client: Any, worker_id: str, timeout: float) -> None:
+        try:
+            self._task = client.next_task(worker_id, timeout)
+        except BaseException as exc:  # handed to the main thread, which knows what to do
+            self._error = exc
+        finally:
+            self.done = True
+            self._signal.set()

@@ -64,9 +64,9 @@ _worker_id = click.option("--worker-id", default=None, help="Worker id [default:
 @click.option(
     "--poll-timeout",
     type=click.FloatRange(0, 60),
-    default=5.0,
+    default=25.0,
     show_default=True,
-    help="Seconds one wait for a task lasts (an idle agent drains within it).",
+    help="Seconds one wait for a task lasts; an enqueue ends it at once, and so does a stop.",
 )
 @click.option(
     "--heartbeat-interval",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    import uvicorn
 
 # How long an idle connection stays open. Longer than clients keep theirs (httpx: 5 s): when
 # both sides use 5 s, an agent's heartbeat every 5 s meets a connection the server is closing
@@ -69,10 +75,25 @@ def server(
     click.echo(
         f"Tunelab server on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
+    _serve(config, on_stop=app.state.work_signal.close)
+
+
+def _serve(config: uvicorn.Config, on_stop: Callable[[], None]) -> None:
+    """uvicorn's server, telling the app the moment a stop is asked for (SIGTERM, Ctrl-C)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # uvicorn lets the requests under way finish before it stops: the workers'
+            # long polls answer now instead of at their timeout, tens of seconds later.
+            on_stop()
+            super().handle_exit(sig, frame)
+
+    Server(config).run()

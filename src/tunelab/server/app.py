@@ -26,10 +26,12 @@ from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.csrf import CsrfCookieMiddleware
 from tunelab.server.file_store import file_store_for, storage_context_for
 from tunelab.server.json_guard import InputGuardMiddleware
+from tunelab.server.mlflow import routes as mlflow_routes
 from tunelab.server.security_headers import SecurityHeadersMiddleware
 from tunelab.server.settings import ServerSettings
 from tunelab.server.timing import ServerTimingMiddleware
 from tunelab.server.work_signal import WorkSignal
+from tunelab.server.worker_presence import WorkerPresence
 from tunelab.storage import load_storage_credentials
 from tunelab.store import migrations, users
 from tunelab.store.engine import create_engine, is_sqlite, refresh_statistics
@@ -63,6 +65,7 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
                     git_repositories.sync_all, engine, app.state.git_mirrors
                 ),
                 sync_every=git_repositories.SYNC_EVERY,
+                presence=app.state.worker_presence,
             )
         )
         # On PostgreSQL, one connection listening for the enqueues of every replica.
@@ -72,6 +75,7 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            app.state.work_signal.close()
             for background in (upkeep, listener):
                 if background is not None:
                     background.cancel()
@@ -91,6 +95,8 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.work_signal = WorkSignal()
+    # The workers whose polls this process serves: written by the upkeep, not by each poll.
+    app.state.worker_presence = WorkerPresence()
     db_gate.install(app)
     # tunelab:// on the server is its own file store (data_dir, a shared folder or a bucket);
     # other URIs use the config file's [storage] credentials (deleting the files of reset
@@ -105,6 +111,8 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     app.include_router(api_router, prefix="/api/v1")
     # DVCLive's live metrics, at the path DVC Studio serves them on.
     app.include_router(dvc_live.router)
+    # MLflow's tracking API, for the unchanged MLflow client (tracking URI <server>/mlflow).
+    app.include_router(mlflow_routes.router)
     web.install(app)
     # The guard reads bodies the limit has already bounded (middleware added last runs first).
     app.add_middleware(InputGuardMiddleware)

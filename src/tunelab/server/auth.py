@@ -17,7 +17,7 @@ from fastapi import Request
 
 from tunelab.domain.access import OPEN, Principal, TaskScope, UserKind
 from tunelab.errors import Unauthorized
-from tunelab.store.auth_tokens import user_for_token
+from tunelab.store.auth_tokens import use_due, user_for_token
 from tunelab.store.task_keys import TASK_KEY_PREFIX, TaskKeyHolder, key_for_token
 from tunelab.store.web_sessions import user_for_session
 
@@ -38,6 +38,8 @@ def credentials_user(conn: sa.Connection, request: Request) -> sa.Row[Any] | Non
         user = user_for_token(conn, token.strip())
         if user is None:
             raise Unauthorized("this API key is unknown or revoked")
+        if use_due(user):  # noted after the lookup, which only reads (``authorize``)
+            request.state.token_use = user.token_id
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

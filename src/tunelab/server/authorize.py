@@ -35,6 +35,8 @@ _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _RECORDING = ("/scalars", "/scalars/frame", "/console", "/plots", "/ping")
 # Reachable without signing in: the health check and the login page itself.
 PUBLIC_PATHS = frozenset({"/api/v1/health", "/login", "/logout"})
+# Routes for programs, not browsers: the JSON API, and MLflow's REST API (``server.mlflow``).
+_API_PATHS = ("/api/", "/mlflow/")
 
 
 class LoginRequired(TunelabError):
@@ -75,7 +77,7 @@ def _admit(request: Request, required: bool, need: Any) -> Principal:
     with read_only(engine) as conn:
         principal = principal_for(conn, request, required=required)
         if principal is None:
-            if path.startswith("/api/"):
+            if path.startswith(_API_PATHS):
                 raise Unauthorized(
                     "this server needs an API key: set TUNELAB_API_TOKEN (or api_token in the "
                     "config file) to a key from the web app or `tunelab token create`"
@@ -112,7 +114,7 @@ def current_principal(request: Request) -> Principal:
 def _ambient(request: Request, path: str) -> bool:
     """Whether the browser could have sent this request's credentials on its own: any page,
     and an API call carrying the session cookie rather than an API key."""
-    if not path.startswith("/api/"):
+    if not path.startswith(_API_PATHS):
         return True
     return SESSION_COOKIE in request.cookies and "authorization" not in request.headers
 

@@ -1,7 +1,8 @@
 """Upkeep the server does on its own, in the background of its event loop.
 
-Every few seconds: remove the workers silent past ``worker_timeout`` and fail their running
-tasks (``worker lost``); fail the running tasks without a worker (scripts run by hand) that
+Every few seconds: note the workers whose polls this process saw (``worker_presence``), then
+remove the workers silent past ``worker_timeout`` and fail their running tasks (``worker
+lost``); fail the running tasks without a worker (scripts run by hand) that
 sent nothing and no ping for ``task_timeout`` (``no activity``); end as stopped the running
 tasks whose stop request went unanswered for ``stop_grace``. Hourly on SQLite:
 ``PRAGMA optimize`` so the planner's statistics follow the data. Every few minutes, beside
@@ -22,6 +23,8 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from tunelab.server import worker_presence
+from tunelab.server.worker_presence import WorkerPresence
 from tunelab.store import task_activity, workers
 from tunelab.store.engine import is_sqlite, refresh_statistics
 
@@ -72,9 +75,11 @@ async def run(
     *,
     sync_repositories: Callable[[], object] | None = None,
     sync_every: float = 300.0,
+    presence: WorkerPresence | None = None,
 ) -> None:
     """Until cancelled (the app's lifespan ends). ``sync_repositories`` fetches the mirrors
-    of linked git repositories, every ``sync_every`` seconds, in the background of the rest."""
+    of linked git repositories, every ``sync_every`` seconds, in the background of the rest;
+    ``presence``: the workers whose polls this process saw, written before each reaping."""
     interval = reap_interval(worker_timeout, task_timeout, stop_grace)
     optimized = started = time.monotonic()
     syncing: asyncio.Task[None] | None = None
@@ -88,6 +93,8 @@ async def run(
                 syncing = asyncio.create_task(
                     _step("fetching linked repositories", sync_repositories)
                 )
+            if presence is not None:
+                await _step("noting polling workers", worker_presence.flush, engine, presence)
             await _step("reaping lost workers", reap_once, engine, worker_timeout)
             uptime = time.monotonic() - started
             await _step("ending lost runs", end_lost_runs, engine, task_timeout, stop_grace, uptime)

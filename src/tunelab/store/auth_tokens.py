@@ -43,7 +43,8 @@ def create_token(conn: sa.Connection, user_id: str, name: str = "") -> tuple[dic
 
 
 def user_for_token(conn: sa.Connection, token: str) -> sa.Row[Any] | None:
-    """The enabled user a live key belongs to, noting the key's use; None for any other key."""
+    """The enabled user a live key belongs to (with ``token_id`` and ``token_used``); None
+    for any other key. A read only: ``note_use`` notes the use, when ``use_due``."""
     found = conn.execute(
         sa.select(
             users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used.label("token_used")
@@ -55,14 +56,16 @@ def user_for_token(conn: sa.Connection, token: str) -> sa.Row[Any] | None:
             users.c.disabled == sa.false(),
         )
     ).first()
-    if found is None:
-        return None
-    stamp = now()
-    if found.token_used is None or stamp - found.token_used > _LAST_USED_EVERY:
-        conn.execute(
-            api_tokens.update().where(api_tokens.c.id == found.token_id).values(last_used=stamp)
-        )
     return found
+
+
+def use_due(found: sa.Row[Any]) -> bool:
+    """Whether the use of the key ``user_for_token`` found is to be noted now."""
+    return found.token_used is None or now() - found.token_used > _LAST_USED_EVERY
+
+
+def note_use(conn: sa.Connection, token_id: str) -> None:
+    conn.execute(api_tokens.update().where(api_tokens.c.id == token_id).values(last_used=now()))
 
 
 def list_tokens(conn: sa.Connection, user_id: str | None) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tunelab.errors import ConfigError
+
+# Seconds a pooled PostgreSQL connection is used before it is replaced.
+RECYCLE_SECONDS = 1800
+# The execution option of a connection that only reads (``read_only``).
+_READ_ONLY = "tunelab_read_only"
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -26,7 +33,13 @@ def create_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pool_pre_ping: it costs a round trip (and a transaction in the database's
+        # statistics) on every checkout. A connection the database dropped fails the one
+        # request using it (a 503 the clients retry, ``server.store_errors``), and that
+        # error makes SQLAlchemy replace every pooled connection older than it; connections
+        # are renewed after RECYCLE_SECONDS anyway, before any idle timeout a proxy or
+        # firewall in between may have.
+        return sa.create_engine(parsed, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
     raise ConfigError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///PATH "
         "or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
@@ -52,9 +65,28 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(conn: sa.Connection) -> None:
         # IMMEDIATE takes the write lock at the start, so two writers queue on the busy
         # timeout instead of failing with "database is locked" on upgrade from a read lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that will only read (``read_only``) takes no lock from writers.
+        read = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextlib.contextmanager
+def read_only(engine: Engine) -> Iterator[sa.Connection]:
+    """A connection for reads only: its transaction is rolled back, never committed (no
+    commit to count, nothing to flush), and on SQLite it does not take the write lock. A
+    write made through it would be lost: writes go through ``engine.begin()``.
+
+    >>> with read_only(engine) as conn:  # doctest: +SKIP
+    ...     conn.execute(sa.select(workers.c.queues)).all()
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{_READ_ONLY: True})
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
 
 def refresh_statistics(engine: Engine) -> None:

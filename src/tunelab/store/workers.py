@@ -29,8 +29,8 @@ from tunelab.errors import InvalidInput, NotFound
 from tunelab.store import queues, task_keys
 from tunelab.store.dialect import dialect_insert, lock_first_queued
 from tunelab.store.lookup import now, visible_only
+from tunelab.store.schema import queue_entries, tasks, workers
 from tunelab.store.schema import queues as queue_table
-from tunelab.store.schema import tasks, workers
 from tunelab.store.task_activity import database_now
 from tunelab.store.task_status import change_status
 from tunelab.store.tasks import get_task
@@ -42,6 +42,8 @@ MAX_QUEUES = 100
 LOST = "worker lost"
 UNREGISTERED = "worker unregistered while running it"
 RESTARTED = "worker restarted"
+# Well under SQLite's limit on the parameters of one statement.
+_SEEN_PER_STATEMENT = 500
 
 
 def validate_worker_id(worker_id: Any) -> str:
@@ -195,6 +197,35 @@ def heartbeat(conn: sa.Connection, worker_id: str, task_id: str | None = None) -
     )
 
 
+def queues_with_work(conn: sa.Connection, worker_id: str) -> tuple[list[str], bool]:
+    """The queues the worker serves, and whether any holds a queued task: a read only, so
+    a poll that finds nothing writes nothing (``take_next`` is for when there is work)."""
+    served = conn.execute(sa.select(workers.c.queues).where(workers.c.id == worker_id)).first()
+    if served is None:
+        raise _unknown(worker_id)
+    names = list(served.queues)
+    if not names:
+        return names, False
+    queued = conn.execute(
+        sa.select(queue_entries.c.task_id)
+        .join(queue_table, queue_table.c.id == queue_entries.c.queue_id)
+        .join(tasks, tasks.c.id == queue_entries.c.task_id)
+        .where(queue_table.c.name.in_(names), tasks.c.status == S.QUEUED.value)
+        .limit(1)
+    ).first()
+    return names, queued is not None
+
+
+def mark_seen(conn: sa.Connection, worker_ids: Sequence[str]) -> None:
+    """The workers are alive now (their polls came or wait): one statement for all of them,
+    however many polled since the last time."""
+    ids = sorted(set(worker_ids))
+    stamp = database_now(conn)
+    for start in range(0, len(ids), _SEEN_PER_STATEMENT):
+        chunk = ids[start : start + _SEEN_PER_STATEMENT]
+        conn.execute(workers.update().where(workers.c.id.in_(chunk)).values(last_heartbeat=stamp))
+
+
 def take_next(
     conn: sa.Connection, worker_id: str, queue_names: Sequence[str] | None = None
 ) -> dict[str, Any] | None:
@@ -203,7 +234,8 @@ def take_next(
     The Task comes with ``task_key``: the key its code runs with (``store.task_keys``),
     reading what the account that enqueued it may.
 
-    Polling counts as a sign of life: the worker's heartbeat moves too.
+    Taking counts as a sign of life: the worker's heartbeat moves too (a poll that finds
+    nothing is noted by ``mark_seen``, in batches).
     """
     # Touching the worker first also holds its row (PostgreSQL), so a reaper removing it
     # meanwhile either goes first (NotFound here) or waits and sees it alive.

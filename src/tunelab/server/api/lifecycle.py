@@ -32,7 +32,21 @@ router = APIRouter(tags=["lifecycle"])
 def _wake_workers_after_commit(request: Request, background: BackgroundTasks) -> None:
     # Background tasks run after the response, and the route's transaction commits before
     # it (deps.Conn), so a woken long poll finds the change committed.
-    background.add_task(request.app.state.work_signal.notify)
+    request.state.enqueued_into = []
+    background.add_task(_wake_workers, request)
+
+
+def _wake_workers(request: Request) -> None:
+    # The polls of the queues the route enqueued into (``note_enqueued``); every poll when
+    # it named none.
+    named: list[str | None] = request.state.enqueued_into
+    for queue in named or [None]:
+        request.app.state.work_signal.notify(queue)
+
+
+def note_enqueued(request: Request, queue: str) -> None:
+    """Wake only the workers of ``queue`` after the commit (a route with ``WakeWorkers``)."""
+    request.state.enqueued_into.append(queue)
 
 
 WakeWorkers = Annotated[None, Depends(_wake_workers_after_commit)]
@@ -72,12 +86,18 @@ async def reset_task(
 
 @router.post("/tasks/{task_id}/enqueue")
 def enqueue_task(
-    task_id: str, conn: Conn, who: Who, _wake: WakeWorkers, body: EnqueueRequest | None = None
+    task_id: str,
+    conn: Conn,
+    who: Who,
+    request: Request,
+    _wake: WakeWorkers,
+    body: EnqueueRequest | None = None,
 ) -> dict[str, Any]:
     """The ``Task``, queued, with ``warning``: ``"no worker serves queue NAME"`` when no
     worker serves the queue (the task waits until one does), else ``""``."""
     queue = (body or EnqueueRequest()).queue
     task = lifecycle.enqueue(conn, task_id, queue, who.user_id)
+    note_enqueued(request, queue)
     return {**task, "warning": queues.unserved_warning(conn, task.get("queue") or queue)}
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from tunelab.errors import Forbidden, InvalidInput, TunelabError
 from tunelab.server import access
 from tunelab.server.api.deps import Conn
-from tunelab.server.api.lifecycle import WakeWorkers
+from tunelab.server.api.lifecycle import WakeWorkers, note_enqueued
 from tunelab.server.authorize import current_principal
 from tunelab.server.db_gate import in_transaction, note_writer
 from tunelab.server.file_cleanup import delete_files
@@ -138,6 +138,7 @@ def _apply(
         return lifecycle.delete(conn, task_id)
     if action == "enqueue":
         lifecycle.enqueue(conn, task_id, argument, current_principal(request).user_id)
+        note_enqueued(request, argument)
     elif action == "tag":
         tasks.retag(conn, task_id, add=[argument])
     elif action == "untag":

@@ -22,7 +22,7 @@ from tunelab.domain.task import TaskStatus
 from tunelab.errors import InvalidInput
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
-from tunelab.server.api.lifecycle import WakeWorkers
+from tunelab.server.api.lifecycle import WakeWorkers, note_enqueued
 from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
 from tunelab.server.web import action_bulk, action_picker
@@ -139,6 +139,7 @@ def enqueue_task(
 ) -> Response:
     queue = form.get("queue").strip() or queues.DEFAULT_QUEUE
     task = lifecycle.enqueue(conn, task_id, queue, who.user_id)
+    note_enqueued(request, queue)
     return changed(
         request,
         [task_id],
