@@ -56,9 +56,10 @@ from tests.storage.test_files_server import (  # noqa: F401 - collected here aga
 )
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 from tunelab.domain.access import Principal, UserKind
-from tunelab.errors import ConfigError, Forbidden, InvalidInput
+from tunelab.errors import ConfigError, Forbidden, InvalidInput, NotFound
 from tunelab.server import access
 from tunelab.server.file_store import ObjectFileStore
+from tunelab.server.file_store.local import LocalFileStore
 from tunelab.server.settings import ServerSettings
 from tunelab.server.uri_access import UriPolicy, require_uri
 from tunelab.storage import S3Credentials, StorageCredentials, parse_destination
@@ -395,3 +396,45 @@ def test_the_store_keeps_nothing_of_the_files_it_wrote(
         refused.commit("0" * 64)
     assert list(store.fs.transaction.files) == []
     assert store.read("k/2.bin").size == 100
+
+
+def _write(store: Any, key: str) -> None:
+    writer = store.writer(key)
+    writer.write(b"data")
+    writer.commit()
+
+
+def test_a_folder_left_half_way_is_dropped_from_either_store(
+    s3_server: SeaweedServer, tmp_path: Path
+) -> None:
+    """Uploads staged for a form that was never submitted go once they are old; the other
+    folders, and everything outside the folder asked about, stay."""
+    local = LocalFileStore(tmp_path)
+    for key in ("staged/p1/old/content", "staged/p1/new/content", "elsewhere/old/content"):
+        _write(local, key)
+    day_ago = time.time() - 2 * 86400
+    for key in ("staged/p1/old/content", "elsewhere/old/content"):
+        os.utime(local.path_of(key), (day_ago, day_ago))
+    local.drop_stale("staged/p1", 86400)
+    local.drop_stale("staged/never-written", 86400)
+    assert local.read("staged/p1/new/content") and local.read("elsewhere/old/content")
+    with pytest.raises(NotFound):
+        local.read("staged/p1/old/content")
+
+    # An object's time is the service's own, in whole seconds: the cutoff falls between
+    # the object written first and those written 2 s later.
+    entry = S3Credentials(host=s3_server.endpoint, key=s3_server.key, secret=s3_server.secret)
+    location = parse_destination(
+        f"s3://{s3_server.endpoint}/{S3_TEST_BUCKET}/stale-{uuid.uuid4().hex}"
+    )
+    objects = ObjectFileStore(location, StorageCredentials(s3=(entry,)))
+    _write(objects, "staged/p1/old/content")
+    time.sleep(2)
+    written = time.time()
+    _write(objects, "staged/p1/new/content")
+    _write(objects, "elsewhere/old/content")
+    objects.drop_stale("staged/p1", time.time() - written + 1.5)
+    objects.drop_stale("staged/never-written", 0.1)
+    assert objects.read("staged/p1/new/content") and objects.read("elsewhere/old/content")
+    with pytest.raises(NotFound):
+        objects.read("staged/p1/old/content")

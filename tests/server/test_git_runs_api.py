@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,3 +293,23 @@ def test_a_run_on_ci_asks_the_forge_to_start_the_workflow(setup: Setup) -> None:
     (dispatch,) = [r for r in s.forge.requests if r.path.endswith("/dispatches")]
     assert dispatch.path == f"/repos/{REPO}/actions/workflows/tunelab.yml/dispatches"
     assert dispatch.json == {"ref": "main", "inputs": {"task_id": task["id"]}}
+
+
+def test_an_upload_no_run_used_goes_once_it_is_a_day_old(setup: Setup) -> None:
+    s = setup
+    owner = s.clients["owner"]
+    base = f"/projects/{s.project}/git-runs"
+    left = _ok(owner.put(f"{base}/uploads", params={"name": "a.xml"}, content=b"a"), 201)
+    staged = s.server.data_dir / "files" / "git-run-uploads" / s.project / str(left["upload"])
+    assert (staged / "content").is_file()
+    day_ago = time.time() - 2 * 86400
+    os.utime(staged / "content", (day_ago, day_ago))
+    fresh = _ok(owner.put(f"{base}/uploads", params={"name": "b.xml"}, content=b"b"), 201)
+    assert not staged.exists()
+    kept = s.server.data_dir / "files" / "git-run-uploads" / s.project / str(fresh["upload"])
+    assert (kept / "content").read_bytes() == b"b"
+    body = {"commit": s.sha, "draft": True, "commit_message": "late"}
+    late = owner.post(
+        base, json={**body, "data_files": [{"path": "data/data.xml", "upload": left["upload"]}]}
+    )
+    assert late.status_code == 404 and "no upload" in late.text, late.text

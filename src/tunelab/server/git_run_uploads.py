@@ -12,6 +12,7 @@ its project's members may read it like any of the task's files, and records that
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
-from tunelab.errors import InvalidInput, NotFound, PayloadTooLarge
+from tunelab.errors import InvalidInput, NotFound, PayloadTooLarge, StorageError
 from tunelab.server.file_store import FileStore, StoredKey
 
 STAGING = "git-run-uploads"
@@ -29,6 +30,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _WRITE_CHUNK = 1024 * 1024
 _COPY_CHUNK = 4 * 1024 * 1024
 MAX_NAME_LENGTH = 255
+log = logging.getLogger(__name__)
+# Uploads no run used within this long are abandoned (a closed form); the project's next
+# upload clears them away.
+ABANDONED_AFTER = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,12 @@ async def stage_upload(
     """Stream ``body`` into the store (at most ``limit`` bytes, else PayloadTooLarge and
     nothing kept)."""
     upload = secrets.token_hex(16)
-    writer = await run_in_threadpool(store.writer, staging_key(project_id, upload))
+    key = staging_key(project_id, upload)
+    try:
+        await run_in_threadpool(store.drop_stale, key.rsplit("/", 2)[0], ABANDONED_AFTER)
+    except StorageError:
+        log.exception("could not clear the abandoned data file uploads of %s", project_id)
+    writer = await run_in_threadpool(store.writer, key)
     try:
         pending: list[bytes] = []
         gathered = total = 0

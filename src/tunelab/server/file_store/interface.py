@@ -70,6 +70,11 @@ class FileStore(Protocol):
         """Remove the file under ``key``; NotFound when there is none."""
         ...
 
+    def drop_stale(self, folder: str, max_age: float) -> None:
+        """Remove each sub-folder of the key prefix ``folder`` whose newest file is older
+        than ``max_age`` seconds (what a client left half-way and never came back for)."""
+        ...
+
     def start_upload(self, key: str) -> str:
         """Open a multi-part upload to ``key``; its id."""
         ...

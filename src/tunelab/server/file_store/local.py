@@ -110,6 +110,19 @@ class LocalFileStore:
 
     # ----- multi-part uploads -----------------------------------------------------------
 
+    def drop_stale(self, folder: str, max_age: float) -> None:
+        root = self.path_of(folder)
+        if not root.is_dir():
+            return
+        cutoff = time.time() - max_age
+        for entry in root.iterdir():
+            try:
+                times = [f.stat().st_mtime for f in entry.rglob("*") if f.is_file()]
+            except FileNotFoundError:  # removed while listed: not stale
+                continue
+            if entry.is_dir() and max(times, default=0) < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+
     def start_upload(self, key: str) -> str:
         self._place(key)
         self._drop_stale_uploads()

@@ -25,7 +25,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -169,6 +169,12 @@ class ObjectFileStore:
 
     # ----- multi-part uploads -----------------------------------------------------------
 
+    def drop_stale(self, folder: str, max_age: float) -> None:
+        root = self._path(folder)
+        with self.translated("list", folder):
+            found: dict[str, dict[str, Any]] = self.fs.find(root, detail=True)
+        self._drop_older(root, found, max_age)
+
     def start_upload(self, key: str) -> str:
         self._place(key)
         self._drop_stale_uploads()
@@ -259,14 +265,26 @@ class ObjectFileStore:
     def _drop_stale_uploads(self) -> None:
         with self.translated("list", "uploads"):
             found: dict[str, dict[str, Any]] = self.fs.find(self._uploads, detail=True)
+        self._drop_older(self._uploads, found, _STALE_UPLOAD_SECONDS, _UPLOAD_ID.fullmatch)
+
+    def _drop_older(
+        self,
+        root: str,
+        found: dict[str, dict[str, Any]],
+        max_age: float,
+        named: Callable[[str], object] = bool,
+    ) -> None:
+        """Remove each sub-folder of ``root`` (``named`` as given) whose newest object in
+        ``found`` (what ``find`` listed) is older than ``max_age`` seconds."""
         newest: dict[str, float] = {}
         for name, info in found.items():
-            upload_id = name[len(self._uploads) + 1 :].split("/", 1)[0]
-            newest[upload_id] = max(newest.get(upload_id, 0.0), _modified(info))
-        cutoff = time.time() - _STALE_UPLOAD_SECONDS
-        for upload_id, modified in newest.items():
-            if 0 < modified < cutoff and _UPLOAD_ID.fullmatch(upload_id):
-                self._remove_upload(upload_id)
+            sub = name[len(root) + 1 :].split("/", 1)[0]
+            newest[sub] = max(newest.get(sub, 0.0), _modified(info))
+        cutoff = time.time() - max_age
+        for sub, modified in newest.items():
+            if 0 < modified < cutoff and named(sub):
+                with self.translated("remove", sub), contextlib.suppress(FileNotFoundError):
+                    self.fs.rm(f"{root}/{sub}", recursive=True)
 
     @contextlib.contextmanager
     def translated(self, doing: str, what: str) -> Iterator[None]:
