@@ -30,9 +30,7 @@ def task_for(task: Task | None, project_name: str, task_name: str) -> Task:
     current = Task.current_task()
     if current is not None:
         return current
-    return Task.init(
-        project_name=project_name, task_name=task_name, auto_connect_frameworks=False
-    )
+    return Task.init(project_name=project_name, task_name=task_name, auto_connect_frameworks=False)
 
 
 def plain_value(value: Any) -> Any:
