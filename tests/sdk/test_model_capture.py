@@ -65,8 +65,8 @@ def test_joblib_imported_before_install(tmp_path: Path) -> None:
         """,
     )
     assert result["saved"] == [
-        [str(tmp_path / "model.joblib"), "scikit-learn", True],
-        [str(tmp_path / "models" / "other.pkl"), "scikit-learn", True],
+        [str(tmp_path / "model.joblib"), "ScikitLearn", True],
+        [str(tmp_path / "models" / "other.pkl"), "ScikitLearn", True],
     ]
     assert result["returned"] == ["model.joblib"]
     assert result["wrapped"] is True
@@ -93,7 +93,7 @@ def test_joblib_imported_after_install(tmp_path: Path) -> None:
         )
         """,
     )
-    assert result["saved"] == [[str(tmp_path / "model.joblib"), "scikit-learn", True]]
+    assert result["saved"] == [[str(tmp_path / "model.joblib"), "ScikitLearn", True]]
     assert result["imported_early"] is False  # installing imports neither library
     assert result["loader"] == result["spec_loader"] == "SourceFileLoader"
     assert result["resources"] is True
@@ -178,7 +178,7 @@ def test_installing_twice_wraps_once_and_swaps_the_callback(tmp_path: Path) -> N
         report(first=first, once=joblib.dump.__wrapped__ is joblib.numpy_pickle.dump)
         """,
     )
-    assert result["saved"] == [[str(tmp_path / "model.joblib"), "scikit-learn", True]]
+    assert result["saved"] == [[str(tmp_path / "model.joblib"), "ScikitLearn", True]]
     assert result["first"] == []
     assert result["once"] is True
 
@@ -203,3 +203,23 @@ def test_uninstall_restores_the_originals(tmp_path: Path, imported: str) -> None
         """,
     )
     assert result == {"saved": [], "restored": True, "finder_removed": True}
+
+
+def test_only_the_libraries_named_are_watched_and_joblib_names_the_library_saved(
+    tmp_path: Path,
+) -> None:
+    result, _ = run(
+        tmp_path,
+        """
+        import joblib, pickle
+        import lightgbm
+        install_model_capture(on_saved, ["joblib"])
+        joblib.dump(lightgbm.LGBMClassifier(), "gbm.joblib")
+        with open("pickled.pkl", "wb") as handle:
+            pickle.dump({"a": 1}, handle)           # pickle is never watched
+        install_model_capture(on_saved, ["torch"])  # joblib switched off
+        joblib.dump({"a": 1}, "off.joblib")
+        report()
+        """,
+    )
+    assert result["saved"] == [[str(tmp_path / "gbm.joblib"), "LightGBM", True]]

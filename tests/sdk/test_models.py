@@ -147,7 +147,7 @@ def test_joblib_dump_inside_a_task_registers_an_output_model(
     seen = _result(api_url, tmp_path / "code", JOBLIB, unique("joblib"), output_uri)
     (model,) = client.get_task(seen["task"])["output_models"]
     record = client.get_model(model["id"])
-    assert record["name"] == "model.pkl" and record["framework"] == "scikit-learn"
+    assert record["name"] == "model.pkl" and record["framework"] == "ScikitLearn"
     if destination:
         assert record["uri"].startswith(share.as_uri())  # uploaded to the destination
     else:

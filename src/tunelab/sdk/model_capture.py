@@ -4,7 +4,7 @@
 otherwise as soon as the script imports it; each save to a file name is then reported::
 
     uninstall = install_model_capture(lambda path, framework: print(path, framework))
-    joblib.dump(model, "model.joblib")      # prints /abs/path/model.joblib scikit-learn
+    joblib.dump(model, "model.joblib")      # prints /abs/path/model.joblib ScikitLearn
     torch.save(net.state_dict(), "net.pt")  # prints /abs/path/net.pt PyTorch
     uninstall()
 
@@ -20,7 +20,7 @@ import importlib.machinery
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -39,9 +39,10 @@ class _Target:
     file_argument: str  # the keyword name of the second parameter, where the file goes
 
 
-# ClearML names models saved with joblib "scikit-learn"; scikit-learn's docs persist with it.
+# scikit-learn's docs persist estimators with joblib: ClearML names what it saves "ScikitLearn"
+# (XGBoost's and LightGBM's scikit-learn estimators their own, see _framework).
 TARGETS = (
-    _Target("joblib", "dump", "scikit-learn", "filename"),
+    _Target("joblib", "dump", "ScikitLearn", "filename"),
     _Target("torch", "save", "PyTorch", "f"),
 )
 _BY_MODULE = {target.module: target for target in TARGETS}
@@ -51,6 +52,7 @@ _ORIGINAL = "__tunelab_original__"
 @dataclass
 class _State:
     on_saved: ModelSaved | None = None
+    modules: frozenset[str] = frozenset(_BY_MODULE)
     finder: _ImportFinder | None = None
     patched: list[tuple[ModuleType, str, Any]] = field(default_factory=list)
 
@@ -59,21 +61,27 @@ _state = _State()
 _lock = threading.RLock()
 
 
-def install_model_capture(on_saved: ModelSaved) -> Callable[[], None]:
+def install_model_capture(
+    on_saved: ModelSaved, modules: Collection[str] = tuple(_BY_MODULE)
+) -> Callable[[], None]:
     """Report ``on_saved(absolute_path, framework)`` after each save to a file; returns uninstall.
 
     >>> uninstall = install_model_capture(lambda path, fw: print(fw, path))  # doctest: +SKIP
     >>> joblib.dump(model, "model.joblib")                                 # doctest: +SKIP
-    scikit-learn /home/me/run/model.joblib
+    ScikitLearn /home/me/run/model.joblib
 
-    Installing again only swaps the callback; the functions are wrapped once.
+    ``modules``: the libraries watched (``"joblib"``, ``"torch"``). Installing again only
+    swaps the callback and the libraries watched; the functions are wrapped once.
     """
     with _lock:
         _state.on_saved = on_saved
+        _state.modules = frozenset(modules)
         if _state.finder is None:
             _state.finder = _ImportFinder()
             sys.meta_path.insert(0, _state.finder)
         for target in TARGETS:
+            if target.module not in _state.modules:
+                continue
             module = sys.modules.get(target.module)
             if module is not None and hasattr(module, target.function):
                 _patch(module, target)
@@ -116,12 +124,24 @@ def _wrap(original: Callable[..., Any], target: _Target) -> Callable[..., Any]:
         result = original(*args, **kwargs)
         with guarded(f"the model {path}" if path is not None else what):
             on_saved = _state.on_saved  # the user's save has succeeded; never fail it
-            if path is not None and on_saved is not None and path.is_file():
-                on_saved(path, target.framework)
+            watched = target.module in _state.modules
+            if path is not None and on_saved is not None and watched and path.is_file():
+                on_saved(path, _framework(target, args[0] if args else kwargs.get("value")))
         return result
 
     setattr(save, _ORIGINAL, original)
     return save
+
+
+def _framework(target: _Target, saved: Any) -> str:
+    """As ClearML: a joblib file is named after the library of the object saved in it."""
+    if target.module == "joblib":
+        library = (getattr(type(saved), "__module__", None) or "").partition(".")[0]
+        return _JOBLIB_FRAMEWORKS.get(library, target.framework)
+    return target.framework
+
+
+_JOBLIB_FRAMEWORKS = {"xgboost": "XGBoost", "lightgbm": "LightGBM"}
 
 
 def _file_path(destination: Any) -> Path | None:
@@ -146,7 +166,11 @@ class _ImportFinder(importlib.abc.MetaPathFinder):
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
         wanted = _BY_MODULE.get(fullname)
-        if wanted is None or getattr(self._searching, "active", False):
+        if (
+            wanted is None
+            or fullname not in _state.modules
+            or getattr(self._searching, "active", False)
+        ):
             return None
         # Ask the other finders for the real spec (find_spec would come back here).
         self._searching.active = True
