@@ -16,9 +16,9 @@
   ``{epoch}``/``{val_loss}`` placeholders filled in the same way), registered as an output
   model whenever it is written anew.
 
-A script that reports through this callback switches the automatic capture off
-(``Task.init(auto_connect_frameworks={"keras": False})``), or lets the callback start the
-task, which captures no framework on its own; else each epoch is reported twice.
+With a ``Task.init`` of its own, a script that reports through this callback switches the
+automatic Keras capture off (``auto_connect_frameworks={"keras": False}``): that capture
+adds no epoch callback beside this one, but would register the checkpoints' saves too.
 
 It reports to the task given, or the one ``Task.init`` started, or starts one (not closed by
 the callback: the run ends with the script). A failure to report is printed once as
