@@ -14,9 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["InputModel", "Logger", "Model", "OutputModel", "Task", "__version__"]
+__all__ = [
+    "InputModel",
+    "Logger",
+    "Model",
+    "OutputModel",
+    "PipelineController",
+    "Task",
+    "__version__",
+]
 
 if TYPE_CHECKING:
+    from tunelab.pipelines import PipelineController
     from tunelab.sdk.logger import Logger
     from tunelab.sdk.models import InputModel, Model, OutputModel
     from tunelab.sdk.task import Task
@@ -34,6 +43,10 @@ def __getattr__(name: str) -> Any:
         from tunelab.sdk.logger import Logger
 
         return Logger
+    if name == "PipelineController":
+        from tunelab.pipelines import PipelineController
+
+        return PipelineController
     if name in _MODELS:
         from tunelab.sdk import models
 
