@@ -307,6 +307,41 @@ def test_a_path_that_names_nothing_is_refused(
     assert not workdir.exists()
 
 
+def test_a_wildcard_zips_the_matching_files_under_its_folder(tmp_path: Path, workdir: Path) -> None:
+    shots = tmp_path / "shots"
+    (shots / "deep").mkdir(parents=True)
+    for name in ("a.jpg", "b.png", "deep/c.jpg"):
+        (shots / name).write_bytes(b"x" * 10)
+    packed = pack(f"{shots}/*.jpg", workdir, "jpgs")
+    assert (packed.path.name, packed.type, packed.format) == ("jpgs.zip", "folder", "zip")
+    assert packed.metadata == {"files": "2"}
+    assert packed.preview.splitlines() == [
+        f"{shots}/*.jpg: 2 files, 20 bytes",
+        "a.jpg",
+        "deep/c.jpg",
+    ]
+    extracted = unpack(packed.path, "folder", "zip", extract_to=tmp_path / "out")
+    assert sorted(p.relative_to(extracted).as_posix() for p in extracted.rglob("*.jpg")) == [
+        "a.jpg",
+        "deep/c.jpg",
+    ]
+    assert not list(extracted.rglob("*.png"))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [("shots/*.gif", "no file matches"), ("*/x.jpg", "only in its last part"),
+     ("nowhere/*.jpg", "only in its last part")],
+)  # fmt: skip
+def test_a_wildcard_without_matches_or_folder_is_refused(
+    tmp_path: Path, workdir: Path, pattern: str, why: str
+) -> None:
+    (tmp_path / "shots").mkdir()
+    (tmp_path / "shots" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(InvalidInput, match=why):
+        pack(f"{tmp_path}/{pattern}", workdir, "jpgs")
+
+
 # --- pickle ---------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ says what it wrote (type, format, a short preview); ``unpack`` reads it back::
 | numpy ndarray                  | numpy       | npz                       |
 | path of a file                 | file        | its suffix ("pt", "tar.gz", "" when none) |
 | path of a folder               | folder      | zip                       |
+| wildcard "folder/*.jpg"        | folder      | zip of the matching files (any depth) |
 | PIL image                      | image       | png                       |
 | anything else that pickles     | pickle      | pickle                    |
 
@@ -208,6 +209,9 @@ def _pack_path(obj: str | os.PathLike[Any], workdir: Path, name: str) -> Packed:
     if path is not None and path.is_dir():
         workdir.mkdir(parents=True, exist_ok=True)
         return _pack_folder(path, workdir, safe_file_stem(name))
+    if _is_wildcard(text):
+        workdir.mkdir(parents=True, exist_ok=True)
+        return _pack_matches(text, workdir, name)
     raise InvalidInput(
         f"Cannot upload artifact {name!r}: no file or folder exists at {text!r}.",
         {"name": name, "path": text},
@@ -227,27 +231,63 @@ def _file_format(path: Path) -> str:
     return last[1:]
 
 
+def _is_wildcard(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _pack_matches(text: str, workdir: Path, name: str) -> Packed:
+    """``"folder/*.jpg"``: the files under ``folder`` (at any depth, as ClearML matches them)
+    whose names match the last part, zipped with their paths inside the folder."""
+    folder_text, _, pattern = text.replace(os.sep, "/").rpartition("/")
+    folder = Path(folder_text or ".").absolute()
+    if _is_wildcard(folder_text) or not folder.is_dir() or not pattern:
+        raise InvalidInput(
+            f"Cannot upload artifact {name!r}: {text!r} is a wildcard only in its last part, "
+            'under a folder that exists ("folder/*.jpg").',
+            {"name": name, "path": text},
+        )
+    files = sorted(p for p in folder.rglob(pattern) if p.is_file())
+    if not files:
+        raise InvalidInput(
+            f"Cannot upload artifact {name!r}: no file matches {text!r}.",
+            {"name": name, "path": text},
+        )
+    return _zip_files(folder, files, [], workdir / f"{safe_file_stem(name)}.zip", text)
+
+
 def _pack_folder(folder: Path, workdir: Path, stem: str) -> Packed:
     target = workdir / f"{stem}.zip"
+    files: list[Path] = []
+    empty: list[Path] = []
+    target.touch()  # the zip may be inside the folder it zips: its folder is not empty
+    written = target.resolve()
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        base = Path(root)
+        if not dirs and not names and base != folder:
+            empty.append(base)
+        for file in sorted(names):
+            path = base / file
+            if path.is_file() and path.resolve() != written:
+                files.append(path)  # not broken links, sockets, the zip itself
+    return _zip_files(folder, files, empty, target, f"folder {folder.name}")
+
+
+def _zip_files(
+    folder: Path, files: list[Path], empty: list[Path], target: Path, label: str
+) -> Packed:
     names: list[str] = []
     total = 0
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as zf:
-        written = target.resolve()  # the zip may be inside the folder it zips
-        for root, dirs, files in os.walk(folder):
-            dirs.sort()
-            base = Path(root)
-            if not dirs and not files and base != folder:
-                zf.write(base, base.relative_to(folder).as_posix() + "/")  # keep empty folders
-            for file in sorted(files):
-                path = base / file
-                if not path.is_file() or path.resolve() == written:
-                    continue  # broken links, sockets, the zip itself
-                relative = path.relative_to(folder).as_posix()
-                zf.write(path, relative)
-                names.append(relative)
-                total += path.stat().st_size
+        for path in empty:
+            zf.write(path, path.relative_to(folder).as_posix() + "/")  # keep empty folders
+        for path in files:
+            relative = path.relative_to(folder).as_posix()
+            zf.write(path, relative)
+            names.append(relative)
+            total += path.stat().st_size
     listing = "\n".join(names[:PREVIEW_NAMES]) + ("\n..." if len(names) > PREVIEW_NAMES else "")
-    summary = f"folder {folder.name}: {_count(len(names), 'file')}, {_size_text(total)}"
+    summary = f"{label}: {_count(len(names), 'file')}, {_size_text(total)}"
     preview = _clip(f"{summary}\n{listing}")
     return Packed(target, "folder", "zip", preview, {"files": str(len(names))})
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from tunelab.errors import InvalidInput, NotFound
 from tunelab.sdk.config import load_config
+from tunelab.sdk.model_reports import ModelReporting
 from tunelab.sdk.transport import all_items
 from tunelab.sdk.uploads import Progress
 
@@ -162,9 +163,12 @@ class InputModel(Model):
         self._data = self._client.get_model(model_id)
 
 
-class OutputModel(Model):
+class OutputModel(Model, ModelReporting):
     """A model this run produces. Registered at once; ``update_weights`` uploads the file to
-    the task's output destination in the background and records its uri, size and sha256."""
+    the task's output destination in the background and records its uri, size and sha256,
+    or registers a file already in storage (``register_uri``). ``report_scalar``,
+    ``report_single_value``, ``report_table`` and ``report_line_plot`` store metrics on the
+    model itself (``tunelab.sdk.model_reports``)."""
 
     def __init__(
         self,
@@ -202,15 +206,30 @@ class OutputModel(Model):
         }
         super().__init__(task._client.create_model(body), task._client)
         self._task = task
+        self._init_reports()
 
     def update_weights(
         self,
-        weights_filename: str | Path,
+        weights_filename: str | Path | None = None,
         auto_delete_file: bool = False,
         async_enable: bool = True,
+        register_uri: str | None = None,
     ) -> str:
         """Upload ``weights_filename`` to the task's output destination and register it;
-        returns the uri it goes to. ``async_enable=False`` waits for the upload."""
+        returns the uri it goes to. ``async_enable=False`` waits for the upload.
+
+        ``register_uri`` instead registers a file already in storage, without uploading it:
+        ``s3://bucket/run/model.pt``, ``tunelab://key`` (the server's store) or
+        ``file:///path`` (a local path is taken as one). The server checks that you may
+        reference that location (an object store it was configured for, a key of a project
+        you may read) and that a file is there; it refuses with the reason otherwise.
+        """
+        if register_uri is not None:
+            if weights_filename is not None:
+                raise InvalidInput("give weights_filename or register_uri, not both")
+            return self._register_uri(register_uri)
+        if weights_filename is None:
+            raise InvalidInput("give weights_filename (a file to upload) or register_uri")
         path = Path(weights_filename)
         if not path.is_file():
             raise InvalidInput(f"no weights file at {str(path)!r}")
@@ -218,6 +237,24 @@ class OutputModel(Model):
         if not async_enable:
             self.wait_for_upload()
         return uri
+
+    def _register_uri(self, uri: str) -> str:
+        fields: dict[str, Any] = {}
+        if "://" not in uri:
+            uri = Path(uri).absolute().as_uri()
+        if uri.lower().startswith("file://"):
+            # A file on this machine: the server cannot look at it, so its size and sha256
+            # are measured here.
+            from tunelab.storage import file_sha256, parse_destination
+
+            local = Path(parse_destination(uri).path)
+            if not local.is_file():
+                raise InvalidInput(f"no weights file at {uri!r}")
+            fields["size"], fields["sha256"] = file_sha256(local)
+        # Pending reports and uploads first: a registration is the model's latest file.
+        self._task.flush()
+        self._data = self._client.register_model_weights(self.id, uri=uri, **fields)
+        return self.url
 
     def update_design(
         self, config_text: str | None = None, config_dict: Mapping[str, Any] | None = None

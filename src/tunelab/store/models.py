@@ -29,6 +29,7 @@ from tunelab.store.artifacts import (
     require_id,
 )
 from tunelab.store.lookup import new_id, now
+from tunelab.store.model_reports import delete_reports
 from tunelab.store.projects import ensure_project, names_by_id
 from tunelab.store.schema import model_tags, models, tasks
 from tunelab.store.stored_files import unreferenced
@@ -175,6 +176,7 @@ def delete_model(conn: sa.Connection, model_id: str) -> list[str]:
             {"task_id": user.id},
         )
     conn.execute(model_tags.delete().where(model_tags.c.model_id == model_id))
+    delete_reports(conn, [model_id])
     conn.execute(models.delete().where(models.c.id == model_id))
     return unreferenced(conn, [row.uri])
 
@@ -247,6 +249,7 @@ def delete_output_models(conn: sa.Connection, task_id: str, *, unlink_kept: bool
     if doomed:
         doomed_ids = [row.id for row in doomed]
         conn.execute(model_tags.delete().where(model_tags.c.model_id.in_(doomed_ids)))
+        delete_reports(conn, doomed_ids)
         conn.execute(models.delete().where(models.c.id.in_(doomed_ids)))
     if unlink_kept:
         # The foreign key does this too; explicit, it holds on any SQLite connection.

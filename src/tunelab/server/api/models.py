@@ -12,13 +12,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
-from tunelab.errors import Forbidden
+from tunelab.errors import Forbidden, InvalidInput, NotFound
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
-from tunelab.server.api.registry_bodies import ModelCreate, ModelUpdate
+from tunelab.server.api.registry_bodies import ModelCreate, ModelReports, ModelUpdate, ModelWeights
 from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
-from tunelab.store import model_listing, models
+from tunelab.server.uri_access import UriPolicy, require_uri
+from tunelab.storage import open_file, parse_destination
+from tunelab.store import model_listing, model_reports, models
 from tunelab.store.model_listing import MAX_PAGE, MAX_PAGE_SIZE, ModelQuery
 
 router = APIRouter(tags=["models"])
@@ -83,6 +85,47 @@ def get_model(model_id: str, conn: Conn) -> dict[str, Any]:
 @router.patch("/models/{model_id}")
 def update_model(model_id: str, body: ModelUpdate, conn: Conn) -> dict[str, Any]:
     return models.update_model(conn, model_id, body.changes())
+
+
+@router.put("/models/{model_id}/weights")
+def register_weights(
+    model_id: str, body: ModelWeights, request: Request, conn: Conn, who: Who
+) -> dict[str, Any]:
+    """Register a file already in storage as the model's weights (nothing is uploaded).
+
+    The caller must be allowed to reference that location as the server would read it
+    (``server.uri_access``): a key of the server's own store of a project they may read, or
+    a configured object store, where the file must exist. A ``file://`` URI is a file on the
+    machine that wrote it: recorded as given, with the size and sha256 that machine measured.
+    """
+    models.get_model(conn, model_id)  # a missing model is a 404 before the URI is judged
+    size, sha256 = body.size, body.sha256
+    if parse_destination(body.uri).scheme != "file":
+        dest = require_uri(conn, who, body.uri, access.READ, UriPolicy.of(request.app))
+        if not dest.key:
+            raise InvalidInput(f"{body.uri} names a bucket, not a file")
+        try:
+            handle, found = open_file(body.uri, request.app.state.storage)
+        except NotFound:
+            raise NotFound(f"no file to register: nothing is stored at {body.uri}") from None
+        handle.close()
+        size = found if found is not None else size
+    return models.update_model(conn, model_id, {"uri": body.uri, "size": size, "sha256": sha256})
+
+
+@router.post("/models/{model_id}/reports")
+def add_reports(model_id: str, body: ModelReports, conn: Conn) -> dict[str, Any]:
+    """Store scalars, single values, tables and line plots on the model (the same kind,
+    title, series and iteration again replaces)."""
+    stored = model_reports.add_reports(
+        conn, model_id, [r.model_dump(exclude_none=True) for r in body.reports]
+    )
+    return {"stored": stored}
+
+
+@router.get("/models/{model_id}/reports")
+def get_reports(model_id: str, conn: Conn) -> dict[str, Any]:
+    return model_reports.get_reports(conn, model_id)
 
 
 @router.post("/models/{model_id}/publish")

@@ -3,7 +3,7 @@ fields, bounded, NaN and infinity refused (``task_models._Body``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, JsonValue, StringConstraints
 
@@ -56,6 +56,34 @@ class ModelCreate(_Body):
     comment: ShortText = ""
     size: Size | None = None
     sha256: Sha256 | None = None
+
+
+class ModelWeights(_Body):
+    """``PUT /models/{id}/weights``: a file already in storage, registered without upload.
+    ``size`` and ``sha256`` are what the caller measured (a local file); the server finds
+    the size of one it can read itself."""
+
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    size: Size | None = None
+    sha256: Sha256 | None = None
+
+
+ReportText = Annotated[str, StringConstraints(max_length=512)]
+
+
+class ModelReport(_Body):
+    kind: Literal["scalar", "single", "table", "line"]
+    title: ReportText = ""
+    series: ReportText
+    iteration: Annotated[int, Field(ge=-_INT64_MAX - 1, le=_INT64_MAX)] = 0
+    value: float | None = None
+    data: dict[str, JsonValue] | None = None
+
+
+class ModelReports(_Body):
+    """``POST /models/{id}/reports``: scalars, single values, tables and line plots."""
+
+    reports: Annotated[list[ModelReport], Field(max_length=10_000)]
 
 
 class ModelUpdate(_Body):

@@ -1,6 +1,6 @@
-"""A registered model's page: Info (what it is, where its weights are), Network (its
-configuration text, edited or cleared) and Labels (its label enumeration, edited as a list of
-label and number pairs).
+"""A registered model's page: Info (what it is, where its weights are, the metrics it
+reported: ``model_metrics``), Network (its configuration text, edited or cleared) and Labels
+(its label enumeration, edited as a list of label and number pairs).
 
 Experiments link here from their input and output models (``/models/{model_id}``); the
 models table (``models_list``) lists them all. A published model's page shows no edit
@@ -23,6 +23,7 @@ from tunelab.server.authorize import current_principal
 from tunelab.server.web import models_list
 from tunelab.server.web.action_form import Form
 from tunelab.server.web.experiment_view import download_url
+from tunelab.server.web.model_metrics import metrics_section
 from tunelab.server.web.templating import is_htmx, render
 from tunelab.store import models
 
@@ -89,6 +90,7 @@ def _page(request: Request, conn: sa.Connection, model_id: str, tab: str) -> HTM
     labels = sorted(model["labels"].items(), key=lambda item: (item[1], item[0]))
     context: dict[str, Any] = {
         "model": model,
+        "metrics": metrics_section(conn, model_id) if tab == "" else None,
         "labels": labels,
         "download": download,
         "tab": tab,
