@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tunelab.errors import TunelabError, error_body
 from tunelab.server.authorize import LoginRequired
+from tunelab.server.mlflow.envelope import error_response as mlflow_error_response
+from tunelab.server.mlflow.envelope import is_mlflow_path
 from tunelab.server.web.errors import error_page, wants_page
 
 log = logging.getLogger("tunelab.server")
@@ -45,6 +47,9 @@ def _respond(
     status: int,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
+    if is_mlflow_path(request.url.path):
+        # The MLflow client parses MLflow's envelope, not Tunelab's.
+        return mlflow_error_response(body, status)
     if wants_page(request):
         error = body["error"]
         return error_page(request, status, error["code"], error["message"])

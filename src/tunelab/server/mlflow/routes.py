@@ -1,0 +1,22 @@
+"""The ``/mlflow`` subtree: MLflow's tracking REST API at the paths its client calls
+(``/mlflow/api/2.0/mlflow/...``), behind the same gate as the JSON API (a Tunelab API key as
+``MLFLOW_TRACKING_TOKEN`` is a bearer token).
+
+Left out of Tunelab's OpenAPI document: it is MLflow's API, documented by MLflow's
+``service.proto``, and it answers MLflow's error envelope (``envelope``), not Tunelab's."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from tunelab.server.authorize import authorize
+from tunelab.server.mlflow import experiments, recording, runs
+
+PATH = "/mlflow/api/2.0/mlflow"
+
+router = APIRouter(
+    prefix=PATH, tags=["mlflow"], dependencies=[Depends(authorize)], include_in_schema=False
+)
+router.include_router(experiments.router)
+router.include_router(runs.router)
+router.include_router(recording.router)
