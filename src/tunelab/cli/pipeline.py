@@ -17,8 +17,6 @@ import click
 from tunelab.cli.connection import api_client
 from tunelab.cli.tables import table, when
 
-_ACTIVE = frozenset({"queued", "running"})
-
 
 @click.group()
 def pipeline() -> None:
@@ -75,17 +73,10 @@ def show(controller_id: str, as_json: bool) -> None:
 def stop(controller_id: str) -> None:
     """Stop the run: its controller and every step still queued or running."""
     with api_client() as client:
-        record = client.get_task(controller_id)
-        steps = _graph(record).get("steps", [])
-        if record["status"] in _ACTIVE:
-            client.stop_task(controller_id, reason="pipeline stopped")
-        stopped = 0
-        for step in steps:
-            # The controller may be gone (killed with its agent): its steps are stopped here.
-            task_id = step.get("task_id")
-            if task_id and step["status"] in _ACTIVE and _active(client, task_id):
-                client.stop_task(task_id, reason="pipeline stopped")
-                stopped += 1
+        _graph(client.get_task(controller_id))  # a clear message for a task that is no run
+        # The server stops the steps too: the controller may be gone (killed with its agent).
+        result = client.stop_pipeline(controller_id, reason="pipeline stopped")
+    stopped = len(result["stopped"])
     click.echo(f"stopping pipeline {controller_id} ({stopped} step(s) asked to stop)")
 
 
@@ -99,10 +90,6 @@ def _graph(record: dict[str, Any]) -> dict[str, Any]:
         msg = f"task {record['id']} has an unreadable pipeline record"
         raise click.ClickException(msg) from None
     return graph
-
-
-def _active(client: Any, task_id: str) -> bool:
-    return client.get_task(task_id)["status"] in _ACTIVE
 
 
 def _note(step: dict[str, Any]) -> str:
