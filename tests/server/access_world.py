@@ -136,7 +136,8 @@ class Route:
 
     @property
     def api(self) -> bool:
-        return self.path.startswith("/api/")
+        # MLflow's tracking API (server.mlflow) is for programs too, with a key.
+        return self.path.startswith(("/api/", "/mlflow/"))
 
     @property
     def writes(self) -> bool:
@@ -482,6 +483,12 @@ def snapshot(world: World, root: httpx.Client) -> dict[str, Any]:
     state["projects"] = sorted((p["name"], p["description"]) for p in listed["items"])
     # Keys without when each was last used: owner-a's own key moves that (the fresh upload
     # of each upload route, a minute or more into a slow run), no refused request does.
+    # Workers without when each was last heard from: the server's upkeep writes that in the
+    # background for the workers whose polls it saw, whatever request runs meanwhile.
+    status, workers = state["workers"]
+    if isinstance(workers, dict) and isinstance(workers.get("items"), list):
+        items = [{k: v for k, v in w.items() if k != "last_heartbeat"} for w in workers["items"]]
+        state["workers"] = (status, {**workers, "items": items})
     status, keys = state["owner-a keys"]
     if isinstance(keys, dict) and isinstance(keys.get("items"), list):
         items = [{k: v for k, v in key.items() if k != "last_used"} for key in keys["items"]]
