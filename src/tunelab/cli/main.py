@@ -34,7 +34,21 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tunelab.cli import agent, db, model, project, queue, server, sync, task, user
+    from tunelab.cli import (
+        agent,
+        db,
+        importing,
+        launcher,
+        model,
+        optimize,
+        pipeline,
+        project,
+        queue,
+        server,
+        sync,
+        task,
+        user,
+    )
 
     cli.add_command(server.server)
     cli.add_command(db.db)
@@ -44,8 +58,12 @@ def _register() -> None:
     cli.add_command(project.project)
     cli.add_command(sync.sync)
     cli.add_command(agent.agent)
+    cli.add_command(launcher.launcher)
     cli.add_command(user.user)
     cli.add_command(user.token)
+    cli.add_command(optimize.optimize)
+    cli.add_command(pipeline.pipeline)
+    cli.add_command(importing.import_)
 
 
 _register()

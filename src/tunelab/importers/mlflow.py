@@ -1,0 +1,275 @@
+"""``tunelab import mlflow --tracking-uri URI``: MLflow experiments, runs and registered models.
+
+Read through MLflow's own client (``pip install mlflow-skinny``; a ``sqlite:///`` store also
+needs SQLAlchemy and Alembic, which the server extra brings), so any store it reads works:
+``file:``, ``sqlite:///``, a tracking server's ``http(s)://``.
+
+- an experiment becomes the project of its name (``/Users/me/exp`` -> ``Users/me/exp``);
+- a run becomes a task: its name, status (``FINISHED`` completed, ``FAILED`` failed,
+  ``KILLED`` stopped), start and end times. A run still ``RUNNING`` is skipped, so a later
+  import takes it whole;
+- params: the hyperparameter section ``MLflow``, each value's text as MLflow holds it and
+  its type as it parses (``0.1`` float, ``32`` int, ``true`` bool, else str);
+- tags: ``mlflow.note.content`` is the comment, a tag without a value a task tag, every
+  other tag a user property (``mlflow.user``, ``mlflow.source.name`` included);
+- metrics: every point of each metric's history (steps and timestamps kept), the key split
+  into title and series as TensorBoard tags are (``train/loss``: ``train`` / ``loss``);
+- artifacts: downloaded and stored as the task's artifacts, named by their path;
+- registered models: each version whose run was imported becomes a model of that task,
+  tagged ``v<version>``, its largest file stored as the weights.
+
+Example::
+
+    summary = import_tracking(client, "sqlite:///mlflow.db", experiments=["baseline"])
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tunelab.errors import InvalidInput, NotFound
+from tunelab.importers.progress import ImportProgress, Summary
+from tunelab.importers.runs import RunEnd, RunPlan, SourceError, import_runs
+from tunelab.importers.writer import RunWriter
+from tunelab.integrations.tensorboard.names import SCALAR, split_tag
+from tunelab.sdk.parameters import parse_bool
+from tunelab.sdk.transport import ApiClient
+
+PARAMS_SECTION = "MLflow"
+_STATUSES = {"FINISHED": "completed", "FAILED": "failed", "KILLED": "stopped"}
+_NOTE_TAG = "mlflow.note.content"
+_NAME_TAG = "mlflow.runName"
+_PAGE = 1000
+
+
+def import_tracking(
+    client: ApiClient,
+    tracking_uri: str,
+    experiments: Sequence[str] = (),
+    progress: ImportProgress | None = None,
+) -> Summary:
+    """Import the runs of ``experiments`` (all when empty) and their registered models."""
+    try:
+        from mlflow import MlflowClient
+    except ImportError:
+        raise InvalidInput(
+            "importing from MLflow needs its client: pip install mlflow-skinny"
+        ) from None
+    if "://" not in tracking_uri or tracking_uri.startswith("file:"):
+        # MLflow 3 refuses its file store unless asked: reading one to move off it is
+        # what the refusal recommends.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    # Its own bar per download would interleave with the import's.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    source = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    chosen = _experiments(source, experiments)
+    runs, running = _runs(source, chosen)
+
+    def plan(run: Any) -> RunPlan:
+        return RunPlan(f"mlflow:{run.info.run_id}", _label(run, chosen), _body(run, chosen))
+
+    def write(run: Any, writer: RunWriter) -> RunEnd:
+        return _write_run(source, run, writer)
+
+    summary = import_runs(client, runs, plan=plan, write=write, progress=progress)
+    summary.skipped += [(_label(r, chosen), "still running in MLflow") for r in running]
+    tasks = {source_id.removeprefix("mlflow:"): task for source_id, task in summary.tasks.items()}
+    _import_models(client, source, tracking_uri, tasks, summary)
+    return summary
+
+
+def _experiments(source: Any, names: Sequence[str]) -> dict[str, str]:
+    """``{experiment id: project name}``."""
+    if names:
+        found = {}
+        for name in names:
+            experiment = source.get_experiment_by_name(name)
+            if experiment is None:
+                raise NotFound(f"no MLflow experiment named {name!r}")
+            found[experiment.experiment_id] = _project(experiment.name)
+        return found
+    chosen: dict[str, str] = {}
+    token = None
+    while True:
+        page = source.search_experiments(max_results=_PAGE, page_token=token)
+        chosen.update({e.experiment_id: _project(e.name) for e in page})
+        token = page.token
+        if not token:
+            return chosen
+
+
+def _project(name: str) -> str:
+    return "/".join(part for part in name.split("/") if part.strip()) or "Default"
+
+
+def _runs(source: Any, experiments: dict[str, str]) -> tuple[list[Any], list[Any]]:
+    """The runs of ``experiments``, oldest first: (ended, still running)."""
+    found: list[Any] = []
+    if experiments:
+        token = None
+        while True:
+            page = source.search_runs(
+                list(experiments),
+                max_results=_PAGE,
+                order_by=["attributes.start_time ASC"],
+                page_token=token,
+            )
+            found.extend(page)
+            token = page.token
+            if not token:
+                break
+    ended = [r for r in found if r.info.status in _STATUSES]
+    return ended, [r for r in found if r.info.status not in _STATUSES]
+
+
+def _label(run: Any, experiments: dict[str, str]) -> str:
+    name = run.info.run_name or run.data.tags.get(_NAME_TAG) or run.info.run_id
+    return f"{experiments[run.info.experiment_id]}/{name} ({run.info.run_id})"
+
+
+def _body(run: Any, experiments: dict[str, str]) -> dict[str, Any]:
+    tags = run.data.tags
+    params = {
+        name: {"value": text, "type": _parsed_type(text)}
+        for name, text in sorted(run.data.params.items())
+    }
+    props = {
+        key: {"value": value, "type": "str"}
+        for key, value in sorted(tags.items())
+        if value and key not in (_NOTE_TAG, _NAME_TAG)
+    }
+    return {
+        "name": (run.info.run_name or tags.get(_NAME_TAG) or run.info.run_id)[:255],
+        "project": experiments[run.info.experiment_id],
+        "comment": tags.get(_NOTE_TAG, "")[:4000],
+        "tags": sorted(key for key, value in tags.items() if not value),
+        "hyperparameters": {PARAMS_SECTION: params} if params else {},
+        "user_properties": props,
+    }
+
+
+def _parsed_type(text: str) -> str:
+    for kind, parse in (("int", int), ("float", float)):
+        try:
+            parse(text)
+        except ValueError:
+            continue
+        return kind
+    try:
+        parse_bool(text)
+    except ValueError:
+        return "str"
+    return "bool"
+
+
+def _write_run(source: Any, run: Any, writer: RunWriter) -> RunEnd:
+    run_id = run.info.run_id
+    for key in sorted(run.data.metrics):
+        history = source.get_metric_history(run_id, key)  # MLflow's client reads every page
+        title, series = split_tag(key, SCALAR)
+        writer.scalars(
+            title,
+            series,
+            [m.step for m in history],
+            [m.value for m in history],
+            [m.timestamp / 1000 for m in history],
+        )
+    _write_artifacts(source, run_id, writer)
+    start, end = run.info.start_time, run.info.end_time
+    return RunEnd(
+        _STATUSES[run.info.status],
+        started=start / 1000 if start else None,
+        completed=end / 1000 if end else None,
+    )
+
+
+def _write_artifacts(source: Any, run_id: str, writer: RunWriter) -> None:
+    if not source.list_artifacts(run_id):
+        return
+    with tempfile.TemporaryDirectory(prefix="tunelab-mlflow-") as scratch:
+        try:
+            root = Path(source.download_artifacts(run_id, "", str(Path(scratch) / "files")))
+        except Exception as exc:  # the artifact store's own errors, whichever it is
+            raise SourceError(f"run {run_id}: cannot download its artifacts: {exc}") from exc
+        for path in sorted(root.iterdir()):
+            if path.is_file():
+                writer.artifact(path.name, path)
+            elif path.is_dir():
+                # An artifact's name is one URL segment: a folder goes whole, as a zip
+                # (as ClearML uploads a folder).
+                archive = shutil.make_archive(str(Path(scratch) / path.name), "zip", path)
+                writer.artifact(path.name, Path(archive), type="folder")
+
+
+def _import_models(
+    client: ApiClient, source: Any, tracking_uri: str, tasks: dict[str, str], summary: Summary
+) -> None:
+    """Each registered model version whose run was imported, as a model of its task."""
+    if not tasks:
+        return
+    token = None
+    versions: list[Any] = []
+    while True:
+        page = source.search_model_versions(max_results=_PAGE, page_token=token)
+        versions.extend(page)
+        token = page.token
+        if not token:
+            break
+    for version in sorted(versions, key=lambda v: (v.name, int(v.version))):
+        label = f"model {version.name} v{version.version}"
+        task_id = tasks.get(version.run_id or "")
+        if task_id is None:
+            summary.skipped.append((label, "its run is not imported"))
+            continue
+        tag = f"v{version.version}"
+        same = client.list_models(task_id=task_id, name=version.name, tag=[tag])
+        if same["items"]:
+            summary.skipped.append((label, f"imported already as model {same['items'][0]['id']}"))
+            continue
+        model = _model(client, tracking_uri, version, task_id, tag)
+        summary.models.append((label, str(model["id"])))
+
+
+def _model(client: ApiClient, tracking_uri: str, version: Any, task_id: str, tag: str) -> Any:
+    task = client.get_task(task_id)
+    body: dict[str, Any] = {
+        "name": version.name,
+        "task_id": task_id,
+        "project": task["project"]["name"],
+        "tags": [tag, *sorted(a for a in (version.aliases or []) if a)],
+        "comment": (version.description or "")[:255],
+    }
+    with tempfile.TemporaryDirectory(prefix="tunelab-mlflow-") as scratch:
+        files = _version_files(version.source, tracking_uri, scratch)
+        mlmodel = next((f for f in files if f.name == "MLmodel"), None)
+        if mlmodel is not None:
+            body["config_text"] = mlmodel.read_text(errors="replace")
+        model = client.create_model(body)
+        weights = max(files, key=lambda f: f.stat().st_size, default=None)
+        if weights is not None:
+            writer = RunWriter(client, task)
+            stored = writer.store_file(weights, "models", version.name, tag, weights.name)
+            client.register_model_weights(
+                model["id"], uri=stored.uri, size=stored.size, sha256=stored.sha256
+            )
+    return model
+
+
+def _version_files(uri: str, tracking_uri: str, scratch: str) -> list[Path]:
+    """A model version's files, downloaded; none when its store cannot be reached."""
+    import mlflow.artifacts
+
+    try:
+        root = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, dst_path=scratch, tracking_uri=tracking_uri
+            )
+        )
+    except Exception:  # the model is recorded without weights: its files are elsewhere
+        return []
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
