@@ -153,6 +153,21 @@ def test_the_runner_rebuilds_runs_and_completes_a_task(
     assert not (agent_root / "tasks" / task_id).exists()  # the work dir is cleaned up
 
 
+def test_an_agent_says_it_does_not_honour_the_resources_a_task_asks(
+    client: ApiClient, agent_root: Path, execution: dict[str, str]
+) -> None:
+    body = {"name": "sized", "project": "agent-tests", "status": "running",
+            "execution": {**execution, "entry_point": "slow.py"},
+            "resources": {"gpus": 1, "memory": "16G"}}  # fmt: skip
+    task_id = str(client.create_task(body)["id"])
+    assert runner(client, agent_root).run(client.get_task(task_id)) == "completed"
+    logs = [text for stream, text in console(client, task_id) if stream == "log"]
+    assert (
+        "tunelab agent: this agent runs the task on its own machine and does not honour its "
+        "resources (1 GPU, 16G memory); a launcher (tunelab launcher) does"
+    ) in logs
+
+
 def test_a_failing_script_fails_the_task_with_its_exit_code(
     client: ApiClient, agent_root: Path, execution: dict[str, str]
 ) -> None:

@@ -67,6 +67,7 @@ from tunelab.agent.repository import (
     write_script,
 )
 from tunelab.domain.git_run import GitRun
+from tunelab.domain.resources import Resources
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import Conflict, NotFound, ServerUnavailable, TunelabError
 from tunelab.sdk.secrets import Masker, secret_values
@@ -143,6 +144,11 @@ class TaskRunner:
         # not take stays here until it does.
         self.console_spool_dir = Path(console_spool_dir or self.work_root.parent / "console-spool")
         self.console_wait = console_wait
+        # Set when a scheduler's launcher runs this process as a job (``agent.launched``):
+        # the job's resources are the launcher's to honour, and a run the scheduler ended
+        # with a signal (a cancel, a time limit) is the launcher's to record, as it knows why.
+        self.launched_by = ""
+        self.ended_by_scheduler = threading.Event()
         # Reentrant, so that request_stop is safe from any context, a signal handler included.
         self._lock = threading.RLock()
         self._current: _Run | None = None
@@ -185,6 +191,12 @@ class TaskRunner:
             run.stopper.join()
         if run.stop_reason:
             outcome = Outcome(TaskStatus.STOPPED, run.stop_reason)
+        if self.ended_by_scheduler.is_set():
+            sink.log(f"tunelab agent: the job was ended by {self.launched_by}, which records why")
+            sink.close(timeout=self.console_wait)
+            if not self.keep_work_dirs:
+                shutil.rmtree(self.work_root / task_id, ignore_errors=True)
+            return outcome.status.value
         sink.log(f"tunelab agent: task {outcome.status.value} {outcome.reason}".rstrip())
         # The final status comes after the last console line, an outage or not (bounded).
         undelivered = sink.close(timeout=self.console_wait)
@@ -224,6 +236,7 @@ class TaskRunner:
     def _run(self, task: Mapping[str, Any], run: _Run, sink: ConsoleSink) -> Outcome:
         ex = {k: str(v or "") for k, v in dict(task.get("execution") or {}).items()}
         sink.log(f"tunelab agent: building task {run.task_id} ({task.get('name', '')})")
+        self._say_resources(task, sink)
         task_dir = self.work_root / run.task_id
         git_run = git_run_of(task)
         cwd = self._checkout(ex, task_dir / "code", sink, script_run=git_run is not None)
@@ -246,6 +259,19 @@ class TaskRunner:
         if exit_code < 0:
             return Outcome(TaskStatus.FAILED, f"killed by signal {-exit_code}")
         return Outcome(TaskStatus.FAILED, f"exit code {exit_code}")
+
+    def _say_resources(self, task: Mapping[str, Any], sink: ConsoleSink) -> None:
+        wanted = Resources.from_dict(task.get("resources") or {})
+        if not wanted.requested():
+            return
+        if self.launched_by:
+            sink.log(f"tunelab agent: resources asked of {self.launched_by}: {wanted.describe()}")
+        else:
+            # An agent runs on the machine it is on: it can reserve nothing for the task.
+            sink.log(
+                f"tunelab agent: this agent runs the task on its own machine and does not honour "
+                f"its resources ({wanted.describe()}); a launcher (tunelab launcher) does"
+            )
 
     def _checkout(
         self, ex: dict[str, str], code: Path, sink: ConsoleSink, script_run: bool = False

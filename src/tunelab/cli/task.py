@@ -10,6 +10,7 @@ Example::
     tunelab task enqueue 9a2b... --queue gpu
     tunelab task edit 9a2b... --name "lr 0.01" --tag sweep --remove-tag draft
     tunelab task set-input-model 9a2b... 77c0...               # the draft starts from a model
+    tunelab task set-resources 9a2b... --gpus 1 --cpus 4 --memory 16G --time 2h
 """
 
 from __future__ import annotations
@@ -155,6 +156,39 @@ def edit(
         changes["tags"] = kept + [t for t in tags if t not in kept]
     done = client.update_task(task_id, **changes)
     click.echo(f"edited {task_id}: {done['name']} [{', '.join(done['tags'])}]")
+
+
+@task.command("set-resources")
+@click.argument("task_id")
+@click.option("--gpus", type=click.IntRange(0), default=None, help="How many GPUs.")
+@click.option("--gpu-type", default=None, help="Which GPUs (a100, h100...).")
+@click.option("--cpus", type=click.IntRange(1), default=None, help="How many CPUs.")
+@click.option("--memory", default=None, help="Memory, like 16G or 512M.")
+@click.option("--time", "time_limit", default=None, help="Time limit: 2:00:00, 90m, 2h, 1d.")
+@click.option("--cloud", default=None, help="Cloud (for cloud launchers).")
+@click.option("--region", default=None, help="Cloud region.")
+@click.option("--instance-type", default=None, help="Cloud instance type.")
+@click.option("--spot/--no-spot", default=None, help="Spot (preemptible) instances.")
+@click.option("--disk-size", default=None, help="Disk, like 100G.")
+@click.option("--clear", is_flag=True, help="Ask for nothing first, then what is given.")
+def set_resources(task_id: str, clear: bool, **given: Any) -> None:
+    """Set what a draft asks of the machine that runs it (a launcher honours it).
+
+    Only the values given change; an empty one ("") clears it.
+
+        tunelab task set-resources 9a2b... --gpus 1 --cpus 4 --memory 16G --time 2h
+    """
+    changes = {key: value for key, value in given.items() if value is not None}
+    if not changes and not clear:
+        raise click.UsageError("nothing to change: give --gpus, --cpus, --memory, --time...")
+    client = api_client()
+    if clear:
+        client.update_task(task_id, resources=None)
+    done = client.update_task(task_id, resources=changes) if changes else client.get_task(task_id)
+    from tunelab.domain.resources import Resources
+
+    asked = Resources.from_dict(done.get("resources") or {}).describe()
+    click.echo(f"resources of {task_id}: {asked or 'nothing asked'}")
 
 
 @task.command("reset")

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tunelab.domain.launch import read_launch
 from tunelab.domain.path_names import SEGMENT_RULE, is_segment_name
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import InvalidInput, NotFound
@@ -64,6 +65,7 @@ def register(
     *,
     user_id: str | None = None,
     running: str | None = None,
+    jobs: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Register the worker, or register it again: its queues, in the order it takes from
     them, are created if missing.
@@ -71,7 +73,8 @@ def register(
     ``running`` is the task the registering agent runs now. An agent that registers again
     while it works (the server had forgotten it) names its task, which goes on; a new agent
     process names none, so whatever still runs under this worker id has lost its process
-    (the agent was killed and restarted) and fails with ``worker restarted``."""
+    (the agent was killed and restarted) and fails with ``worker restarted``. ``jobs``: the
+    tasks a launcher registering again runs as scheduler jobs and found again; they go on."""
     validate_worker_id(worker_id)
     if len(queue_names) > MAX_QUEUES:
         raise InvalidInput(f"a worker serves at most {MAX_QUEUES} queues")
@@ -80,7 +83,7 @@ def register(
         queues.ensure_queue(conn, name)
     if len(host) > MAX_HOST_LENGTH:
         raise InvalidInput(f"host is at most {MAX_HOST_LENGTH} characters")
-    _fail_running(conn, [worker_id], RESTARTED, keep=running)
+    _fail_running(conn, [worker_id], RESTARTED, keep=[*jobs, *([running] if running else [])])
     if running is not None and not _runs(conn, worker_id, running):
         running = None
     stamp = database_now(conn)  # heartbeats go by the database's clock, never a replica's
@@ -152,6 +155,31 @@ def list_workers(conn: sa.Connection, visible: Sequence[str] | None = None) -> l
     for worker in found:
         if worker["task_id"] not in shown:
             worker["task_id"] = None
+    return found
+
+
+def launched_jobs(
+    conn: sa.Connection, visible: Sequence[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The scheduler jobs launchers run, by worker id: each running task with a ``launch``
+    record (of the projects ``visible``, when given) as ``{id, name, launch}``."""
+    query = (
+        sa.select(tasks.c.id, tasks.c.name, tasks.c.worker_id, tasks.c.launch)
+        .where(
+            tasks.c.status == S.RUNNING.value,
+            tasks.c.worker_id.is_not(None),
+            tasks.c.launch.is_not(None),
+            *visible_only(tasks.c.project_id, visible),
+        )
+        .order_by(tasks.c.started, tasks.c.id)
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in conn.execute(query):
+        launch = read_launch(row.launch)
+        if launch is not None and launch["job_id"]:
+            found.setdefault(row.worker_id, []).append(
+                {"id": row.id, "name": row.name, "launch": launch}
+            )
     return found
 
 
@@ -313,7 +341,7 @@ def _runs(conn: sa.Connection, worker_id: str, task_id: str) -> bool:
 
 
 def _fail_running(
-    conn: sa.Connection, worker_ids: list[str], reason: str, keep: str | None = None
+    conn: sa.Connection, worker_ids: list[str], reason: str, keep: Sequence[str] = ()
 ) -> list[str]:
     """Fail the tasks running on ``worker_ids``, all but ``keep``; their ids."""
     if not worker_ids:
@@ -322,8 +350,8 @@ def _fail_running(
     # One compare-and-set for all of them: only tasks still running on these workers fail;
     # one that ended (or was reset and taken elsewhere) meanwhile is left alone.
     running = sa.and_(tasks.c.status == S.RUNNING.value, tasks.c.worker_id.in_(worker_ids))
-    if keep is not None:
-        running = sa.and_(running, tasks.c.id != keep)
+    if keep:
+        running = sa.and_(running, tasks.c.id.not_in(list(keep)))
     failed = conn.execute(
         tasks.update()
         .where(running)

@@ -60,6 +60,9 @@ class WorkerRegistration(_Body):
     # The task the agent runs now: one registering again while it works names it, a new
     # agent process names none (and the tasks left running under its id fail).
     task_id: TaskId | None = None
+    # A launcher registering again: the tasks it runs as scheduler jobs and found again,
+    # which go on (the others left running under its id fail).
+    jobs: Annotated[list[TaskId], Field(max_length=10_000)] = []
 
 
 class Heartbeat(_Body):

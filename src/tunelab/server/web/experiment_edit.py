@@ -35,7 +35,9 @@ router = APIRouter(include_in_schema=False)
 router.include_router(experiment_params.router)
 
 # Sections the Execution tab offers a Clear for (the source code is edited, never cleared).
-CLEARABLE = frozenset({"requirements", "diff", "docker", "output"})
+CLEARABLE = frozenset({"requirements", "diff", "docker", "output", "resources"})
+# Whole numbers among the resources (the form sends text; empty asks for none).
+RESOURCE_COUNTS = frozenset({"gpus", "cpus"})
 MODEL_CHOICES = 50
 
 
@@ -79,7 +81,10 @@ def save_execution_part(
     uri = changes.get("output_uri", "").strip()
     if uri:
         changes["output_uri"] = parse_destination(uri).uri  # a typo is a 400 naming the forms
-    tasks.update_task(conn, task_id, {"execution": changes})
+    if part == "resources":
+        tasks.update_task(conn, task_id, {"resources": _resources(changes)})
+    else:
+        tasks.update_task(conn, task_id, {"execution": changes})
     return fragment(
         request,
         conn,
@@ -89,6 +94,20 @@ def save_execution_part(
         extra={"part": section},
         headers=saved(done),
     )
+
+
+def _resources(changes: dict[str, str]) -> dict[str, object]:
+    """The Resources section's form as ``resources`` fields (the store checks them)."""
+    given: dict[str, object] = {}
+    for name, text in changes.items():
+        text = text.strip()
+        if name in RESOURCE_COUNTS:
+            if text and not text.isdigit():
+                raise InvalidInput(f"{name} must be a whole number, got {text!r}")
+            given[name] = int(text) if text else None
+        else:
+            given[name] = text
+    return given
 
 
 # --- the input model ------------------------------------------------------------------------

@@ -81,6 +81,22 @@ EXEC_PARTS = (
         ),
     ),
     ExecPart("output", "Output destination", (ExecField("output_uri", "Destination"),)),
+    # Not execution fields: the task's ``resources``, which a launcher asks its scheduler for.
+    ExecPart(
+        "resources",
+        "Resources",
+        (
+            ExecField("gpus", "GPUs"),
+            ExecField("gpu_type", "GPU type"),
+            ExecField("cpus", "CPUs"),
+            ExecField("memory", "Memory"),
+            ExecField("time_limit", "Time limit"),
+            ExecField("cloud", "Cloud"),
+            ExecField("region", "Region"),
+            ExecField("instance_type", "Instance type"),
+            ExecField("disk_size", "Disk"),
+        ),
+    ),
 )
 EXEC_PARTS_BY_SLUG = {part.slug: part for part in EXEC_PARTS}
 

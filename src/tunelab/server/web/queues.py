@@ -117,5 +117,5 @@ def workers_page(request: Request, conn: Conn) -> HTMLResponse:
     found = workers.list_workers(conn, visible)
     running = {w["task_id"] for w in found if w["task_id"]}
     names = tasks.task_names(conn, running, visible)
-    context = {"workers": found, "task_names": names}
+    context = {"workers": found, "task_names": names, "jobs": workers.launched_jobs(conn, visible)}
     return _page(request, "queues/workers.html", "queues/_workers.html", context)

@@ -1,0 +1,81 @@
+"""Where a launcher submitted a task: the engine, its job id, the job's state and why.
+
+A launcher (``tunelab launcher``) takes a task off a queue and submits a job to a scheduler;
+it writes this record on the task when it submits, and again whenever the job's state
+changes, so the task's Info tab says "pending in Slurm: Resources" and a restarted launcher
+finds its jobs again from the tasks it runs. Only the task's worker (the launcher) writes it;
+reset empties it; a clone starts without one.
+
+Example::
+
+    launch = Launch(backend="slurm", job_id="4242", state="PENDING", reason="Resources")
+    launch.describe()       # "pending in Slurm: Resources"
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from tunelab.errors import InvalidInput
+
+MAX_TEXT = 256
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The job a launcher runs a task in."""
+
+    backend: str = ""
+    job_id: str = ""
+    state: str = ""
+    reason: str = ""
+    launcher: str = ""  # the launcher's worker id
+    updated: float | None = None
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any] | None) -> Launch:
+        if value is None:
+            return cls()
+        if not isinstance(value, Mapping):
+            raise InvalidInput("launch must be an object")
+        known = {f.name for f in fields(cls)}
+        unknown = set(value) - known
+        if unknown:
+            raise InvalidInput(f"unknown launch fields {sorted(unknown)}; known: {sorted(known)}")
+        texts = {}
+        for name in ("backend", "job_id", "state", "reason", "launcher"):
+            text = value.get(name) or ""
+            if not isinstance(text, str) or len(text) > MAX_TEXT:
+                raise InvalidInput(f"launch.{name} must be text of at most {MAX_TEXT} characters")
+            texts[name] = text
+        for name in ("backend", "job_id", "state"):
+            if texts[name] and not _TOKEN.match(texts[name]):
+                raise InvalidInput(f"launch.{name} {texts[name]!r} is not a plain word")
+        updated = value.get("updated")
+        if updated is not None and (
+            isinstance(updated, bool) or not isinstance(updated, int | float)
+        ):
+            raise InvalidInput("launch.updated must be a time in seconds")
+        return cls(**texts, updated=None if updated is None else float(updated))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def describe(self) -> str:
+        """``pending in Slurm: Resources`` (empty for no job)."""
+        if not self.job_id:
+            return ""
+        where = self.backend[:1].upper() + self.backend[1:]
+        text = f"{self.state.lower().replace('_', ' ') or 'submitted'} in {where}"
+        return f"{text}: {self.reason}" if self.reason and self.reason != "None" else text
+
+
+def read_launch(stored: Any) -> dict[str, Any] | None:
+    """The task JSON's ``launch`` from a column's value (NULL: not launched by a launcher)."""
+    if not isinstance(stored, Mapping):
+        return None
+    return Launch.from_dict(stored).to_dict()
