@@ -58,7 +58,7 @@ def write_store(uri: str, experiment: str, scratch: Path) -> None:
     env = {**os.environ, "MLFLOW_ALLOW_FILE_STORE": "true"}
     done = subprocess.run(
         [sys.executable, "-c", WRITER, uri, experiment, str(scratch)],
-        env=env, capture_output=True, text=True, timeout=180,
+        env=env, capture_output=True, text=True, timeout=180, cwd=scratch.parent,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -91,7 +91,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy i
 def assert_same_as_source(client: ApiClient, uri: str, experiment: str) -> list[dict[str, Any]]:
     from mlflow import MlflowClient
 
-    source = MlflowClient(tracking_uri=uri)
+    source = MlflowClient(tracking_uri=uri, registry_uri=uri)
     runs = source.search_runs([source.get_experiment_by_name(experiment).experiment_id])
     ended = {r.info.run_id: r for r in runs if r.info.status != "RUNNING"}
     tasks = project_tasks(client, experiment)

@@ -55,6 +55,7 @@ def import_tracking(
 ) -> Summary:
     """Import the runs of ``experiments`` (all when empty) and their registered models."""
     try:
+        import mlflow
         from mlflow import MlflowClient
     except ImportError:
         raise InvalidInput(
@@ -67,6 +68,11 @@ def import_tracking(
     # Its own bar per download would interleave with the import's.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     source = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    # MLflow's own stores open default clients (a file registry reads each version's logged
+    # model through ``MlflowClient()``): pointed at the source, not at a new ``mlflow.db``
+    # in the working directory.
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     chosen = _experiments(source, experiments)
     runs, running = _runs(source, chosen)
 
