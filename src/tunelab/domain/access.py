@@ -43,6 +43,13 @@ class TaskScope:
 
     task_id: str
     project_id: str
+    # A task of type optimizer or controller: its code clones, edits, enqueues and stops
+    # other tasks of its own project, as its owner could (``LAUNCHING_TYPES``).
+    launches: bool = False
+
+
+# The task types whose code launches other tasks (ClearML's optimizer and pipeline controller).
+LAUNCHING_TYPES = frozenset({"optimizer", "controller"})
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ only under its own task (outputs, status, artifacts, inputs), to files and uploa
 task's keys, to models (``POST /models`` checks the project; a model's own routes, that
 the model is its task's), and DVCLive's live metrics of its own task. Moving its task
 through the lifecycle (clone, enqueue, reset, publish, delete…) is for people, not for the
-code being run.
+code being run, with one exception: the key of a task of type optimizer or controller
+(``TaskScope.launches``) may also create, clone, edit, enqueue and stop (not delete) the
+other tasks of its own project, as its owner could (``server.access`` checks the project
+and the owner's role): that is what an optimizer or a pipeline run by an agent is for.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ def require_task_key_route(
         if (method == "DELETE" and path == own) or (method == "POST" and action in _LIFECYCLE):
             raise Forbidden("a task's key may not move its task through the lifecycle")
         return
+    if scope.launches and path.startswith(f"{_API}/tasks") and method != "DELETE":
+        return  # another task of its project: the per-object rules decide (server.access)
     if any(name in params for name in _OWN_OBJECTS) or (method, path) == ("POST", f"{_API}/models"):
         return
     raise Forbidden("a task's key writes only its own task: its outputs, files and models")

@@ -36,6 +36,7 @@ class TaskKeyHolder:
     task_id: str
     project_id: str
     owner: sa.Row[Any] | None  # the owner's ``users`` row; None: nobody's
+    task_type: str = ""  # an optimizer's or pipeline controller's key launches tasks
 
 
 def mint(conn: sa.Connection, task_id: str, worker_id: str, owner_id: str | None) -> str:
@@ -64,7 +65,7 @@ def key_for_token(conn: sa.Connection, token: str) -> TaskKeyHolder | None:
     """The task a live key is for; None for any other key, and once the task has ended or
     runs on another worker, or its owner's account is disabled."""
     found = conn.execute(
-        sa.select(task_keys.c.task_id, task_keys.c.owner_id, tasks.c.project_id)
+        sa.select(task_keys.c.task_id, task_keys.c.owner_id, tasks.c.project_id, tasks.c.type)
         .join(tasks, tasks.c.id == task_keys.c.task_id)
         .where(
             task_keys.c.token_hash == token_hash(token),
@@ -81,4 +82,6 @@ def key_for_token(conn: sa.Connection, token: str) -> TaskKeyHolder | None:
         ).first()
         if owner is None:
             return None
-    return TaskKeyHolder(task_id=found.task_id, project_id=found.project_id, owner=owner)
+    return TaskKeyHolder(
+        task_id=found.task_id, project_id=found.project_id, owner=owner, task_type=found.type
+    )

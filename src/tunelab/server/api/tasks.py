@@ -125,6 +125,7 @@ def _update_task(
     conn: sa.Connection, task_id: str, body: TaskUpdate, who: Principal, force: bool
 ) -> dict[str, Any]:
     changes = body.changes()
+    access.require_type_change(conn, who, task_id, changes.get("type"))
     if changes.get("parent"):
         access.require_task(conn, who, changes["parent"], access.READ)
     return tasks.update_task(conn, task_id, changes, by_run=force)
