@@ -110,6 +110,7 @@ def _printed_warnings(stderr: str) -> list[str]:
                 "the installed packages",
                 "the model saved with joblib.dump",
                 "the run's exit status",
+                "the system metrics",
             },
         ),
         (
@@ -122,6 +123,7 @@ def _printed_warnings(stderr: str) -> list[str]:
                 "the source code",
                 "the installed packages",
                 "the run's exit status",
+                "the system metrics",
             },
         ),
     ],

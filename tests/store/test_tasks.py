@@ -43,6 +43,8 @@ TASK_KEYS = {
     "capture_warnings",
     "capture_warnings_dropped",
     "git_run",
+    "resources",
+    "launch",
 }
 
 

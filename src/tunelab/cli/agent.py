@@ -105,10 +105,21 @@ def daemon(
 def execute(
     task_id: str, docker_image: str | None, stop_grace: float, work_dir: str, worker_id: str | None
 ) -> None:
-    """Run one task now; exits 0 if it completed."""
+    """Run one task now; exits 0 if it completed.
+
+    In a job a launcher submitted (``tunelab launcher``), the task's own key is the only
+    key there: the task is the launcher's, already running, and this runs it."""
+    import os
+
     from tunelab.agent.daemon import AgentDaemon
+    from tunelab.agent.launched import SCHEDULER_VARIABLE, execute_as_job, runs_as_job
 
     client, worker, runner, heartbeat = _parts(work_dir, worker_id, stop_grace, docker_image)
+    if runs_as_job(client.token):
+        scheduler = os.environ.get(SCHEDULER_VARIABLE) or "the scheduler"
+        status = execute_as_job(client, runner, task_id, scheduler)
+        click.echo(f"task {task_id}: {status}")
+        sys.exit(0 if status == "completed" else 1)
     agent_daemon = AgentDaemon(client, worker, [], runner, heartbeat)
     agent_daemon.install_signal_handlers()
     status = agent_daemon.execute(task_id)

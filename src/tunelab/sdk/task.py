@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 from tunelab.domain.task import SECTION_ENVIRONMENT, SECTION_GENERAL, TaskStatus, TaskType
 from tunelab.errors import InvalidInput, NotFound, TunelabError
 from tunelab.sdk import parameters as P
-from tunelab.sdk import remote, secrets, task_queries, task_start
-from tunelab.sdk.capture import hydra_config
+from tunelab.sdk import remote, resource_monitor, secrets, task_queries, task_start
+from tunelab.sdk.capture import frameworks, hydra_config, matplotlib_show, training_run
 from tunelab.sdk.capture_warnings import guarded
 from tunelab.sdk.clearml_names import TaskTypes
 from tunelab.sdk.config import SdkConfig, load_config
@@ -65,16 +65,28 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord):
         output_uri: str | bool | None = None,
         auto_connect_arg_parser: bool = True,
         auto_connect_streams: bool = True,
-        auto_connect_frameworks: bool = True,
+        auto_connect_frameworks: bool | Mapping[str, Any] = True,
         reuse_last_task_id: bool | str = True,
+        auto_resource_monitoring: bool | Mapping[str, Any] = True,
     ) -> Task:
         """Create the task for this run (status ``running``) and start recording.
 
         ``output_uri``: where artifacts and models go (``True``: the server's file store).
         ``auto_connect_frameworks``: files saved with ``joblib.dump`` or ``torch.save``
-        become the task's output models. ``reuse_last_task_id``: this script's last task of
-        the same project, name and type is run again when it recorded no outputs (False: a
-        new task each time; a task id: that task, under the same rule).
+        (or by XGBoost, LightGBM, Keras) become the task's output models, XGBoost's and
+        LightGBM's evaluations at each round and Keras's metrics at each epoch its scalars
+        (``{"xgboost": False}``, ``"lightgbm"``, ``"tensorflow"``, ``"scikit"``, ``"pytorch"``
+        switch one off, see ``tunelab.sdk.capture.training_run``), and figures shown with
+        matplotlib (``plt.show()``) its plots (a dict switches some off: ``{"matplotlib":
+        False}``), and what TensorBoard writers write its scalars, plots, debug samples and
+        ``TB_hparams``
+        (``{"tensorboard": {"report_hparams": False}}``: all but the hyperparameters).
+        ``reuse_last_task_id``: this script's last task of the same project, name and type
+        is run again when it recorded no outputs (False: a new task each time; a task id:
+        that task, under the same rule).
+        ``auto_resource_monitoring``: record the machine's CPU, memory, disk, network and
+        GPUs as ``:monitor:`` scalars (False: not; a dict: ``sample_frequency_per_sec``,
+        ``report_frequency_sec``... see ``tunelab.sdk.resource_monitor``).
 
         Called again in the same process, returns the task already started. What Tunelab
         fails to capture (arguments, console, models, source code) never stops the script:
@@ -85,6 +97,7 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord):
         if cls._current is not None:
             return cls._current
         config = load_config()
+        monitoring = resource_monitor.monitor_settings(auto_resource_monitoring)
         remote_id = remote.remote_task_id()
         if remote_id:
             client, data, session = task_start.attach(
@@ -116,11 +129,29 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord):
                     hydra_config.task_started(task)
             if auto_connect_arg_parser:
                 task_start.connect_arguments(session, data)
+            matplotlib_show.stop()  # a run before this one in the process captured figures
+            if frameworks.enabled(auto_connect_frameworks, "matplotlib"):
+                with guarded(matplotlib_show.WHAT):
+                    matplotlib_show.capture(session.reporter.add_plot)
+                session.before_close.append(matplotlib_show.stop)
+            if frameworks.enabled(auto_connect_frameworks, "tensorboard"):
+                from tunelab.integrations import tensorboard
+
+                with guarded(tensorboard.WHAT):
+                    session.before_close.append(tensorboard.start(task, auto_connect_frameworks))
             if auto_connect_frameworks and isinstance(client, ApiClient):
                 # Offline sessions record artifacts, not models (a model needs the server's id).
                 from tunelab.sdk.model_capture import install_model_capture
 
-                session.before_close.append(install_model_capture(task._capture_model_file))
+                savers = training_run.model_savers(auto_connect_frameworks)
+                session.before_close.append(install_model_capture(task._capture_model_file, savers))
+            if auto_connect_frameworks:
+                with guarded(training_run.WHAT):
+                    models = task._capture_model_file if isinstance(client, ApiClient) else None
+                    run = training_run.Run(
+                        task.get_logger().report_scalar, models, auto_connect_frameworks
+                    )
+                    session.before_close.append(training_run.start(run))
             if isinstance(client, ApiClient):
                 task_start.announce(data, config.web_app_url)
             session.start()
@@ -128,14 +159,19 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord):
                 task_start.capture_source_later(session, data)
             if isinstance(client, ApiClient) and not remote.under_agent():
                 session.watch_stop_requests()
+            if monitoring is not None:
+                with guarded(resource_monitor.WHAT):
+                    resource_monitor.start_monitor(session, monitoring)
         except BaseException as exc:
             # The task exists and nobody else will end it: a run that never started must
             # not stay running.
             cls._current = None
+            matplotlib_show.stop()
             if auto_connect_frameworks:
                 from tunelab.sdk.model_capture import uninstall_model_capture
 
                 uninstall_model_capture()  # a partial install included
+                training_run.stop()
             session.abandon(exc)
             raise
         return task
@@ -421,6 +457,7 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord):
                 self._session.console.masked_sink,  # report_text masks as printing does
                 lambda: self._session.console.original_stdout,  # type: ignore[union-attr]
                 reporter.add_plot,
+                debug_samples=self._debug_sample_reporter,
             )
         return self._logger
 

@@ -13,7 +13,7 @@ import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from tunelab.sdk.uploads import Progress, Uploads
 
 if TYPE_CHECKING:
     from tunelab.sdk.debug_samples import DebugSamples
+    from tunelab.sdk.registered_artifacts import RegisteredArtifacts
 
 SERVER_STORE = "tunelab://"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -52,6 +53,8 @@ class TaskOutputs:
         self._config: SdkConfig | None = None
         self._failures: FailedUploads | None = None
         self._debug_samples: DebugSamples | None = None
+        self._registered: RegisteredArtifacts | None = None
+        self._flush_hooks: list[Callable[[], None]] = []  # output models' kept reports
 
     # ----- artifacts ----------------------------------------------------------------------
 
@@ -66,13 +69,51 @@ class TaskOutputs:
 
         A dict or list is stored as JSON, a DataFrame as parquet (csv.gz without pyarrow),
         a numpy array as .npz, a PIL image as .png, a file path as the file, a folder
-        zipped, anything else pickled. Returns once the object is serialized; the upload
+        zipped, a wildcard (``"images/*.jpg"``) as a zip of the matching files under its
+        folder, anything else pickled. Returns once the object is serialized; the upload
         runs in the background unless ``wait_on_upload``.
         """
-        from tunelab.sdk import artifact_formats
-
         _check_artifact_name(name)
         extra = _check_metadata(name, metadata)
+        if self._registered is not None and name in self._registered:
+            raise InvalidInput(
+                f"artifact {name!r} is registered (kept in sync with its DataFrame): "
+                "call unregister_artifact first to upload something else under its name"
+            )
+        self._upload_object(name, artifact_object, extra)
+        if wait_on_upload:
+            self._uploads().wait()
+        return True
+
+    def register_artifact(
+        self,
+        name: str,
+        artifact: Any,
+        metadata: dict[str, Any] | None = None,
+        uniqueness_columns: bool | Sequence[str] = True,
+    ) -> None:
+        """Keep the DataFrame ``artifact`` in sync as artifact ``name``: uploaded now, on
+        ``task.flush()``, every 5 minutes and at the end of the run, each time it changed
+        (replacing the artifact with its latest content). ``uniqueness_columns`` (True: all)
+        count its unique rows, shown in the artifact's metadata with its row count."""
+        _check_artifact_name(name)
+        extra = _check_metadata(name, metadata)
+        if self._registered is None:
+            from tunelab.sdk.registered_artifacts import RegisteredArtifacts
+
+            self._registered = RegisteredArtifacts(self._upload_object)
+        self._registered.register(name, artifact, extra, uniqueness_columns)
+
+    def unregister_artifact(self, name: str) -> None:
+        """Stop keeping ``name`` in sync (its latest content is uploaded first; the artifact
+        stays on the task)."""
+        if self._registered is not None:
+            self._registered.unregister(name)
+
+    def _upload_object(self, name: str, artifact_object: Any, extra: dict[str, Any]) -> None:
+        """Serialize ``artifact_object`` now and upload it in the background as ``name``."""
+        from tunelab.sdk import artifact_formats
+
         packed = artifact_formats.pack(artifact_object, self._scratch_dir(), name)
         owned = packed.type != "file"  # our serialization, removed once uploaded
         uri = self._destination_uri("artifacts", _safe(name), packed.path.name)
@@ -109,9 +150,6 @@ class TaskOutputs:
         self._submit_upload(
             target, packed.path, owned, store, f"artifact {name!r}", ("artifact", name)
         )
-        if wait_on_upload:
-            self._uploads().wait()
-        return True
 
     @property
     def artifacts(self) -> dict[str, Artifact]:
@@ -282,13 +320,33 @@ class TaskOutputs:
                 self._session.before_close.insert(0, self._finish_uploads)
         return self._upload_queue
 
+    def _on_flush(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` on ``task.flush()`` and at the end of the run (before its status)."""
+        if not self._flush_hooks and self._session is not None:
+            self._session.before_close.insert(0, self._run_flush_hooks)
+        self._flush_hooks.append(hook)
+
+    def _run_flush_hooks(self) -> None:
+        from tunelab.sdk.capture_warnings import warn
+
+        for hook in list(self._flush_hooks):
+            try:
+                hook()
+            except Exception as exc:  # the run goes on; the console line says what was lost
+                warn("model reports", exc)
+
     def _finish_uploads(self) -> None:
         self._uploads_wait()
+        if self._registered is not None:
+            self._registered.stop()
         self._remove_scratch()
 
     def _uploads_wait(self, timeout: float | None = None) -> bool:
         """Finish the uploads, trying the failed ones once more first (``task.flush()`` and
         the end of the run come here)."""
+        if self._registered is not None:
+            self._registered.sync()  # registered DataFrames' latest content first
+        self._run_flush_hooks()
         if self._upload_queue is None:
             return True
         self._upload_queue.wait(timeout)

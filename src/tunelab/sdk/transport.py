@@ -281,6 +281,11 @@ class ApiClient(RegistryRoutes):
     def stop_task(self, task_id: str, reason: str = "") -> JsonObject:
         return self._action(task_id, "stop", {"reason": reason} if reason else {})
 
+    def stop_pipeline(self, task_id: str, reason: str = "") -> JsonObject:
+        """Stop a pipeline run: its controller and every step still queued or running."""
+        body = {"reason": reason} if reason else {}
+        return self._request("POST", f"/tasks/{task_id}/pipeline/stop", json=body)
+
     def publish_task(self, task_id: str) -> JsonObject:
         return self._action(task_id, "publish")
 
@@ -320,11 +325,20 @@ class ApiClient(RegistryRoutes):
         return self._request("POST", f"/queues/{segment(queue)}/entries/{task_id}/move", json=body)
 
     def register_worker(
-        self, worker_id: str, queues: Sequence[str], host: str = "", task_id: str | None = None
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        host: str = "",
+        task_id: str | None = None,
+        jobs: Sequence[str] = (),
     ) -> JsonObject:
         """Register (again); ``task_id``: the task this agent runs now, None for a new agent
-        process (the server then fails what still runs under ``worker_id``)."""
-        body = {"id": worker_id, "queues": list(queues), "host": host, "task_id": task_id}
+        process (the server then fails what still runs under ``worker_id``); ``jobs``: the
+        tasks a launcher runs as scheduler jobs, which go on too."""
+        body: JsonObject = {"id": worker_id, "queues": list(queues), "host": host}
+        body["task_id"] = task_id
+        if jobs:
+            body["jobs"] = list(jobs)
         return self._request("POST", "/workers", json=body)
 
     def list_workers(self) -> JsonObject:

@@ -34,6 +34,19 @@ class RegistryRoutes:
     def list_artifacts(self, task_id: str) -> JsonObject:
         return self._request("GET", f"/tasks/{task_id}/artifacts")
 
+    # ----- debug samples ----------------------------------------------------------------
+
+    def post_debug_sample(self, task_id: str, body: Mapping[str, Any]) -> JsonObject:
+        """Record a stored file as a debug sample: title, series, iteration, kind, mime, uri,
+        size, and ``max_history`` (keep that many newest iterations, the older files deleted)."""
+        return self._request("POST", f"/tasks/{task_id}/debug_samples", json=dict(body))
+
+    def get_debug_samples(self, task_id: str, **query: Any) -> JsonObject:
+        """``{"samples": [...], "series": [{"title", "series", "iterations"}]}``; ``query``
+        narrows by ``title``, ``series``, ``iteration``."""
+        params = {k: v for k, v in query.items() if v is not None}
+        return self._request("GET", f"/tasks/{task_id}/debug_samples", params=params)
+
     def get_artifact(self, task_id: str, name: str) -> JsonObject:
         return self._request("GET", _artifact_path(task_id, name))
 
@@ -65,6 +78,24 @@ class RegistryRoutes:
         body = {"warnings": [dict(w) for w in warnings]}
         return self._request("POST", f"/tasks/{task_id}/capture-warnings", json=body)
 
+    # ----- results back to git ----------------------------------------------------------
+
+    def report_git_results(self, task_id: str, commit: str) -> JsonObject:
+        """A git run's results commit (its bundle stored as ``git-results``): the server
+        pushes it and answers what happened (``state``, ``error``, ``pull_request_url``)."""
+        return self._request("POST", f"/tasks/{task_id}/git-results", json={"commit": commit})
+
+    def push_git_results(self, task_id: str) -> JsonObject:
+        """Push results that were not pushed again (Retry)."""
+        return self._request("POST", f"/tasks/{task_id}/git-results/push", json={})
+
+    def create_git_branch(
+        self, task_id: str, branch: str, pull_request: bool = False, title: str = ""
+    ) -> JsonObject:
+        """A new branch (and pull request) from a completed experiment's code."""
+        body = {"branch": branch, "pull_request": pull_request, "title": title}
+        return self._request("POST", f"/tasks/{task_id}/git-results/branch", json=body)
+
     # ----- models -----------------------------------------------------------------------
 
     def create_model(self, body: Mapping[str, Any]) -> JsonObject:
@@ -79,6 +110,17 @@ class RegistryRoutes:
 
     def update_model(self, model_id: str, **fields: Any) -> JsonObject:
         return self._request("PATCH", f"/models/{model_id}", json=fields)
+
+    def register_model_weights(self, model_id: str, **fields: Any) -> JsonObject:
+        """Register a file already in storage (``uri``) as the model's weights."""
+        return self._request("PUT", f"/models/{model_id}/weights", json=fields)
+
+    def add_model_reports(self, model_id: str, reports: list[Mapping[str, Any]]) -> JsonObject:
+        body = {"reports": [dict(r) for r in reports]}
+        return self._request("POST", f"/models/{model_id}/reports", json=body)
+
+    def get_model_reports(self, model_id: str) -> JsonObject:
+        return self._request("GET", f"/models/{model_id}/reports")
 
     def publish_model(self, model_id: str) -> JsonObject:
         return self._request("POST", f"/models/{model_id}/publish", json={})

@@ -10,7 +10,7 @@ import re
 
 import sqlalchemy as sa
 
-from tunelab.domain.access import Principal, Role, UserKind
+from tunelab.domain.access import LAUNCHING_TYPES, Principal, Role, UserKind
 from tunelab.errors import Forbidden, NotFound
 from tunelab.store import project_roles
 from tunelab.store.projects import ancestors_and_self
@@ -46,7 +46,7 @@ def require_project(conn: sa.Connection, principal: Principal, name: str, need: 
 
 def require_task(conn: sa.Connection, principal: Principal, task_id: str, need: Role) -> None:
     row = conn.execute(
-        sa.select(projects.c.name, tasks.c.worker_id)
+        sa.select(projects.c.name, projects.c.id, tasks.c.worker_id)
         .join(projects, projects.c.id == tasks.c.project_id)
         .where(tasks.c.id == task_id)
     ).first()
@@ -56,6 +56,9 @@ def require_task(conn: sa.Connection, principal: Principal, task_id: str, need: 
         if task_id == principal.task.task_id:
             return
         if need is not READ:
+            if principal.task.launches and row.id == principal.task.project_id:
+                _require_owner(conn, principal, row.name)
+                return
             raise Forbidden("a task's key writes only its own task")
     if principal.is_worker and need is not READ:
         # A worker account writes only to the tasks its own workers run.
@@ -134,6 +137,9 @@ def require_create_in(conn: sa.Connection, principal: Principal, name: str) -> s
     ).scalars()
     nearest = max(existing, key=len, default=None)
     if principal.task is not None:
+        if principal.task.launches and name == _project_name(conn, principal.task.project_id):
+            _require_owner(conn, principal, name)
+            return None
         raise Forbidden("a task's key may not create tasks or projects")
     if principal.is_worker:
         raise Forbidden(f"worker {principal.name!r} may not create tasks or projects")
@@ -165,6 +171,27 @@ def require_worker_account(principal: Principal) -> None:
         "taking tasks from queues needs a worker account's API key "
         "(tunelab user create NAME --worker; tunelab token create --user NAME)"
     )
+
+
+def require_type_change(
+    conn: sa.Connection, principal: Principal, task_id: str, new_type: str | None
+) -> None:
+    """A task's key may not make its task an optimizer or controller: that type is what lets
+    a key launch tasks, so only the person who enqueues the task decides it."""
+    if principal.task is None or new_type not in LAUNCHING_TYPES:
+        return
+    current = conn.execute(sa.select(tasks.c.type).where(tasks.c.id == task_id)).scalar()
+    if current != new_type:
+        raise Forbidden(f"a task's key may not make its task of type {new_type!r}")
+
+
+def _require_owner(conn: sa.Connection, principal: Principal, name: str) -> None:
+    """A launching task's key changes its project's tasks only where its owner could."""
+    if principal.user_id is None:
+        raise Forbidden("a task nobody enqueued may launch no tasks")
+    owner = Principal(principal.user_id, principal.name, principal.kind)
+    if not owner.is_admin:
+        require_project(conn, owner, name, WRITE)
 
 
 def _runs(conn: sa.Connection, principal: Principal, worker_id: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import Request
 
-from tunelab.domain.access import OPEN, Principal, TaskScope, UserKind
+from tunelab.domain.access import LAUNCHING_TYPES, OPEN, Principal, TaskScope, UserKind
 from tunelab.errors import Unauthorized
 from tunelab.store.auth_tokens import use_due, user_for_token
 from tunelab.store.task_keys import TASK_KEY_PREFIX, TaskKeyHolder, key_for_token
@@ -83,7 +83,11 @@ def _task_key_holder(conn: sa.Connection, request: Request) -> TaskKeyHolder | N
 
 
 def _task_principal(holder: TaskKeyHolder, *, open_access: bool) -> Principal:
-    scope = TaskScope(task_id=holder.task_id, project_id=holder.project_id)
+    scope = TaskScope(
+        task_id=holder.task_id,
+        project_id=holder.project_id,
+        launches=holder.task_type in LAUNCHING_TYPES,
+    )
     owner = holder.owner
     if owner is None:  # nobody's reads: its own task only
         name = f"task {holder.task_id}"

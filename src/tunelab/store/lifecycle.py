@@ -289,6 +289,7 @@ def clone(
             execution=source.execution,
             runtime={},
             git_run=without_results(source.git_run),
+            resources=source.resources,
             stop_requested=False,
             input_model_id=input_model_id,
         )
@@ -345,6 +346,7 @@ def reset(conn: sa.Connection, task_id: str) -> ResetResult:
         runtime={},
         capture_warnings=sa.null(),
         git_run=without_results(row.git_run),
+        launch=sa.null(),
     )
     queues.remove_entry(conn, task_id)
     delete_scalars(conn, task_id)

@@ -69,6 +69,13 @@ tasks = sa.Table(
     # What the SDK could not record of the run, and why ({"items": [...], "dropped": n};
     # NULL: nothing failed). Read with the whole task only (store.capture_warnings).
     sa.Column("capture_warnings", sa.JSON, nullable=True),
+    # A run of a repository commit with edits (domain.git_run.GitRun as a dict; NULL: an
+    # ordinary task). Read with the whole task only (store.git_runs).
+    sa.Column("git_run", sa.JSON, nullable=True),
+    # What the task asks of the machine that runs it (domain.resources.Resources as a dict;
+    # NULL: nothing), and the scheduler job a launcher runs it in (domain.launch.Launch).
+    sa.Column("resources", sa.JSON, nullable=True),
+    sa.Column("launch", sa.JSON, nullable=True),
     sa.Index(None, "project_id", "last_update"),
     # Covers the listing's usual filters, so counting a page's total reads only this index.
     sa.Index(None, "project_id", "archived", "status"),
@@ -228,6 +235,22 @@ task_plots = sa.Table(
     sa.Column("created", Time, nullable=False),
 )
 
+# A task's debug samples (``tunelab.domain.debug_samples``): one file per title, series and
+# iteration (reporting the same one again replaces it), the file itself in storage at ``uri``.
+task_debug_samples = sa.Table(
+    "task_debug_samples",
+    metadata,
+    sa.Column("task_id", Id, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("title", sa.String(512), primary_key=True),
+    sa.Column("series", sa.String(512), primary_key=True),
+    sa.Column("iteration", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("mime", sa.String(255), nullable=False),
+    sa.Column("uri", sa.String(2048), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created", Time, nullable=False),
+)
+
 
 queues = sa.Table(
     "queues",
@@ -334,6 +357,21 @@ model_tags = sa.Table(
     sa.Column("model_id", Id, sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("tag", sa.String(256), primary_key=True),
     sa.Index(None, "tag"),
+)
+
+# What a model reports of itself (``store.model_reports``): scalars per iteration, single
+# values, tables and line plots; the same kind, title, series and iteration again replaces.
+model_reports = sa.Table(
+    "model_reports",
+    metadata,
+    sa.Column("model_id", Id, sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("title", sa.String(512), primary_key=True),
+    sa.Column("series", sa.String(512), primary_key=True),
+    sa.Column("iteration", sa.BigInteger, primary_key=True),
+    sa.Column("value", sa.Float(precision=53), nullable=True),
+    sa.Column("data", sa.JSON, nullable=True),
+    sa.Column("created", Time, nullable=False),
 )
 
 
@@ -446,4 +484,6 @@ project_repositories = sa.Table(
     sa.Column("metrics_files", sa.JSON, nullable=False),
     sa.Column("created", Time, nullable=False),
     sa.Column("last_update", Time, nullable=False),
+    # The CI setup wizard's last saved fields (gitops.ci_workflow.CiSettings.to_dict()).
+    sa.Column("ci_settings", sa.JSON, nullable=True),
 )

@@ -15,12 +15,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from tunelab.domain.git_run import GitRun
+from tunelab.domain.launch import Launch, read_launch
 from tunelab.domain.lifecycle import (
     Editable,
     require_action,
     require_editable,
     require_status_change,
 )
+from tunelab.domain.resources import Resources, read_resources
 from tunelab.domain.task import (
     EXECUTION_FIELDS,
     RUNTIME_FIELDS,
@@ -51,7 +53,16 @@ from tunelab.store.upload_failures import list_failures
 SUMMARY_COLUMNS = tuple(
     c
     for c in tasks.c
-    if c.name not in ("execution", "runtime", "input_model_id", "capture_warnings", "git_run")
+    if c.name
+    not in (
+        "execution",
+        "runtime",
+        "input_model_id",
+        "capture_warnings",
+        "git_run",
+        "resources",
+        "launch",
+    )
 )
 
 UPDATABLE_FIELDS = frozenset(
@@ -71,6 +82,8 @@ UPDATABLE_FIELDS = frozenset(
         "execution",
         "runtime",
         "git_run",
+        "resources",
+        "launch",
     }
 )
 
@@ -131,6 +144,8 @@ def create_task(conn: sa.Connection, **fields: Any) -> dict[str, Any]:
     task["upload_failures"] = []
     task["capture_warnings"], task["capture_warnings_dropped"] = read_warnings(None)
     task["git_run"] = row["git_run"]
+    task["resources"] = read_resources(row["resources"])
+    task["launch"] = None
     return task
 
 
@@ -158,6 +173,7 @@ def prepare_task(
     configuration: Mapping[str, Any] | None = None,
     user_properties: Mapping[str, Any] | None = None,
     git_run: GitRun | Mapping[str, Any] | None = None,
+    resources: Resources | Mapping[str, Any] | None = None,
 ) -> NewTask:
     """Check a new task's fields (and that its parent exists); writes nothing."""
     state = _status(status)
@@ -176,6 +192,7 @@ def prepare_task(
         "execution": _merged_execution({}, execution or {}),
         "runtime": _merged_runtime({}, runtime or {}),
         "git_run": checked_git_run(git_run),
+        "resources": checked_resources(resources),
     }
     tag_set = clean_tags(tags)
     if parent is not None:
@@ -229,6 +246,8 @@ def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     task["upload_failures"] = list_failures(conn, task_id)
     task["capture_warnings"], task["capture_warnings_dropped"] = read_warnings(row.capture_warnings)
     task["git_run"] = read_git_run(row.git_run)
+    task["resources"] = read_resources(row.resources)
+    task["launch"] = read_launch(row.launch)
     return task
 
 
@@ -308,6 +327,10 @@ def _check_rules(row: sa.Row[Any], values: Mapping[str, Any], by_run: bool) -> N
     if "execution" in values and values["execution"] != stored_execution:
         require_editable(Editable.INPUTS, current, by_run=by_run)
     if "git_run" in values and values["git_run"] != read_git_run(row.git_run):
+        require_editable(Editable.INPUTS, current)
+    if "resources" in values and read_resources(values["resources"]) != read_resources(
+        row.resources
+    ):
         require_editable(Editable.INPUTS, current)
     if "name" in values and values["name"] != row.name:
         require_editable(Editable.NAME, current)
@@ -418,6 +441,12 @@ def _column_values(
             values["runtime"] = _merged_runtime(row.runtime, value)
         elif field == "git_run":
             values["git_run"] = _edited_git_run(row.git_run, value)
+        elif field == "resources":
+            # The fields given change, the others stay (``None`` clears them all).
+            kept = read_resources(row.resources) if isinstance(value, Mapping) else {}
+            values["resources"] = checked_resources({**kept, **(value or {})})
+        elif field == "launch":
+            values["launch"] = None if value is None else Launch.from_dict(value).to_dict()
     return values
 
 
@@ -501,6 +530,15 @@ def _merged_execution(stored: Mapping[str, Any], given: Any) -> dict[str, str]:
     if "diff" in given and "diff_error" not in given:
         merged["diff_error"] = ""  # a diff written by hand is the one to run: accepted
     return Execution.from_dict(merged).to_dict()
+
+
+def checked_resources(value: Resources | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ``resources`` column's value for a record given whole (checked); None when it
+    asks for nothing."""
+    if isinstance(value, Resources):
+        value = value.to_dict()
+    checked = Resources.from_dict(value)
+    return checked.to_dict() if checked.requested() else None
 
 
 def _edited_git_run(stored: Any, given: Any) -> dict[str, Any] | None:

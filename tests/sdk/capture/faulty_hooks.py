@@ -34,11 +34,21 @@ HOOKS: dict[tuple[str, str], str] = {
         "the model saved with joblib.dump"
     ),
     ("tunelab.sdk.run_exit", "RunExit.mark"): "the run's exit status",
+    ("tunelab.sdk.resource_monitor", "start_monitor"): "the system metrics",
     ("tunelab.sdk.capture.fire_args", "call_parameters"): "the Fire arguments",
     ("tunelab.sdk.capture.fire_args", "fire_command_line"): "the Fire arguments",
     ("tunelab.sdk.capture.absl_flags", "flag_parameters"): "the absl flags",
     ("tunelab.sdk.capture.absl_flags", "stored_flags_argv"): "the absl flags",
     ("tunelab.sdk.capture.absl_flags", "follow_stderr"): "the absl integration",
+    ("tunelab.integrations.tensorboard.writers", "record_event"): "the TensorBoard events",
+    ("tunelab.integrations.tensorboard.events", "EventRecorder.record_hparams"): (
+        "the TensorBoard hyperparameters"
+    ),
+    ("tunelab.sdk.capture.xgboost_training", "report_evals"): "the XGBoost training curves",
+    ("tunelab.sdk.capture.lightgbm_training", "report_evals"): "the LightGBM training curves",
+    ("tunelab.sdk.capture.keras_training", "report_epoch"): "the Keras training curves",
+    # Shared by the three: "the model saved with LightGBM" and "… with Keras" as well.
+    ("tunelab.sdk.capture.training_run", "file_path"): "the model saved with XGBoost",
 }
 BROKEN = list(HOOKS)
 FAULT = "broken on purpose"

@@ -5,14 +5,19 @@ from fastapi import APIRouter, Depends
 from tunelab.server.api import (
     artifacts,
     capture_warnings,
+    ci_workflow,
     console,
+    debug_samples,
     documentation,
     files,
+    git_results,
+    git_runs,
     health,
     lifecycle,
     members,
     metric_directions,
     models,
+    pipelines,
     plots,
     projects,
     queues,
@@ -36,9 +41,11 @@ api_router.include_router(projects.router)
 api_router.include_router(task_batches.router)
 api_router.include_router(tasks.router)
 api_router.include_router(lifecycle.router)
+api_router.include_router(pipelines.router)
 api_router.include_router(scalars.router)
 api_router.include_router(console.router)
 api_router.include_router(plots.router)
+api_router.include_router(debug_samples.router)
 api_router.include_router(queues.router)
 api_router.include_router(workers.router)
 api_router.include_router(files.router)
@@ -52,3 +59,6 @@ api_router.include_router(members.router)
 api_router.include_router(metric_directions.router)
 api_router.include_router(saved_views.router)
 api_router.include_router(repositories.router)
+api_router.include_router(ci_workflow.router)
+api_router.include_router(git_results.router)
+api_router.include_router(git_runs.router)

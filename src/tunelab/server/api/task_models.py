@@ -172,6 +172,41 @@ class GitRunIn(_Body):
     results: GitResultsIn = GitResultsIn()
 
 
+ResourceName = Annotated[str, StringConstraints(max_length=128)]
+SizeText = Annotated[str, StringConstraints(max_length=32)]
+
+
+class ResourcesIn(_Body):
+    """What the task asks of the machine that runs it (``tunelab.domain.resources``): sizes
+    like ``16G``, time limits like ``2:00:00`` or ``90m``; on a PATCH only the fields sent
+    change (``null`` or ``""`` clears one)."""
+
+    gpus: Annotated[int, Field(ge=0, le=4096)] | None = None
+    gpu_type: ResourceName = ""
+    cpus: Annotated[int, Field(ge=1, le=4096)] | None = None
+    memory: SizeText = ""
+    time_limit: SizeText = ""
+    cloud: ResourceName = ""
+    region: ResourceName = ""
+    instance_type: ResourceName = ""
+    spot: bool = False
+    disk_size: SizeText = ""
+
+
+LaunchText = Annotated[str, StringConstraints(max_length=256)]
+
+
+class LaunchIn(_Body):
+    """The scheduler job a launcher runs the task in (``tunelab.domain.launch``)."""
+
+    backend: LaunchText = ""
+    job_id: LaunchText = ""
+    state: LaunchText = ""
+    reason: LaunchText = ""
+    launcher: LaunchText = ""
+    updated: Time | None = None
+
+
 class TaskCreate(_Body):
     name: TaskName
     project: ProjectName
@@ -187,6 +222,7 @@ class TaskCreate(_Body):
     user_properties: UserProperties = {}
     runtime: RuntimeIn = RuntimeIn()
     git_run: GitRunIn | None = None
+    resources: ResourcesIn | None = None
 
 
 class TaskUpdate(_Body):
@@ -208,6 +244,8 @@ class TaskUpdate(_Body):
     execution: ExecutionIn | None = None
     runtime: RuntimeIn | None = None
     git_run: GitRunIn | None = None
+    resources: ResourcesIn | None = None
+    launch: LaunchIn | None = None
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, nested objects holding only their keys sent."""

@@ -38,7 +38,13 @@ def register_worker(body: WorkerRegistration, conn: Conn, request: Request) -> d
     principal = current_principal(request)
     access.require_worker_id(conn, principal, body.id)
     return workers.register(
-        conn, body.id, body.queues, body.host, user_id=principal.user_id, running=body.task_id
+        conn,
+        body.id,
+        body.queues,
+        body.host,
+        user_id=principal.user_id,
+        running=body.task_id,
+        jobs=body.jobs,
     )
 
 

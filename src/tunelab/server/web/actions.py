@@ -25,6 +25,7 @@ from tunelab.server.api.deps import Conn, Who
 from tunelab.server.api.lifecycle import WakeWorkers, note_enqueued
 from tunelab.server.db_gate import in_transaction
 from tunelab.server.file_cleanup import delete_files
+from tunelab.server.pipeline_stop import stop_task
 from tunelab.server.web import action_bulk, action_picker
 from tunelab.server.web.action_form import Form, changed, files_said
 from tunelab.server.web.experiment_names import MAX_NAME_LENGTH
@@ -194,8 +195,9 @@ DIRECT_ACTIONS: dict[str, tuple[Callable[..., dict[str, Any]], Callable[[dict[st
 def _direct_route(action: str) -> Callable[..., Response]:
     act, say = DIRECT_ACTIONS[action]
 
-    def route(task_id: str, request: Request, conn: Conn, _wake: WakeWorkers) -> Response:
-        task = act(conn, task_id)
+    def route(task_id: str, request: Request, conn: Conn, who: Who, _wake: WakeWorkers) -> Response:
+        # Stop on a pipeline run's controller stops its steps too.
+        task = stop_task(conn, who, task_id) if action == "stop" else act(conn, task_id)
         return changed(request, [task_id], say(task), back_to=f"/experiments/{task_id}")
 
     route.__name__ = f"{action}_task"

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from tunelab.domain.pipeline_record import CONTROLLER_TYPE
 from tunelab.server.api.deps import Conn
 from tunelab.server.web import experiment_names
 from tunelab.server.web.templating import render
@@ -34,12 +35,20 @@ TABS = (
     ("plots", "Plots"),
     ("debug_samples", "Debug Samples"),
 )
+# A pipeline run's graph (``pipeline_page``), first on a controller's page.
+PIPELINE_TAB = ("pipeline", "Pipeline")
+# An optimizer's trials and charts (``optimizer_page``), first on an optimizer's page.
+OPTIMIZATION_TAB = ("optimization", "Optimization")
 
 
 def experiment_context(conn: sa.Connection, task_id: str, tab: str) -> dict[str, Any]:
     """The context ``experiment/base.html`` needs: ``task`` (the API's whole Task), ``tab``
     and ``tabs``. Raises NotFound (a 404 page) for an unknown id."""
-    return {"task": tasks.get_task(conn, task_id), "tab": tab, "tabs": TABS}
+    task = tasks.get_task(conn, task_id)
+    tabs = (PIPELINE_TAB, *TABS) if task["type"] == CONTROLLER_TYPE else TABS
+    if task["type"] == "optimizer":
+        tabs = (OPTIMIZATION_TAB, *TABS)
+    return {"task": task, "tab": tab, "tabs": tabs}
 
 
 @router.get("/experiments/{task_id}")
