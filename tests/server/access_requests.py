@@ -44,6 +44,8 @@ def path_value(world: World, actor: str, route: aw.Route, param: str) -> str:
         return world.queued_task if before == "entries" else world.task
     if param == "name" and before in NAME_BY_SEGMENT:
         return NAME_BY_SEGMENT[before]
+    if param == "path" and route.path.startswith(MLFLOW_ARTIFACTS):
+        return aw.mlflow_file_path(world.project, world.task)
     if param == "user_name":
         # Taking a role away: the owner's. Granting one: to oneself (the escalation).
         removing = route.method == "DELETE" or route.path.endswith("/remove")
@@ -64,6 +66,7 @@ def path_value(world: World, actor: str, route: aw.Route, param: str) -> str:
         # team-a's linked repository (access_world._link_repository)
         "commit": "main",
         "path": aw.REPO_FILE,
+        "tag_key": "note",  # a logged model's tag (MLflow)
     }
     if param in simple:
         return simple[param]
@@ -96,6 +99,18 @@ def query_values(world: World) -> dict[str, str]:
         "title": aw.A_PLOT,
         "series": aw.PLOT_SERIES,
         "archived": "all",
+        "commit": "main",  # a commit of team-a's linked repository (the Run form)
+        # MLflow's tracking API (server.mlflow): team-a's task as a run, its project as an
+        # experiment.
+        "run_id": world.task,
+        "experiment_id": world.project,
+        "experiment_name": aw.PROJECT_A,
+        "metric_key": "loss/val",
+        # MLflow's artifacts and model registry: team-a's run folder, registered model.
+        "path": f"{world.project}/{world.task}/artifacts",
+        "name": aw.A_REGISTERED,
+        "version": "1",
+        "alias": aw.A_ALIAS,
     }
 
 
@@ -167,6 +182,14 @@ def json_bodies(world: World, actor: str) -> dict[tuple[str, str], Any]:
                 }
             ]
         },
+        ("POST", "/api/v1/tasks/{task_id}/debug_samples"): {
+            "title": "i",
+            "series": "s",
+            "iteration": 7,
+            "kind": "image",
+            "mime": "image/png",
+            "uri": "tunelab://x",
+        },
         ("POST", "/api/v1/queues"): {"name": "intruder-queue"},
         ("POST", "/api/v1/queues/{name}/entries/{task_id}/move"): {"to": "bottom"},
         ("POST", "/api/v1/workers"): {"id": "intruder", "queues": [aw.QUEUE_A]},
@@ -186,6 +209,10 @@ def json_bodies(world: World, actor: str) -> dict[tuple[str, str], Any]:
         },
         ("POST", "/api/v1/models"): {"name": "intruder", "task_id": world.task},
         ("PATCH", "/api/v1/models/{model_id}"): {"comment": "changed by an intruder"},
+        ("PUT", "/api/v1/models/{model_id}/weights"): {"uri": "file:///intruder/model.pt"},
+        ("POST", "/api/v1/models/{model_id}/reports"): {
+            "reports": [{"kind": "single", "series": "intruder", "value": 1.0}]
+        },
         ("POST", "/api/v1/users"): {"name": "intruder", "kind": "admin", "password": "x"},
         ("PATCH", "/api/v1/users/{user_id}"): {"disabled": True},
         ("POST", "/api/v1/tokens"): {"name": "stolen", "user": "owner-a"},
@@ -198,12 +225,86 @@ def json_bodies(world: World, actor: str) -> dict[tuple[str, str], Any]:
             "url": "https://git.example.com/intruder.git"
         },
         ("PATCH", "/api/v1/projects/{project_id}/views/{view_id}"): {"name": "intruder"},
+        ("POST", "/api/v1/projects/{project_id}/git-runs"): {"commit": "main", "draft": True},
+        ("POST", "/api/v1/tasks/{task_id}/git-results"): {"commit": "0" * 40},
+        ("POST", "/api/v1/tasks/{task_id}/git-results/branch"): {"branch": "intruder"},
+        **_mlflow_bodies(world),
     }
 
 
+def _mlflow_bodies(world: World) -> dict[tuple[str, str], Any]:
+    """MLflow's tracking API (server.mlflow): each names team-a's task as a run, or its
+    project as an experiment, in the body."""
+    api = "/mlflow/api/2.0/mlflow"
+    run = {"run_id": world.task}
+    experiment = {"experiment_id": world.project}
+    metric = {"key": "intruder", "value": 1.0, "timestamp": 1000, "step": 0}
+    return {
+        ("POST", f"{api}/experiments/create"): {"name": aw.PROJECT_A},
+        ("POST", f"{api}/experiments/search"): {"filter": f"name = '{aw.PROJECT_A}'"},
+        ("POST", f"{api}/experiments/update"): {**experiment, "new_name": "intruder"},
+        ("POST", f"{api}/experiments/delete"): experiment,
+        ("POST", f"{api}/experiments/restore"): experiment,
+        ("POST", f"{api}/runs/create"): {**experiment, "run_name": "intruder"},
+        ("POST", f"{api}/runs/update"): {**run, "status": "KILLED"},
+        ("POST", f"{api}/runs/delete"): run,
+        ("POST", f"{api}/runs/restore"): run,
+        ("POST", f"{api}/runs/set-tag"): {**run, "key": "intruder", "value": "x"},
+        ("POST", f"{api}/runs/delete-tag"): {**run, "key": "note"},  # a user property
+        ("POST", f"{api}/runs/log-parameter"): {**run, "key": "intruder", "value": "1"},
+        ("POST", f"{api}/runs/log-metric"): {**run, **metric},
+        ("POST", f"{api}/runs/log-batch"): {**run, "metrics": [metric]},
+        ("POST", f"{api}/runs/search"): {"experiment_ids": [world.project]},
+        **_mlflow_model_bodies(world),
+    }
+
+
+def _mlflow_model_bodies(world: World) -> dict[tuple[str, str], Any]:
+    """MLflow's logged models and model registry: team-a's run, model, registered model."""
+    api = "/mlflow/api/2.0/mlflow"
+    registered = {"name": aw.A_REGISTERED}
+    return {
+        ("POST", f"{api}/logged-models"): {
+            "experiment_id": world.project,
+            "name": "intruder",
+            "source_run_id": world.task,
+        },
+        ("PATCH", f"{api}/logged-models/{{model_id}}"): {"status": "LOGGED_MODEL_READY"},
+        ("PATCH", f"{api}/logged-models/{{model_id}}/tags"): {"tags": []},
+        ("POST", f"{api}/logged-models/search"): {"experiment_ids": [world.project]},
+        ("POST", f"{api}/runs/outputs"): {"run_id": world.task, "models": []},
+        ("POST", f"{api}/registered-models/create"): registered,
+        ("PATCH", f"{api}/registered-models/update"): {**registered, "description": "x"},
+        ("POST", f"{api}/registered-models/rename"): {**registered, "new_name": "intruder"},
+        ("DELETE", f"{api}/registered-models/delete"): registered,
+        ("POST", f"{api}/registered-models/alias"): {
+            **registered,
+            "alias": "intruder",
+            "version": "1",
+        },
+        ("DELETE", f"{api}/registered-models/alias"): {**registered, "alias": aw.A_ALIAS},
+        ("POST", f"{api}/model-versions/create"): {
+            **registered,
+            "source": f"models:/{world.model}",
+        },
+        ("POST", f"{api}/model-versions/transition-stage"): {
+            **registered,
+            "version": "1",
+            "stage": "Production",
+        },
+    }
+
+
+MLFLOW_ARTIFACTS = "/mlflow/api/2.0/mlflow-artifacts/"
+
 RAW_BODIES: dict[tuple[str, str], tuple[bytes, str]] = {
+    ("PUT", "/mlflow/api/2.0/mlflow-artifacts/artifacts/{path}"): (b"intruder", "text/plain"),
     ("PUT", "/api/v1/files/{key}"): (b"intruder", "application/octet-stream"),
     ("PUT", "/api/v1/uploads/{upload_id}/parts/{number}"): (
+        b"intruder",
+        "application/octet-stream",
+    ),
+    ("PUT", "/api/v1/projects/{project_id}/git-runs/uploads"): (
         b"intruder",
         "application/octet-stream",
     ),
@@ -233,6 +334,10 @@ def form_fields(world: World, actor: str, route: aw.Route) -> dict[str, str]:
         "/projects/{project_id}/members": {"user": actor, "role": "owner"},
         "/projects/{project_id}/repository": {"url": "https://git.example.com/intruder.git"},
         "/projects/{project_id}/repository/unlink": {},
+        "/projects/{project_id}/ci": {"runner": "self-hosted", "labels": "intruder"},
+        "/projects/{project_id}/ci/render": {"runner": "self-hosted", "labels": "intruder"},
+        "/projects/{project_id}/run": {"commit": "main", "action": "draft"},
+        "/experiments/{task_id}/git-results/branch": {"branch": "intruder"},
         "/projects/{project_id}/metric-directions": {
             "metric": "loss",
             "variant": "val",

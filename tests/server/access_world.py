@@ -65,6 +65,10 @@ A_PLOT_CELL = "SECRET-A-PLOTCELL"
 A_ARTIFACT = "SECRET-A-ARTIFACT"
 A_FILE_BYTES = "SECRET-A-FILEBYTES"
 A_MODEL = "SECRET-A-MODELNAME"
+# MLflow's things of team-a (server.mlflow): a run's file, a registered model with an alias.
+A_MLFLOW_FILE = "SECRET-A-MLFLOWFILE.txt"
+A_REGISTERED = "SECRET-A-REGISTERED"
+A_ALIAS = "champion"
 A_DESCRIPTION = "SECRET-A-DESCRIPTION"
 # The file committed in team-a's linked repository (it holds team-a's marker).
 REPO_FILE = "params.yaml"
@@ -86,6 +90,8 @@ MARKERS_A = (
     A_ARTIFACT,
     A_FILE_BYTES,
     A_MODEL,
+    A_MLFLOW_FILE,
+    A_REGISTERED,
     A_DESCRIPTION,
     A_SUBPROJECT,
 )
@@ -337,6 +343,7 @@ def _fill(server: ServerProcess, keys: dict[str, str], ids: dict[str, str], spar
             ),
             201,
         )
+        _mlflow_things(a, project["id"], task, content)
         upload_key = f"{PROJECT_A}/{A_TASK}.{task}/artifacts/big/big.bin"
         upload = ok(a.post(f"/api/v1/files/{upload_key}/uploads"), 201)["upload_id"]
         for queue in (QUEUE_A, QUEUE_RUN):
@@ -386,6 +393,30 @@ def _fill(server: ServerProcess, keys: dict[str, str], ids: dict[str, str], spar
         openapi=openapi,
         view=view["id"],
     )
+
+
+def mlflow_file_path(project_id: str, task_id: str) -> str:
+    """Team-a's MLflow file, as the proxied artifact routes name it."""
+    return f"{project_id}/{task_id}/artifacts/{A_MLFLOW_FILE}"
+
+
+def _mlflow_things(a: httpx.Client, project_id: str, task: str, content: bytes) -> None:
+    """Through MLflow's API: a file of the task's run, a logged model of it, registered as
+    A_REGISTERED version 1 with the alias A_ALIAS."""
+    api = "/mlflow/api/2.0/mlflow"
+    path = mlflow_file_path(project_id, task)
+    ok(a.put(f"/mlflow/api/2.0/mlflow-artifacts/artifacts/{path}", content=content))
+    logged = ok(
+        a.post(
+            f"{api}/logged-models",
+            json={"experiment_id": project_id, "name": "model", "source_run_id": task},
+        )
+    )["model"]["info"]["model_id"]
+    ok(a.post(f"{api}/registered-models/create", json={"name": A_REGISTERED}))
+    version = {"name": A_REGISTERED, "source": f"models:/{logged}"}
+    ok(a.post(f"{api}/model-versions/create", json=version))
+    alias = {"name": A_REGISTERED, "alias": A_ALIAS, "version": "1"}
+    ok(a.post(f"{api}/registered-models/alias", json=alias))
 
 
 def _full_task(a: httpx.Client) -> str:

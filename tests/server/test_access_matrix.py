@@ -62,7 +62,9 @@ PROJECT_PARAMS = frozenset({"task_id", "model_id", "project_id", "key", "upload_
 OWN_WRITES = frozenset({("POST", "/api/v1/queues"), ("POST", "/account/tokens")})
 # MLflow's searches are reads sent as POSTs (server.mlflow): judged as reads.
 MLFLOW = "/mlflow/api/2.0/mlflow"
-READ_POSTS = frozenset({f"{MLFLOW}/runs/search", f"{MLFLOW}/experiments/search"})
+READ_POSTS = frozenset(
+    {f"{MLFLOW}/runs/search", f"{MLFLOW}/experiments/search", f"{MLFLOW}/logged-models/search"}
+)
 # MLflow's error envelope (server.mlflow.envelope): its codes for Tunelab's.
 MLFLOW_CODES = {
     "unauthorized": "UNAUTHENTICATED",

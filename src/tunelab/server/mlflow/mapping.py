@@ -179,7 +179,8 @@ def run_info(task: Mapping[str, Any], experiment_id: str) -> dict[str, Any]:
         "user_id": task["user"],
         "status": run_status(task["status"]),
         "start_time": millis(started),
-        "artifact_uri": "",
+        # Proxied through this server (``server.mlflow.artifacts``).
+        "artifact_uri": f"mlflow-artifacts:/{experiment_id}/{task['id']}/artifacts",
         "lifecycle_stage": "deleted" if task["archived"] else "active",
     }
     if task["completed"] is not None:
