@@ -11,8 +11,15 @@ imported before or after ``Task.init``::
     writer.add_text("notes", "lr halved", 3)           # console: SUMMARY LOG: notes lr halved
     writer.add_hparams({"lr": 0.1, "bs": 32}, {"acc": 0.9})   # TB_hparams/lr (float), /bs (int)
 
+TensorFlow 2's ``tf.summary`` (scalar, histogram, image, text) lands the same way, named
+alike (``tf_summary``); TensorFlow is patched when the script imports it, never imported here.
+It is not in the test suite (which runs without TensorFlow): it was checked by hand with
+TensorFlow 2.21 against a real server, a script writing through two
+``tf.summary.create_file_writer`` writers and a Keras ``TensorBoard`` callback.
+
 The event files are written as before. ``Task.init(auto_connect_frameworks={"tensorboard":
-False})`` turns it off, ``{"tensorboard": {"report_hparams": False}}`` leaves out add_hparams.
+False})`` turns it off (``tf.summary`` too, as in ClearML), ``{"tensorboard":
+{"report_hparams": False}}`` leaves out add_hparams.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tunelab.integrations.tensorboard.events import HPARAMS_SECTION, EventRecorder
+from tunelab.integrations.tensorboard.tf_summary import TENSORFLOW, patch_summary_ops
 from tunelab.integrations.tensorboard.writers import start as start_recording
+from tunelab.sdk.capture.import_hooks import when_imported
 
 if TYPE_CHECKING:
     from tunelab.sdk.task import Task
@@ -39,7 +48,9 @@ def start(task: Task, frameworks: bool | Mapping[str, Any] = True) -> Callable[[
         task.set_parameters_as_dict({HPARAMS_SECTION: values})
 
     hparams = set_hparams if reports_hparams(frameworks) else None
-    return start_recording(EventRecorder(task.get_logger(), hparams))
+    stop = start_recording(EventRecorder(task.get_logger(), hparams))
+    when_imported(TENSORFLOW, patch_summary_ops)
+    return stop
 
 
 def reports_hparams(frameworks: bool | Mapping[str, Any]) -> bool:

@@ -49,6 +49,11 @@ def start(recorder: EventRecorder) -> Callable[[], None]:
     return stop
 
 
+def recording() -> EventRecorder | None:
+    """The recorder of the run recording now, if any."""
+    return _run.recorder
+
+
 def patch_writers(module: ModuleType) -> None:
     """Wrap the ``FileWriter`` and ``SummaryWriter`` of a writer module (once)."""
     _wrap(module.FileWriter, "add_event", _recording_add_event)

@@ -11,6 +11,7 @@ file as an output model, framework ``Keras``. Keras 3, whatever its backend.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
@@ -28,7 +29,8 @@ def patch(keras: ModuleType) -> None:
     """Patch the imported ``keras`` module (``import_hooks.when_imported``)."""
     model = keras.Model
     callback = _callback_class(keras)
-    training_run.replace(model, "fit", lambda original: _fitting(original, callback))
+    board = keras.callbacks.TensorBoard
+    training_run.replace(model, "fit", lambda original: _fitting(original, callback, board))
     for method in ("save", "save_weights"):
         training_run.replace(model, method, training_run.saving(NAME, "Keras", MODELS))
 
@@ -50,15 +52,33 @@ def report_epoch(run: training_run.Run, epoch: int, logs: Mapping[str, Any]) -> 
             run.report_scalar(title, series, float(value), int(epoch))
 
 
-def _fitting(original: Callable[..., Any], callback: type) -> Callable[..., Any]:
+def _fitting(original: Callable[..., Any], callback: type, board: type) -> Callable[..., Any]:
     @functools.wraps(original)
     def fit(*args: Any, **kwargs: Any) -> Any:
         if training_run.current(NAME) is not None:
             with guarded(CURVES):
-                args, kwargs = training_run.with_callback(original, args, kwargs, callback())
+                if not _board_reports(original, args, kwargs, board):
+                    args, kwargs = training_run.with_callback(original, args, kwargs, callback())
         return original(*args, **kwargs)
 
     return fit
+
+
+def _board_reports(
+    fit: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], board: type
+) -> bool:
+    """Whether a ``TensorBoard`` callback of this fit reports the epochs already: its
+    ``tf.summary`` values are captured (TensorBoard capture on) under the same names, and
+    would land twice."""
+    from tunelab.integrations.tensorboard.writers import recording
+
+    if recording() is None:
+        return False
+    try:
+        given = inspect.signature(fit).bind(*args, **kwargs).arguments.get("callbacks")
+    except TypeError:  # a call Keras refuses: it fails as it would
+        return False
+    return any(isinstance(each, board) for each in given or [])
 
 
 def _callback_class(keras: ModuleType) -> type:
