@@ -23,6 +23,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tasks") as batch:
+    # SQLite drops the column in place: rebuilding the table would drop the old one, and
+    # with it (ON DELETE CASCADE) every task's scalars, parameters and outputs.
+    with op.batch_alter_table("tasks", recreate="never") as batch:
         batch.drop_column("launch")
         batch.drop_column("resources")
