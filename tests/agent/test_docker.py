@@ -40,6 +40,8 @@ def test_the_exact_command(tmp_path: Path) -> None:
         "click",
         "fsspec",
         "httpx",
+        "nvidia-ml-py",
+        "psutil",
         "pyyaml",
         "ruamel-yaml",
         "tomlkit",

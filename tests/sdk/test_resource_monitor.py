@@ -47,7 +47,7 @@ def _run(
     monitoring: object,
     *,
     report_iterations: bool = False,
-    seconds: float = 2.2,
+    seconds: float = 3.5,
     **env: str,
 ) -> str:
     project = unique("sdk/monitor")
@@ -81,7 +81,7 @@ def test_machine_metrics_arrive_with_plausible_values(
         assert all(v >= 0 for v in machine[rate]["y"]), rate
     # No iterations reported: the x axis is seconds from the start.
     xs = machine[S.CPU_USAGE]["x"]
-    assert xs == sorted(xs) and xs[-1] <= 4
+    assert xs == sorted(xs) and xs[-1] <= 5
     # No GPU here: one line on the task's console says so, and no warning.
     task = client.get_task(task_id)
     assert task["capture_warnings"] == []
@@ -115,7 +115,7 @@ def test_the_config_file_sets_it_and_off_means_none(
     )
     env = {"TUNELAB_CONFIG_FILE": str(config)}
     monitoring = how != "argument"
-    task_id = _run(api_url, tmp_path, monitoring, report_iterations=True, seconds=1.5, **env)
+    task_id = _run(api_url, tmp_path, monitoring, report_iterations=True, seconds=3, **env)
     metrics = client.get_scalars(task_id)["metrics"]
     assert "loss" in metrics
     system = [m for m in metrics if S.is_system_metric(m)]

@@ -62,7 +62,7 @@ def test_the_scalars_tab_of_a_draft_shows_the_run_that_starts_elsewhere(
     task = create_task(http, project_name("follow"), "draft-run")
     tid = task["id"]
     page.goto(f"/experiments/{tid}/scalars")
-    expect(page.locator(".chart-grid")).to_contain_text("No scalars reported yet")
+    expect(page.locator(".chart-grid").first).to_contain_text("No scalars reported yet")
     # The run starts elsewhere (a script attached to the draft, as Task.init does).
     started = http.patch(f"/api/v1/tasks/{tid}", json={"status": "running"})
     assert started.status_code == 200, started.text
