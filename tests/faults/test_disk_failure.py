@@ -94,7 +94,8 @@ def test_writes_fail_clearly_reads_go_on_and_writes_resume(
         with pytest.raises(DatabaseUnavailable) as raised:
             client.update_task(task_id, comment="lost?")
         assert raised.value.status == 503 and "could not write" in raised.value.message
-        wait_for(lambda: "could not write" in (tmp_path / "agent" / "agent.log").read_text())
+        # An idle agent's polls only read: it goes on polling, the full disk unseen.
+        assert "could not write" not in (tmp_path / "agent" / "agent.log").read_text()
 
         # The SDK keeps what it could not send and retries; the program is not disturbed.
         for i in range(20_000, 30_000):
@@ -103,7 +104,7 @@ def test_writes_fail_clearly_reads_go_on_and_writes_resume(
         assert not reporter.flush(timeout=2)
 
         assert server.proc.poll() is None
-        assert agent.poll() is None  # it waits for the database like for a server away
+        assert agent.poll() is None
         assert httpx.get(f"{api}/health").status_code == 200
         assert client.get_task(task_id) == task_before
         assert client.get_console(task_id)["lines"] == console_before
