@@ -66,7 +66,9 @@ from tunelab import Task
 
 result_path, name, until = sys.argv[1], sys.argv[2], float(sys.argv[3])
 rate, metrics = float(sys.argv[4]), int(sys.argv[5])
-task = Task.init(project_name="load", task_name=name)
+# Each series and console line is checked against what was sent: the machine monitor's own
+# are left out.
+task = Task.init(project_name="load", task_name=name, auto_resource_monitoring=False)
 logger = task.get_logger()
 titles = ["metric%d" % m for m in range(metrics)]
 period = 1.0 / rate
