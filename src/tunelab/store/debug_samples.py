@@ -27,6 +27,7 @@ from tunelab.domain.debug_samples import is_external, keep_newest
 from tunelab.errors import NotFound
 from tunelab.store.lookup import now, require_task
 from tunelab.store.schema import task_debug_samples, tasks
+from tunelab.store.series_query import narrowed
 from tunelab.store.stored_files import unreferenced
 from tunelab.store.task_activity import database_now
 
@@ -131,28 +132,10 @@ def list_samples(
     query = sa.select(
         _S.title, _S.series, _S.iteration, _S.kind, _S.mime, _S.uri, _S.size, _S.created
     ).where(_S.task_id == task_id)
-    if title is not None:
-        query = query.where(_S.title == title)
-    if series is not None:
-        query = query.where(_S.series == series)
-    if iteration is not None:
-        query = query.where(_S.iteration == iteration)
-    if last_only:
-        last = (
-            sa.select(_S.title, _S.series, sa.func.max(_S.iteration).label("iteration"))
-            .where(_S.task_id == task_id)
-            .group_by(_S.title, _S.series)
-            .subquery()
-        )
-        query = query.join(
-            last,
-            sa.and_(
-                _S.title == last.c.title,
-                _S.series == last.c.series,
-                _S.iteration == last.c.iteration,
-            ),
-        )
-    query = query.order_by(_S.title, _S.series, _S.iteration)
+    query = narrowed(
+        query, task_debug_samples, task_id,
+        title=title, series=series, iteration=iteration, last_only=last_only,
+    )  # fmt: skip
     return [StoredSample(*row) for row in conn.execute(query)]
 
 

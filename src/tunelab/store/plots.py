@@ -28,6 +28,7 @@ from tunelab.store.dialect import dialect_insert
 from tunelab.store.lookup import now, require_task
 from tunelab.store.scalars import IngestResult
 from tunelab.store.schema import ingested_batches, task_plots, tasks
+from tunelab.store.series_query import narrowed
 from tunelab.store.task_activity import database_now
 
 # Batch ids share ``ingested_batches`` with scalars ("s:") and console ("c:").
@@ -144,30 +145,12 @@ def read_plots(
     query = sa.select(p.title, p.series, p.iteration, p.kind, p.data, p.created).where(
         p.task_id == task_id
     )
-    if title is not None:
-        query = query.where(p.title == title)
-    if series is not None:
-        query = query.where(p.series == series)
-    if iteration is not None:
-        query = query.where(p.iteration == iteration)
     if kind is not None:
         query = query.where(p.kind == kind)
-    if last_only:
-        last = (
-            sa.select(p.title, p.series, sa.func.max(p.iteration).label("iteration"))
-            .where(p.task_id == task_id)
-            .group_by(p.title, p.series)
-            .subquery()
-        )
-        query = query.join(
-            last,
-            sa.and_(
-                p.title == last.c.title,
-                p.series == last.c.series,
-                p.iteration == last.c.iteration,
-            ),
-        )
-    query = query.order_by(p.title, p.series, p.iteration)
+    query = narrowed(
+        query, task_plots, task_id,
+        title=title, series=series, iteration=iteration, last_only=last_only,
+    )  # fmt: skip
     return [
         StoredPlot(r.title, r.series, r.iteration, r.kind, json.loads(r.data), r.created)
         for r in conn.execute(query)
