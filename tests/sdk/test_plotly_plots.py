@@ -59,6 +59,10 @@ import matplotlib.pyplot as plt
 plt.bar(["a", "b"], [1, 2])
 plt.title("late import")
 plt.show()
+pictured, axes = plt.subplots()
+axes.plot([0, 1], [1, 0])
+logger.report_matplotlib_figure("as image", "fig", pictured, iteration=3, report_image=True)
+task.flush(wait_for_uploads=True)
 """
 
 SHOW = """
@@ -157,6 +161,12 @@ def test_a_script_reports_plotly_figures(api_url: str, client: ApiClient, tmp_pa
         ("b", [3, 1], "markers"),
     ]
     assert curves["layout"]["xaxis"]["autorange"] == "reversed"
+    # ClearML's report_image=True: the figure is a debug sample, not a plot.
+    (task,) = client.list_tasks(project=project)["items"]
+    samples = client.get_debug_samples(task["id"])["samples"]
+    assert [(s["title"], s["series"], s["iteration"], s["mime"]) for s in samples] == [
+        ("as image", "fig", 3, "image/png")
+    ]
     pr = plots["pr", "val", 0]
     assert pr["kind"] == "plotly"
     assert pr["data"]["layout"]["yaxis"] == {"title": {"text": ""}, "type": "log"}

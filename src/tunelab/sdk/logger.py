@@ -26,6 +26,8 @@ return at once; the same title, series and iteration reported again replaces the
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -271,10 +273,17 @@ class Logger:
     ) -> None:
         """A matplotlib figure (or ``matplotlib.pyplot`` itself, its current figure): a
         plotly figure when it holds only lines, markers and bars and ``report_interactive``
-        is on, else (or with ``report_image``) a PNG image."""
-        self._add_plot(
-            figure_plot(title, series, figure, iteration or 0, report_image, report_interactive)
-        )
+        is on, else a PNG image; with ``report_image``, a PNG debug sample (as ClearML)."""
+        plot = figure_plot(
+            title, series, figure, iteration or 0, report_image, report_interactive
+        )  # fmt: skip
+        if report_image:
+            from PIL import Image
+
+            png = base64.b64decode(plot["data"]["base64"])
+            self.report_image(title, series, iteration, image=Image.open(io.BytesIO(png)))
+            return
+        self._add_plot(plot)
 
     def report_image(
         self,
