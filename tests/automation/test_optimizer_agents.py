@@ -32,7 +32,8 @@ from tunelab.sdk.transport import ApiClient
 
 pytestmark = pytest.mark.slow
 
-# "sgd" is the clearly bad choice: a loss 100 times higher, and slow enough to be pruned.
+# "sgd" is the clearly bad choice: a loss 100 times higher (over the pruner's 50 from its first
+# report), and slow enough to be pruned.
 TRAIN = """
 import json, math, time
 from tunelab import Task
@@ -44,7 +45,7 @@ print("VALUES " + json.dumps(params), flush=True)
 logger = task.get_logger()
 bad = params["opt"] == "sgd"
 for i in range(40 if bad else 3):
-    loss = (100.0 if bad else 1.0) * (abs(math.log10(params["lr"]) + 2) + params["batch"] / 64)
+    loss = (100.0 if bad else 1.0) * (1 + abs(math.log10(params["lr"]) + 2) + params["batch"] / 64)
     logger.report_scalar("loss", "val", loss / (i + 1), iteration=i)
     if bad:
         time.sleep(0.25)
@@ -106,7 +107,7 @@ def test_a_random_search_runs_typed_trials_on_agents_and_ranks_them(
         base_task_id=base_task["id"], hyper_parameters=RANGES,
         objective_metric_title="loss", objective_metric_series="val",
         objective_metric_sign="min", optimizer_class=RandomSearch, seed=7,
-        max_number_of_concurrent_tasks=3, execution_queue=queue, total_max_jobs=6,
+        max_number_of_concurrent_tasks=3, execution_queue=queue, total_max_jobs=12,
         pool_period_min=0.3 / 60, auto_connect_task=False,
     )  # fmt: skip
     optimizer.start(job_complete_callback=lambda task_id, *_: ended.append(task_id))
@@ -116,7 +117,7 @@ def test_a_random_search_runs_typed_trials_on_agents_and_ranks_them(
     assert max(in_flight) <= 3
 
     trials = optimizer.trials
-    assert len(trials) == 6 and sorted(ended) == sorted(t.task_id for t in trials)
+    assert len(trials) == 12 and sorted(ended) == sorted(t.task_id for t in trials)
     for trial in trials:
         task = client.get_task(trial.task_id)
         console = _console(client, trial.task_id)
@@ -151,7 +152,7 @@ def test_a_random_search_runs_typed_trials_on_agents_and_ranks_them(
     rows = table["data"]["rows"] if "data" in table else table["rows"]
     assert [row[-1] for row in rows[:3]] == [task_id for task_id, _ in top]
     curve = client.get_scalars(optimizer.task_id, max_points=0)["metrics"]["objective"]
-    assert len(curve["objective"]["y"]) == 6
+    assert len(curve["objective"]["y"]) == 12
     assert min(curve["best so far"]["y"]) == top[0][1]["value"]
 
 
@@ -167,15 +168,16 @@ def test_optuna_prunes_a_losing_trial_through_the_stop_request(
         hyper_parameters=[*RANGES[:2], DiscreteParameterRange("Args/opt", ["adam", "sgd"])],
         objective_metric_title="loss", objective_metric_series="val",
         optimizer_class=OptimizerOptuna,
-        optuna_sampler=optuna.samplers.TPESampler(seed=9),  # one 'sgd' in its first four
+        optuna_sampler=optuna.samplers.TPESampler(seed=9),
         optuna_pruner=optuna.pruners.ThresholdPruner(upper=50.0),
-        max_number_of_concurrent_tasks=2, execution_queue=queue, total_max_jobs=4,
+        max_number_of_concurrent_tasks=3, execution_queue=queue, total_max_jobs=12,
         pool_period_min=0.3 / 60, auto_connect_task=False,
     )  # fmt: skip
     optimizer.start()
-    assert optimizer.wait(timeout=120)
+    assert optimizer.wait(timeout=240)
 
     trials = optimizer.trials
+    assert len(trials) == 12
     losing = [t for t in trials if t.parameters["Args/opt"] == "sgd"]
     assert losing, [t.parameters for t in trials]
     for trial in losing:
