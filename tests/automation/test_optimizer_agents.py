@@ -298,3 +298,40 @@ print("OPTIMIZER", optimizer.task_id == task.id, task.id)
     task = client.get_task(task_id)
     assert task["type"] == "optimizer" and task["status"] == "completed"
     assert json.loads(task["configuration"]["optimizer"]["text"])["total_max_jobs"] == 0
+
+
+def test_time_limits_stop_trials_and_the_search_and_only_the_top_k_stay_unarchived(
+    api_url: str, client: ApiClient, queue: str, base_task: dict
+) -> None:
+    # 'sgd' trials would run 10 s: the per-job limit (3 s) stops them through the stop path.
+    slow = HyperParameterOptimizer(
+        base_task_id=base_task["id"],
+        hyper_parameters=[*RANGES[:2], DiscreteParameterRange("Args/opt", ["sgd"])],
+        objective_metric_title="loss", objective_metric_series="val",
+        optimizer_class=RandomSearch, seed=3, time_limit_per_job=0.05,
+        max_number_of_concurrent_tasks=2, execution_queue=queue, total_max_jobs=2,
+        pool_period_min=0.3 / 60, auto_connect_task=False,
+    )  # fmt: skip
+    slow.start()
+    assert slow.wait(timeout=60)
+    assert len(slow.trials) == 2
+    for trial in slow.trials:
+        assert client.get_task(trial.task_id)["status"] == "stopped"
+        assert client.get_metrics(trial.task_id)["metrics"]["loss"]["val"]["count"] < 40
+
+    # A search with room for 50 trials ends at its own time limit (6 s), and keeps only its
+    # best trial unarchived.
+    bounded = HyperParameterOptimizer(
+        base_task_id=base_task["id"], hyper_parameters=RANGES,
+        objective_metric_title="loss", objective_metric_series="val",
+        optimizer_class=RandomSearch, seed=5, optimization_time_limit=0.1,
+        save_top_k_tasks_only=1, max_number_of_concurrent_tasks=2, execution_queue=queue,
+        total_max_jobs=50, pool_period_min=0.3 / 60, auto_connect_task=False,
+    )  # fmt: skip
+    bounded.start()
+    assert bounded.wait(timeout=60)
+    assert bounded.reached_time_limit() and 1 < len(bounded.trials) < 50
+    ended = [t for t in bounded.trials if client.get_task(t.task_id)["status"] == "completed"]
+    (best_id, _), *_ = bounded.get_top_experiments_id_metrics_pair(1)
+    archived = {t.task_id for t in ended if client.get_task(t.task_id)["archived"]}
+    assert archived == {t.task_id for t in ended} - {best_id}
