@@ -123,8 +123,13 @@ def assert_same_as_source(client: ApiClient, uri: str, experiment: str) -> list[
 def test_file_store_imported_whole_then_nothing_more(
     client: ApiClient, file_store: tuple[str, str]
 ) -> None:
+    import mlflow
+
     uri, experiment = file_store
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
     summary = import_tracking(client, uri, [experiment])
+    # The process's MLflow defaults are as they were: an import leaves nothing behind.
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before
     assert len(summary.imported) == 2 and not summary.failed
     assert [why for _, why in summary.skipped] == ["still running in MLflow"]
     tasks = assert_same_as_source(client, uri, experiment)

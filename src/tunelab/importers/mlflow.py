@@ -25,10 +25,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,6 @@ def import_tracking(
 ) -> Summary:
     """Import the runs of ``experiments`` (all when empty) and their registered models."""
     try:
-        import mlflow
         from mlflow import MlflowClient
     except ImportError:
         raise InvalidInput(
@@ -68,25 +68,40 @@ def import_tracking(
     # Its own bar per download would interleave with the import's.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     source = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    # MLflow's own stores open default clients (a file registry reads each version's logged
-    # model through ``MlflowClient()``): pointed at the source, not at a new ``mlflow.db``
-    # in the working directory.
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    chosen = _experiments(source, experiments)
-    runs, running = _runs(source, chosen)
+    with _default_stores(tracking_uri):
+        chosen = _experiments(source, experiments)
+        runs, running = _runs(source, chosen)
 
-    def plan(run: Any) -> RunPlan:
-        return RunPlan(f"mlflow:{run.info.run_id}", _label(run, chosen), _body(run, chosen))
+        def plan(run: Any) -> RunPlan:
+            return RunPlan(f"mlflow:{run.info.run_id}", _label(run, chosen), _body(run, chosen))
 
-    def write(run: Any, writer: RunWriter) -> RunEnd:
-        return _write_run(source, run, writer)
+        def write(run: Any, writer: RunWriter) -> RunEnd:
+            return _write_run(source, run, writer)
 
-    summary = import_runs(client, runs, plan=plan, write=write, progress=progress)
-    summary.skipped += [(_label(r, chosen), "still running in MLflow") for r in running]
-    tasks = {source_id.removeprefix("mlflow:"): task for source_id, task in summary.tasks.items()}
-    _import_models(client, source, tracking_uri, tasks, summary)
+        summary = import_runs(client, runs, plan=plan, write=write, progress=progress)
+        summary.skipped += [(_label(r, chosen), "still running in MLflow") for r in running]
+        tasks = {sid.removeprefix("mlflow:"): task for sid, task in summary.tasks.items()}
+        _import_models(client, source, tracking_uri, tasks, summary)
     return summary
+
+
+@contextlib.contextmanager
+def _default_stores(uri: str) -> Iterator[None]:
+    """MLflow's own stores open default clients (a file registry reads each version's logged
+    model through ``MlflowClient()``): for the import, MLflow's defaults are the source, not
+    a new ``mlflow.db`` in the working directory. Through MLflow's variables, which its
+    defaults read when nothing set them in the process, and which are put back after."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, uri))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _experiments(source: Any, names: Sequence[str]) -> dict[str, str]:
