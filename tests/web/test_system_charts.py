@@ -10,8 +10,12 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
+from tests.waiting import wait_for
 from tests.web.conftest import screenshot
 from tests.web.seed import create_task, project_name, report_scalars
+
+# Where the page keeps whether the System section is folded (static/js/system_charts.js).
+STORE_KEY = "tunelab.charts.system"
 
 MACHINE = {
     "cpu_usage": [12.5, 80.0, 95.2, 40.1],
@@ -84,11 +88,14 @@ def test_the_system_section_comes_after_the_users_charts_and_folds(
     # Folded, it stays folded on the next visit; unfolded, it stays open.
     section.locator("summary").click()
     expect(memory).to_be_hidden()
+    wait_for(lambda: page.evaluate(f"localStorage.getItem('{STORE_KEY}')") == "closed")
     page.reload()
     expect(page.locator("#scalar-charts .system-charts")).not_to_have_attribute("open", "")
     expect(page.locator(".chart-card[data-chart-key='loss'] canvas")).to_have_count(1)
     page.locator("#scalar-charts .system-charts summary").click()
     expect(page.locator('.chart-card[data-chart-key="system:Memory (GB)"]')).to_be_visible()
+    # The state is saved by the <details> element's toggle event, which comes a moment later.
+    wait_for(lambda: page.evaluate(f"localStorage.getItem('{STORE_KEY}')") == "open")
     page.reload()
     expect(page.locator('.chart-card[data-chart-key="system:Memory (GB)"] canvas')).to_be_visible()
 
