@@ -27,8 +27,9 @@ print("TASK", task.id)
 logger = task.get_logger()
 end = time.monotonic() + {seconds}
 step = 0
-while time.monotonic() < end:          # burns a core
+while time.monotonic() < end:          # burns most of a core
     sum(i * i for i in range(20000))
+    time.sleep(0.0005)  # lets the monitor's thread have the interpreter on a busy host
     if {report_iterations}:
         step += 1
         logger.report_scalar("loss", "train", 1.0 / step, iteration=step)
@@ -47,7 +48,7 @@ def _run(
     monitoring: object,
     *,
     report_iterations: bool = False,
-    seconds: float = 3.5,
+    seconds: float = 5,
     **env: str,
 ) -> str:
     project = unique("sdk/monitor")
@@ -81,7 +82,7 @@ def test_machine_metrics_arrive_with_plausible_values(
         assert all(v >= 0 for v in machine[rate]["y"]), rate
     # No iterations reported: the x axis is seconds from the start.
     xs = machine[S.CPU_USAGE]["x"]
-    assert xs == sorted(xs) and xs[-1] <= 5
+    assert xs == sorted(xs) and xs[-1] <= 7
     # No GPU here: one line on the task's console says so, and no warning.
     task = client.get_task(task_id)
     assert task["capture_warnings"] == []
