@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import abc
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -24,19 +25,19 @@ from tunelab.errors import InvalidInput
 DEFAULT_GRID_STEPS = 100
 
 
-class Parameter:
+class Parameter(abc.ABC):
     """A hyperparameter's search space: ``get_value`` samples, ``to_list`` enumerates."""
 
     def __init__(self, name: str | None) -> None:
         self.name = name
 
+    @abc.abstractmethod
     def get_value(self, rng: random.Random | None = None) -> dict[str, Any]:
         """One random value as ``{name: value}``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def to_list(self) -> list[dict[str, Any]]:
         """Every grid value as ``[{name: value}, ...]``."""
-        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         """The range as a plain, typed dict (``from_dict`` reads it back)."""

@@ -7,6 +7,7 @@ stopping trials is the optimizer's work (``tunelab.automation.optimizer``).
 
 from __future__ import annotations
 
+import abc
 import itertools
 import json
 import random
@@ -25,7 +26,7 @@ def parameters_key(values: Mapping[str, Any]) -> str:
     )
 
 
-class SearchStrategy:
+class SearchStrategy(abc.ABC):
     """The base of every strategy. ``next_parameters`` answers a parameter set, or None
     when the space is used up; ``trial_started``/``trial_ended`` tell it how trials go;
     ``should_prune`` may stop a trial early from its objective series."""
@@ -41,22 +42,23 @@ class SearchStrategy:
         self.tried: set[str] = set()
         self.options = kwargs
 
+    @abc.abstractmethod
     def next_parameters(self) -> dict[str, Any] | None:
-        raise NotImplementedError
+        """The next values to try, ``{"Section/name": value}``; None when none are left."""
 
     def adopt(self, trials: Sequence[Trial]) -> None:
         """Trials of an earlier run of this optimizer: never propose their values again."""
         for trial in trials:
             self.tried.add(parameters_key(trial.parameters))
 
-    def adopt_results(self, trials: Sequence[Trial]) -> None:
+    def adopt_results(self, trials: Sequence[Trial]) -> None:  # noqa: B027 - an optional hook
         """Ended trials of an earlier run, their objectives read back (a model-based
         strategy learns from them)."""
 
     def trial_started(self, trial: Trial) -> None:
         self.tried.add(parameters_key(trial.parameters))
 
-    def trial_ended(self, trial: Trial) -> None:
+    def trial_ended(self, trial: Trial) -> None:  # noqa: B027 - an optional hook
         """Called once when the trial ends (its objective read back)."""
 
     def should_prune(self, trial: Trial, series: Sequence[tuple[int, float]]) -> bool:
