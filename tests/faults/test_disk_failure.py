@@ -9,7 +9,6 @@ limit again is the disk getting space back."""
 
 from __future__ import annotations
 
-import asyncio
 import resource
 import sqlite3
 import subprocess
@@ -22,6 +21,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from tests.event_loop import run_coroutine
 from tests.faults.agent import start_agent
 from tests.faults.readback import stored_iterations
 from tests.services import ServerProcess
@@ -158,7 +158,7 @@ def test_a_full_sqlite_database_answers_507(tmp_path: Path) -> None:
             metrics = (await http.get(f"/tasks/{task_id}/metrics")).json()
             return refused, task, metrics
 
-    refused, task, metrics = asyncio.run(scenario())
+    refused, task, metrics = run_coroutine(scenario())
     engine.dispose()
     assert refused.status_code == 507, refused.text
     error = refused.json()["error"]

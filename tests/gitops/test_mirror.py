@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.event_loop import run_coroutine
 from tests.git_server import GitServer
 from tests.gitrepo import git, isolate_git, new_repo, write
 from tunelab.errors import InvalidInput, NotFound, RepositoryUnavailable
@@ -288,5 +289,5 @@ def test_the_upkeep_loop_fetches_the_mirrors_beside_its_other_steps(
             await upkeep
         return mirrors.last_fetched(project)
 
-    assert asyncio.run(run_until_fetched()) is not None
+    assert run_coroutine(run_until_fetched()) is not None
     engine.dispose()

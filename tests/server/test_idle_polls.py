@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from tests.event_loop import run_coroutine
 from tests.server.answers import ok
 from tests.services import ServerProcess
 from tunelab.domain.access import UserKind
@@ -124,7 +125,7 @@ def test_idle_polls_commit_nothing(app: FastAPI, traffic: Traffic) -> None:
                 assert await poll(client, worker, 0) is None
             assert await poll(client, worker, 0.3) is None  # one that waits, then times out
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     assert traffic.writes() == []
     assert traffic.commits == 0
 
@@ -141,7 +142,7 @@ def test_idle_polls_with_an_api_key_commit_nothing(login_app: tuple[FastAPI, str
                 assert await poll(client, worker, 0) is None
 
     try:
-        asyncio.run(scenario())
+        run_coroutine(scenario())
     finally:
         traffic.close()
     assert traffic.writes() == []
@@ -163,7 +164,7 @@ def test_an_enqueue_wakes_only_the_polls_of_its_queue(app: FastAPI, traffic: Tra
             assert await waiting is None
             return taken, traffic.naming(bystander) - attempts
 
-    taken, bystander_statements = asyncio.run(scenario())
+    taken, bystander_statements = run_coroutine(scenario())
     assert taken is not None
     assert bystander_statements == 0  # not woken: it never looked at the store again
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tests.event_loop import run_coroutine
 from tunelab.server.work_signal import WorkSignal
 
 
@@ -27,7 +28,7 @@ def test_an_enqueue_wakes_the_polls_of_its_queue_only() -> None:
         return list(await asyncio.gather(*polls))
 
     # A poll that does not know its queues yet (None) wakes for any of them.
-    assert asyncio.run(scenario()) == [True, True, False, True]
+    assert run_coroutine(scenario()) == [True, True, False, True]
 
 
 def test_a_wake_for_everyone_and_a_wake_during_the_attempt() -> None:
@@ -43,7 +44,7 @@ def test_a_wake_for_everyone_and_a_wake_during_the_attempt() -> None:
         await signal.wait(no_queue, 0.05)
         return missed, after.is_set(), no_queue.is_set()
 
-    assert asyncio.run(scenario()) == (True, False, False)
+    assert run_coroutine(scenario()) == (True, False, False)
 
 
 def test_notify_from_a_thread_leaves_the_waking_to_a_listening_database() -> None:
@@ -55,5 +56,5 @@ def test_notify_from_a_thread_leaves_the_waking_to_a_listening_database() -> Non
         await asyncio.to_thread(signal.notify)  # routes call it from the threadpool
         return await poll
 
-    assert asyncio.run(scenario(database_listens=False)) is True
-    assert asyncio.run(scenario(database_listens=True)) is False
+    assert run_coroutine(scenario(database_listens=False)) is True
+    assert run_coroutine(scenario(database_listens=True)) is False

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.event_loop import run_coroutine
 from tests.server.answers import ok
 from tests.services import ServerProcess
 from tunelab.errors import ConfigError
@@ -188,7 +189,7 @@ def test_maintenance_logs_errors_and_goes_on(
     engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: every reap fails
     try:
         with pytest.raises(TimeoutError):
-            asyncio.run(asyncio.wait_for(maintenance.run(engine, worker_timeout=2), timeout=1.3))
+            run_coroutine(asyncio.wait_for(maintenance.run(engine, worker_timeout=2), timeout=1.3))
     finally:
         engine.dispose()
     failures = [r for r in caplog.records if "reaping lost workers failed" in r.getMessage()]
