@@ -99,6 +99,13 @@ def _refused(answer: httpx.Response) -> str | None:
     """None for a 4xx that says why (the JSON envelope under /api), else what is wrong."""
     if not 400 <= answer.status_code < 500:
         return f"{answer.status_code} {answer.text[:200]!r}"
+    if answer.request.url.path.startswith("/mlflow/") and answer.request.method != "HEAD":
+        try:
+            named = answer.json()
+        except ValueError:
+            named = None
+        if not isinstance(named, dict) or not named.get("error_code") or not named.get("message"):
+            return f"{answer.status_code} without MLflow's error envelope: {answer.text[:200]!r}"
     if answer.request.url.path.startswith("/api/") and answer.request.method != "HEAD":
         try:
             error = answer.json()["error"]

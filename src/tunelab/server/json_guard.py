@@ -30,6 +30,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunelab.errors import error_body
+from tunelab.server.mlflow.envelope import error_response as mlflow_error
+from tunelab.server.mlflow.envelope import is_mlflow_path
 
 # Real bodies (plots, artifact metadata, task records) nest a few levels; 128 leaves room
 # and stays far below the ~1000 where Python's JSON parser gives up with a RecursionError.
@@ -204,8 +206,12 @@ def _is_utf8(raw: bytes) -> bool:
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, message: str) -> None:
     """A 400 the way the app's error handlers would answer it: the JSON envelope under
-    ``/api``, the error page elsewhere (the envelope if that page cannot be drawn here)."""
+    ``/api``, MLflow's envelope under ``/mlflow`` (its client reads ``error_code``), the
+    error page elsewhere (the envelope if that page cannot be drawn here)."""
     request = Request(scope, receive)
+    if is_mlflow_path(scope["path"]):
+        await mlflow_error(error_body("invalid_input", message), 400)(scope, receive, send)
+        return
     if not scope["path"].startswith("/api/"):
         from tunelab.server.web.errors import error_page
 
