@@ -64,7 +64,7 @@ class SlurmCluster:
         return dict(part.split("=", 1) for part in out.split() if "=" in part)
 
 
-def _slurm_conf(root: Path) -> str:
+def _slurm_conf(root: Path, speed: int = SPEED) -> str:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
     return f"""\
 ClusterName=tunelab-test
@@ -94,10 +94,10 @@ JobCompType=jobcomp/none
 MpiDefault=none
 ReturnToService=2
 SchedulerType=sched/backfill
-SchedulerParameters=sched_interval={SPEED}
-MinJobAge={3600 * SPEED}
-KillWait={3 * SPEED}
-SlurmdTimeout={300 * SPEED}
+SchedulerParameters=sched_interval={speed}
+MinJobAge={3600 * speed}
+KillWait={3 * speed}
+SlurmdTimeout={300 * speed}
 OverTimeLimit=0
 InactiveLimit=0
 Waittime=0
@@ -107,8 +107,9 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 
 
 @contextlib.contextmanager
-def slurm_cluster(root: Path) -> Iterator[SlurmCluster]:
-    """munged + slurmctld + slurmd under ``root``; all three stopped at the end."""
+def slurm_cluster(root: Path, speed: int = SPEED) -> Iterator[SlurmCluster]:
+    """munged + slurmctld + slurmd under ``root``; all three stopped at the end. ``speed``:
+    how much faster the controller's clock runs (1: the real clock, no faketime)."""
     for program in ("munged", "slurmctld", "slurmd", "sbatch", "faketime"):
         if shutil.which(program) is None:
             raise RuntimeError(f"{program} is missing: apt-get install -y slurm-wlm munge faketime")
@@ -119,7 +120,7 @@ def slurm_cluster(root: Path) -> Iterator[SlurmCluster]:
     (munge / "munge.key").write_bytes(os.urandom(1024))
     (munge / "munge.key").chmod(0o400)
     conf = root / "slurm.conf"
-    conf.write_text(_slurm_conf(root))
+    conf.write_text(_slurm_conf(root, speed))
     cluster = SlurmCluster(root, conf)
     pid_files = [munge / "munged.pid", root / "slurmctld.pid", root / "slurmd.pid"]
     try:
@@ -130,7 +131,7 @@ def slurm_cluster(root: Path) -> Iterator[SlurmCluster]:
             check=True, timeout=30,
         )  # fmt: skip
         subprocess.run(
-            ["faketime", "-f", f"+0 x{SPEED}", "slurmctld", "-i"],
+            [*(["faketime", "-f", f"+0 x{speed}"] if speed != 1 else []), "slurmctld", "-i"],
             env=cluster.env,
             check=True,
             timeout=30,

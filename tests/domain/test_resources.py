@@ -51,6 +51,12 @@ def test_a_record_checks_its_fields_and_says_what_it_asks() -> None:
             Resources.from_dict(bad)
 
 
+def test_zero_gpus_is_asked_and_kept_apart_from_nothing() -> None:
+    none = Resources.from_dict({"gpus": 0})
+    assert none.requested() == ["gpus"] and none.describe() == "0 GPUs"
+    assert Resources.from_dict({"gpus": None, "spot": False}).requested() == []
+
+
 def test_a_launch_says_where_its_job_is() -> None:
     pending = Launch(backend="slurm", job_id="7", state="PENDING", reason="Resources")
     assert pending.describe() == "pending in Slurm: Resources"

@@ -38,6 +38,8 @@ router.include_router(experiment_params.router)
 CLEARABLE = frozenset({"requirements", "diff", "docker", "output", "resources"})
 # Whole numbers among the resources (the form sends text; empty asks for none).
 RESOURCE_COUNTS = frozenset({"gpus", "cpus"})
+# Yes/no resources (a checkbox: "true" when checked).
+RESOURCE_SWITCHES = frozenset({"spot"})
 MODEL_CHOICES = 50
 
 
@@ -105,6 +107,8 @@ def _resources(changes: dict[str, str]) -> dict[str, object]:
             if text and not text.isdigit():
                 raise InvalidInput(f"{name} must be a whole number, got {text!r}")
             given[name] = int(text) if text else None
+        elif name in RESOURCE_SWITCHES:
+            given[name] = text == "true"  # an unchecked box is not posted
         else:
             given[name] = text
     return given

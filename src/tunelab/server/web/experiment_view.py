@@ -45,6 +45,7 @@ class ExecField:
     name: str
     label: str
     multiline: bool = False
+    checkbox: bool = False  # a yes/no field: a checkbox in the form
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ EXEC_PARTS = (
             ExecField("cloud", "Cloud"),
             ExecField("region", "Region"),
             ExecField("instance_type", "Instance type"),
+            ExecField("spot", "Spot instance", checkbox=True),
             ExecField("disk_size", "Disk"),
         ),
     ),
