@@ -185,3 +185,55 @@ def test_a_drafts_file_named_section_edits_and_its_info_shows_the_run(
     expect(info).to_contain_text(linked["sha"][:8])
     expect(info).to_contain_text("dvc exp run")
     expect(info.locator(".git-run-results")).to_contain_text("not yet")
+
+
+def test_the_cloud_tab_sets_the_instance_and_the_script_tab_shows_its_skypilot_task(
+    page: Page, linked: dict[str, str], server: ServerProcess
+) -> None:
+    sha = linked["sha"]
+    page.goto(f"/projects/{linked['project']}/run?commit={sha}")
+    cloud_task = page.locator("#git-run-cloud-task")
+    # The Script tab first: the form's script, and the commands a cloud instance runs.
+    expect(page.get_by_role("tab", name="Script")).to_have_attribute("aria-selected", "true")
+    expect(cloud_task).to_contain_text('run: "exec tunelab agent execute')
+    expect(page.get_by_label("Region")).to_be_hidden()
+
+    page.get_by_role("tab", name="Cloud").click()
+    expect(page.locator("textarea[name=script]")).to_be_hidden()
+    page.get_by_role("combobox", name="Cloud").fill("aws")
+    page.get_by_label("Region").fill("us-east-1")
+    page.get_by_label("Instance size").fill("p4d.24xlarge")
+    page.get_by_label("Accelerators").fill("A100:8")
+    page.get_by_label("Disk size").fill("200G")
+    page.get_by_label("Spot instance").check()
+
+    page.get_by_role("tab", name="Script").click()
+    for line in ('infra: "aws/us-east-1"', 'instance_type: "p4d.24xlarge"',
+                 'accelerators: "A100:8"', "use_spot: true", "disk_size: 200",
+                 "TUNELAB_API_TOKEN: \"<the task's key>\""):  # fmt: skip
+        expect(cloud_task).to_contain_text(line)
+    page.get_by_label("Commit message").fill("Cloud run")
+    page.get_by_role("button", name="Save as draft").click()
+
+    page.wait_for_url("**group=commit**")
+    row = page.locator(f'tr.commit-task[data-commit="{sha}"]', has_text="Cloud run")
+    expect(row).to_have_attribute("data-status", "draft")
+    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+        task = api.get(f"/tasks/{row.get_attribute('data-task-id')}").json()
+        asked = {k: v for k, v in task["resources"].items() if v not in (None, "", False)}
+        wanted = {"cloud": "aws", "region": "us-east-1", "instance_type": "p4d.24xlarge",
+                  "gpus": 8, "gpu_type": "A100", "spot": True, "disk_size": "200G"}  # fmt: skip
+        assert asked == wanted
+        # The API takes the same resources; a bad one is a 400 naming it.
+        made = api.post(
+            f"/projects/{linked['project']}/git-runs",
+            json={"commit": sha, "draft": True, "resources": {"cloud": "gcp", "spot": True}},
+        )
+        assert made.status_code == 201, made.text
+        given = made.json()["resources"]
+        assert (given["cloud"], given["spot"]) == ("gcp", True)
+        bad = api.post(
+            f"/projects/{linked['project']}/git-runs",
+            json={"commit": sha, "draft": True, "resources": {"region": "no such region!"}},
+        )
+        assert bad.status_code == 400 and "resources.region" in bad.json()["error"]["message"]

@@ -4,6 +4,9 @@ Example::
 
     tunelab launcher --queue gpu --backend slurm --max-jobs 8 \\
         --work-dir /shared/tunelab --partition gpu --account ml --sbatch=--qos=normal
+    tunelab launcher --queue gpu --backend kubernetes --namespace ml \\
+        --image ghcr.io/acme/train:1 --job-template job.yaml
+    tunelab launcher --queue cloud --backend cloud --max-jobs 4 --idle-minutes 5
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+
+from tunelab.cli.launcher_cloud import cloud_backend, cloud_options
+from tunelab.cli.launcher_kubernetes import kubernetes_backend, kubernetes_options
 
 
 @click.command()
 @click.option("--queue", required=True, metavar="NAME", help="The queue to serve.")
 @click.option(
     "--backend",
-    type=click.Choice(["slurm"]),
+    type=click.Choice(["slurm", "kubernetes", "cloud"]),
     default="slurm",
     show_default=True,
     help="The scheduler the tasks go to.",
@@ -73,8 +80,11 @@ import click
     "--tunelab",
     "tunelab_command",
     default=None,
-    help="The tunelab command on the nodes [default: the one running this launcher].",
+    help="The tunelab command on the nodes [default: the one running this launcher; in a "
+    "Kubernetes pod: tunelab].",
 )
+@kubernetes_options
+@cloud_options
 def launcher(
     queue: str,
     backend: str,
@@ -88,6 +98,7 @@ def launcher(
     account: str,
     sbatch_options: tuple[str, ...],
     tunelab_command: str | None,
+    **kube: Any,
 ) -> None:
     """Take tasks from QUEUE and run each as a job (tunelab agent execute --id TASK)."""
     import socket
@@ -96,6 +107,27 @@ def launcher(
     from tunelab.launchers.base import Launcher
     from tunelab.launchers.slurm import Slurm
 
+    if backend == "kubernetes":
+        worker = worker_id or f"{socket.gethostname()}:{backend}:{queue}"
+        engine = kubernetes_backend(worker, kube)
+        pod_dir = kube["pod_work_dir"]
+        command = [tunelab_command or "tunelab", "agent", "execute", "--work-dir", pod_dir]
+        served = Launcher(
+            api_client(), worker, queue, engine, max_jobs=max_jobs, command=command,
+            stop_grace=stop_grace, poll_timeout=poll_timeout, check_interval=check_interval,
+        )  # fmt: skip
+        served.install_signal_handlers()
+        sys.exit(served.serve())
+    if backend == "cloud":
+        # Each task has an instance of its own: the agent's work dir is the instance's.
+        command = [tunelab_command or "tunelab", "agent", "execute", "--work-dir", "~/tunelab"]
+        served = Launcher(
+            api_client(), worker_id or f"{socket.gethostname()}:{backend}:{queue}", queue,
+            cloud_backend(kube), max_jobs=max_jobs, command=command, stop_grace=stop_grace,
+            poll_timeout=poll_timeout, check_interval=check_interval,
+        )  # fmt: skip
+        served.install_signal_handlers()
+        sys.exit(served.serve())
     root = Path(work_dir).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     command = [

@@ -35,6 +35,7 @@ class Launch:
     reason: str = ""
     launcher: str = ""  # the launcher's worker id
     updated: float | None = None
+    cost: str = ""  # the engine's estimate, where it has one ("$0.07/h" on a cloud)
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any] | None) -> Launch:
@@ -47,7 +48,7 @@ class Launch:
         if unknown:
             raise InvalidInput(f"unknown launch fields {sorted(unknown)}; known: {sorted(known)}")
         texts = {}
-        for name in ("backend", "job_id", "state", "reason", "launcher"):
+        for name in ("backend", "job_id", "state", "reason", "launcher", "cost"):
             text = value.get(name) or ""
             if not isinstance(text, str) or len(text) > MAX_TEXT:
                 raise InvalidInput(f"launch.{name} must be text of at most {MAX_TEXT} characters")

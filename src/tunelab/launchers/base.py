@@ -59,6 +59,7 @@ class JobState:
     # "preempted"); empty for a job that ended by itself.
     failure: str = ""
     exit_code: str = ""
+    cost: str = ""  # what the job costs, where the engine says ("$0.07/h" on a cloud)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class JobRequest:
     resources: Resources
     command: list[str]
     env: dict[str, str]
+    image: str = ""  # the task's container image (execution.docker_image), for engines with one
 
 
 class Backend(Protocol):
@@ -108,6 +110,7 @@ class _Job:
     stop_asked: float | None = None  # when this launcher asked the engine to cancel it
     stop_reason: str = ""
     killed: bool = False
+    cost: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -223,6 +226,7 @@ class Launcher:
             resources=resources,
             command=[*self.command, "--id", task_id, "--stop-grace", f"{self.stop_grace:g}"],
             env=self._job_environment(str(task.get("task_key") or "")),
+            image=str((task.get("execution") or {}).get("docker_image") or ""),
         )
         try:
             job_id = self.backend.submit(job)
@@ -270,8 +274,9 @@ class Launcher:
             if state is None:
                 gone = f"the job is gone from {self.backend.name}"
                 state = JobState("UNKNOWN", gone, finished=True, failure=gone)
-            if (state.state, state.reason) != (job.state, job.reason):
-                job.state, job.reason = state.state, state.reason
+            cost = state.cost or job.cost  # a launcher started again may not know it
+            if (state.state, state.reason, cost) != (job.state, job.reason, job.cost):
+                job.state, job.reason, job.cost = state.state, state.reason, cost
                 self._record_launch(job)
             if state.finished:
                 self._finished(job, state)
@@ -340,6 +345,7 @@ class Launcher:
             reason=job.reason[:256],
             launcher=self.worker_id,
             updated=time.time(),
+            cost=job.cost[:64],
         )
         # The task may have ended or gone meanwhile: then there is nothing to record.
         with contextlib.suppress(Conflict, NotFound):
@@ -362,7 +368,9 @@ class Launcher:
                 continue
             launch = Launch.from_dict(self.client.get_task(item["id"]).get("launch") or {})
             if launch.job_id and launch.backend == self.backend.name:
-                self.jobs[item["id"]] = _Job(item["id"], launch.job_id, launch.state, launch.reason)
+                self.jobs[item["id"]] = _Job(
+                    item["id"], launch.job_id, launch.state, launch.reason, cost=launch.cost
+                )
 
     def _register(self) -> None:
         self.client.register_worker(

@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tunelab.domain.access import Principal
 from tunelab.domain.git_run import DataFile, GitRun, check_repository_path
+from tunelab.domain.resources import Resources
 from tunelab.errors import InvalidInput, NotFound, TunelabError
 from tunelab.gitops import history
 from tunelab.gitops.mirror import GitMirrors
@@ -73,6 +74,8 @@ class RunRequest:
     queue: str = queues.DEFAULT_QUEUE
     draft: bool = False
     name: str = ""
+    # What the run asks of the machine (the Cloud tab: a cloud launcher's instance).
+    resources: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ class RunPlan:
     artifacts: list[DataChoice]
     queue: str
     draft: bool
+    resources: Resources
 
 
 def plan_run(form: RunForm, req: RunRequest) -> RunPlan:
@@ -273,6 +277,7 @@ def plan_run(form: RunForm, req: RunRequest) -> RunPlan:
         artifacts=chosen,
         queue=queues.validate_name(req.queue or queues.DEFAULT_QUEUE),
         draft=req.draft or runs_on == "ci",
+        resources=Resources.from_dict(req.resources),
     )
 
 
@@ -306,6 +311,7 @@ async def submit_run(
             },
             hyperparameters=plan.hyperparameters,
             git_run=plan.git_run,
+            resources=plan.resources,
         )
         files = list(chosen)
         for choice in plan.uploads:

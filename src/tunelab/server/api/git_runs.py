@@ -17,7 +17,7 @@ from tunelab.params_files import ParamValue
 from tunelab.sdk.parameters import value_text
 from tunelab.server import access
 from tunelab.server.api.deps import Settings, Who
-from tunelab.server.api.task_models import _Body
+from tunelab.server.api.task_models import ResourcesIn, _Body
 from tunelab.server.db_gate import run_db
 from tunelab.server.file_store import FileStore
 from tunelab.server.git_run_form import DataChoice, RunForm, RunRequest, load_form, submit_run
@@ -59,6 +59,7 @@ class GitRunCreate(_Body):
     queue: Annotated[str, StringConstraints(min_length=1, max_length=256)] = "default"
     draft: bool = False
     name: Annotated[str, StringConstraints(max_length=1024)] = ""
+    resources: ResourcesIn | None = None
 
     def as_request(self) -> RunRequest:
         return RunRequest(
@@ -77,6 +78,7 @@ class GitRunCreate(_Body):
             queue=self.queue,
             draft=self.draft,
             name=self.name,
+            resources=self.resources.model_dump(exclude_unset=True) if self.resources else None,
         )
 
 

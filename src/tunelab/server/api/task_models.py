@@ -205,6 +205,7 @@ class LaunchIn(_Body):
     reason: LaunchText = ""
     launcher: LaunchText = ""
     updated: Time | None = None
+    cost: LaunchText = ""
 
 
 class TaskCreate(_Body):

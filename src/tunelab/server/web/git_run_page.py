@@ -5,7 +5,9 @@ Opened from the experiments table grouped by commit (a commit's **Run**). In ord
 **Parameters** (each parameter file at the commit as a tree of typed values; keys no
 pipeline stage lists are hidden until "Show all input parameters (including hidden)"),
 **Input data files** (the files the pipeline depends on, any file of the repository with
-the toggle; each replaced by an upload or another experiment's artifact), **Script**,
+the toggle; each replaced by an upload or another experiment's artifact), the **Script** tab
+(and the SkyPilot task a cloud launcher runs) and the **Cloud** tab (the instance: the
+task's resources, ``server.web.git_run_cloud``),
 **Commit details** (message, description, the base branch or a new branch), and where it
 runs (an agent's queue, or the repository's CI). "Run experiment" queues the task; "Save as
 draft" leaves it a draft. Both post to the same logic as the API
@@ -36,6 +38,7 @@ from tunelab.server.git_run_form import (
     submit_run,
 )
 from tunelab.server.web.action_form import Form, FormFields
+from tunelab.server.web.git_run_cloud import cloud_task_text, posted_resources
 from tunelab.server.web.templating import PAGE_HEADER, is_htmx, render
 
 router = APIRouter(include_in_schema=False)
@@ -102,6 +105,7 @@ def _request(shown: RunForm, form: FormFields) -> RunRequest:
         runs_on="ci" if where == "ci" else "queue",
         queue=where.removeprefix("queue:") if where.startswith("queue:") else "default",
         draft=form.get("action") == "draft",
+        resources=posted_resources(form),
     )
 
 
@@ -122,6 +126,7 @@ def _context(form: RunForm) -> dict[str, Any]:
         ],
         "files": files,
         "files_cut": form.inputs.tree_truncated or len(_offered(form)) > MAX_DATA_ROWS,
+        "cloud_task": cloud_task_text({}),
         "any_hidden": any(f["hidden"] for f in files)
         or any(not p.shown(k) for p in form.inputs.params for k in p.values),
     }

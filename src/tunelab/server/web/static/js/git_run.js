@@ -1,7 +1,8 @@
 // The Run form (templates/git_run/page.html): "Show all input parameters (including hidden)"
 // shows the rows marked data-hidden; choosing a file for a data file uploads it at once to
 // the API's upload route (the raw body, with the page's CSRF token) and leaves the upload's
-// id in the form, so the form itself posts only fields. Submitting waits for uploads.
+// id in the form, so the form itself posts only fields. Submitting waits for uploads. The
+// Script and Cloud tabs switch their panels.
 (function () {
   "use strict";
 
@@ -66,6 +67,17 @@
     } else if (target.id === "git-run-branch") {
       document.getElementById("git-run-target-new").checked = true;
     }
+  });
+
+  // The Script and Cloud tabs: the chosen tab's panel shows, the other's hides (both post).
+  document.addEventListener("click", (event) => {
+    const tab = event.target instanceof Element ? event.target.closest("#git-run-form [role=tab]") : null;
+    if (!tab) return;
+    tab.closest("[role=tablist]").querySelectorAll("[role=tab]").forEach((other) => {
+      const chosen = other === tab;
+      other.setAttribute("aria-selected", String(chosen));
+      document.getElementById(other.getAttribute("aria-controls")).hidden = !chosen;
+    });
   });
 
   document.addEventListener("input", (event) => {
