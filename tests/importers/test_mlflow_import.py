@@ -3,6 +3,7 @@ imported into a real server and compared with what MLflow's client reads back.""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -11,18 +12,36 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.importers.conftest import Interrupted, StopInRun, project_tasks, source_of
 from tunelab.importers.mlflow import import_tracking
+from tunelab.importers.mlflow_history import (
+    client_histories,
+    file_histories,
+    history_reader,
+    read_metric_file,
+    sql_histories,
+)
 from tunelab.sdk.transport import ApiClient
+
+# Each metric the runs log: its scalar's title and series.
+METRICS = {
+    "loss": ("loss", "loss"),
+    "train/acc": ("train", "acc"),
+    "edge": ("edge", "edge"),
+    "bulk": ("bulk", "bulk"),
+}
 
 WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
+    import random
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.entities import Metric
 
     uri, experiment, files = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     mlflow.set_tracking_uri(uri)
@@ -40,6 +59,21 @@ WRITER = textwrap.dedent(
             for step in range(60):
                 mlflow.log_metric("loss", 1.0 / (step + 1) + number, step=step)
                 mlflow.log_metric("train/acc", step / 60, step=step * 2)
+            # What a store must give back as logged: NaN, infinities, a step twice, the same
+            # point twice, steps out of order, values of every digit.
+            run_id, stamp = mlflow.active_run().info.run_id, 1700000000000 + number
+            edge = [float("nan"), float("inf"), float("-inf"), 0.1 + 0.2, 1e-300, -0.0, 3]
+            logged = MlflowClient(uri)
+            logged.log_batch(run_id, [Metric("edge", v, stamp + i, i % 3)
+                                      for i, v in enumerate(edge)])
+            for _ in range(2):
+                logged.log_batch(run_id, [Metric("edge", 0.5, stamp, 9)])
+            bulk = random.Random(number)
+            for start in (0, 1000):
+                logged.log_batch(run_id, [
+                    Metric("bulk", bulk.random() * 10 ** bulk.randint(-30, 30), stamp + i, -i)
+                    for i in range(start, start + 1000)
+                ])
             mlflow.log_artifacts(str(files))
             if status == "FAILED":
                 mlflow.end_run("FAILED")
@@ -109,15 +143,43 @@ def assert_same_as_source(client: ApiClient, uri: str, experiment: str) -> list[
         assert "baseline" in task["tags"] and task["comment"] == "n"
         assert task["user_properties"]["team"]["value"] == "vision"
         stored = client.get_scalars(task["id"], max_points=0)["metrics"]
-        for key, (title, series) in (("loss", ("loss", "loss")), ("train/acc", ("train", "acc"))):
+        for key, (title, series) in METRICS.items():
             history = source.get_metric_history(run.info.run_id, key)
-            assert stored[title][series]["x"] == [m.step for m in history]
-            assert stored[title][series]["y"] == [m.value for m in history]
-            assert stored[title][series]["t"] == [m.timestamp / 1000 for m in history]
+            # The server keeps a series in step order; a value that is not finite reads
+            # back as None, as in JSON.
+            logged = [
+                (m.step, m.timestamp / 1000, m.value if math.isfinite(m.value) else None)
+                for m in history
+            ]
+            got = stored[title][series]
+            assert sorted(zip(got["x"], got["t"], got["y"], strict=True), key=str) == sorted(
+                logged, key=str
+            )
+        assert_read_directly_as_client_reads(source, uri, run)
         artifacts = client.get_task(task["id"])["artifacts"]
         assert sorted(artifacts) == ["model", "notes.txt"]
         assert artifacts["notes.txt"]["size"] == 5 and artifacts["model"]["format"] == "zip"
     return tasks
+
+
+def assert_read_directly_as_client_reads(source: Any, uri: str, run: Any) -> None:
+    """The import reads a file or SQL store's histories itself: the same points, in the same
+    order, NaN and infinities included, as MLflow's client gives them."""
+    with history_reader(source, uri) as read:
+        assert read.func is (sql_histories if uri.startswith("sqlite:") else file_histories)
+        direct = read(run)
+    by_client = client_histories(source, run)
+    assert list(direct) == list(by_client) == sorted(METRICS)
+    for key, history in by_client.items():
+        assert len(history.steps) == {"bulk": 2000, "edge": 9 if "sqlite" not in uri else 8}.get(
+            key, 60
+        )
+        for mine, theirs in zip(direct[key], history, strict=True):
+            assert mine.dtype == theirs.dtype
+            assert np.array_equal(mine, theirs, equal_nan=True), key
+    edge = direct["edge"].values
+    assert np.isnan(edge).sum() == 1
+    assert np.isposinf(edge).sum() == (0 if "sqlite" in uri else 1)  # SQL keeps the max float
 
 
 def test_file_store_imported_whole_then_nothing_more(
@@ -144,6 +206,28 @@ def test_file_store_imported_whole_then_nothing_more(
     assert len(again.skipped) == 4  # two runs, the running one, the model version
     assert len(project_tasks(client, experiment)) == 2
     assert len(client.list_models(name="net", project=experiment)["items"]) == 1
+    assert_lines_of_two_and_five_fields(uri, experiment)
+
+
+def assert_lines_of_two_and_five_fields(uri: str, experiment: str) -> None:
+    """A line from before steps (``timestamp value``) is step 0, as MLflow reads it; a line
+    logged with a dataset (``timestamp value step name digest``) keeps its step."""
+    from mlflow import MlflowClient
+
+    source = MlflowClient(tracking_uri=uri)
+    experiment_id = source.get_experiment_by_name(experiment).experiment_id
+    run = next(r for r in source.search_runs([experiment_id]) if r.info.run_name == "run0")
+    path = Path(uri.removeprefix("file://")) / experiment_id / run.info.run_id / "metrics" / "loss"
+    with path.open("a") as lines:
+        lines.write("1700000000123 0.25\n1700000000124 nan 7 train 7f3a\n")
+    mine, theirs = read_metric_file(path), client_histories(source, run)["loss"]
+    assert (
+        mine.steps[-2:].tolist() == [0, 7]
+        and mine.steps[:-1].tolist() == theirs.steps[:-1].tolist()
+    )
+    assert mine.timestamps.tolist() == theirs.timestamps.tolist()
+    assert np.array_equal(mine.values, theirs.values, equal_nan=True)
+    assert mine.values[-2] == 0.25 and np.isnan(mine.values[-1]) and len(mine.values) == 62
 
 
 @pytest.mark.slow

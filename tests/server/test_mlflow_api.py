@@ -243,3 +243,44 @@ def test_log_batch_takes_mlflows_limits(logged: Logged) -> None:
     for body in ({"run_id": run, "metrics": "many"}, {"run_id": 7}, [1, 2]):
         bad = httpx.post(f"{api}/runs/log-batch", json=body, headers=headers)
         assert (bad.status_code, bad.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+
+
+def test_an_ended_run_resumes(logged: Logged, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``start_run(run_id=...)`` on an ended run sets it running again and logging goes on,
+    as in MLflow; its task is running again, its start kept, its end time that of the end."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"{logged.server.url}/mlflow")
+    client = logged.client
+    with mlflow.start_run(experiment_id=logged.experiment_id, run_name="resumed") as run:
+        mlflow.log_param("lr", 0.1)
+        mlflow.log_metric("loss", 0.5, step=0)
+    first = client.get_run(run.info.run_id).info
+    assert first.status == "FINISHED"
+    for ending in ("FAILED", "KILLED", "FINISHED"):
+        with mlflow.start_run(run_id=first.run_id) as again:
+            assert client.get_run(again.info.run_id).info.status == "RUNNING"
+            mlflow.log_metric("loss", 0.25, step=1)
+            mlflow.log_param("epochs", 2)
+            mlflow.set_tag("phase", ending)
+            mlflow.end_run(ending)
+        resumed = client.get_run(first.run_id)
+        assert resumed.info.status == ending
+        assert resumed.info.start_time == first.start_time
+        assert resumed.info.end_time >= first.end_time
+    assert resumed.data.params == {"lr": "0.1", "epochs": "2"}
+    history = client.get_metric_history(first.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(0, 0.5), *[(1, 0.25)] * 3]
+
+    monkeypatch.setenv("TUNELAB_API_URL", logged.server.url)
+    monkeypatch.setenv("TUNELAB_API_TOKEN", logged.key)
+    task = Task.get_task(task_id=first.run_id)
+    assert task.status == "completed"
+    assert task.export_task()["user_properties"]["phase"]["value"] == "FINISHED"
+
+    # A published run is read-only for good: it does not resume.
+    task.publish()
+    with pytest.raises(MlflowException) as published:
+        mlflow.start_run(run_id=first.run_id)
+    assert published.value.error_code == "RESOURCE_CONFLICT"
+    assert mlflow.active_run() is None

@@ -259,10 +259,28 @@ def test_registry_versions_stages_and_aliases(
         "scikit-learn"
     }
 
-    with pytest.raises(MlflowException) as renamed:
-        client.rename_registered_model("churn-clf", "other")
-    assert renamed.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert "RenameRegisteredModel" in renamed.value.message
+    # Renamed: the registered model and its versions; a name taken is MLflow's error.
+    client.create_registered_model("churn-taken")
+    with pytest.raises(MlflowException) as taken:
+        client.rename_registered_model("churn-clf", "churn-taken")
+    assert taken.value.error_code == "RESOURCE_ALREADY_EXISTS"
+    client.rename_registered_model("churn-clf", "churn-model")
+    renamed = client.get_registered_model("churn-model")
+    assert (renamed.name, renamed.description) == ("churn-model", "churn classifier")
+    assert renamed.aliases == {"champion": "1"}
+    versions = client.search_model_versions("name = 'churn-model'")
+    assert sorted((v.version, v.current_stage) for v in versions) == [
+        ("1", "None"),
+        ("2", "Production"),
+    ]
+    loaded = mlflow.sklearn.load_model("models:/churn-model@champion")
+    assert list(loaded.predict([[1, 1]])) == [1]
+    with pytest.raises(MlflowException) as old_name:
+        client.get_model_version("churn-clf", "1")
+    assert old_name.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    for name, count in (("churn-model", 3), ("churn-clf", 0)):
+        listed = httpx.get(f"{api}/models", params={"name": name}, headers=served.headers).json()
+        assert len([m for m in listed["items"] if m["name"] == name]) == count
     with pytest.raises(MlflowException) as missing:
         client.get_registered_model("no-such-model")
     assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"

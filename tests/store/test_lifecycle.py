@@ -65,6 +65,7 @@ ACTIONS: dict[str, tuple[Callable[[sa.Connection, str], Any], set[str]]] = {
     "reset": (lifecycle.reset, {"draft", "queued", "completed", "failed", "stopped"}),
     "archive": (lifecycle.archive, {"draft", "completed", "failed", "stopped", "published"}),
     "delete": (lifecycle.delete, {"draft"}),
+    "reopen": (lifecycle.reopen, {"completed", "failed", "stopped"}),
 }
 # What each allowed action leaves the task as.
 AFTER = {
@@ -75,7 +76,30 @@ AFTER = {
     "publish": lambda before: "published",
     "reset": lambda before: "draft",
     "archive": lambda before: before,
+    "reopen": lambda before: "running",
 }
+
+
+def test_reopen_goes_on_with_what_the_run_logged(engine: sa.Engine) -> None:
+    """An ended run resuming: running again, its start kept, its end cleared until it ends
+    again, its outputs kept; an archived one is unarchived first."""
+    with engine.begin() as conn:
+        task_id = task_in(conn, "draft")
+        lifecycle.start(conn, task_id, "w1")
+        update_task(conn, task_id, {"status": "stopped", "status_reason": "aborted"})
+        ended = get_task(conn, task_id)
+        assert ended["completed"] is not None and ended["worker"] == "w1"
+        reopened = lifecycle.reopen(conn, task_id)
+        assert reopened["status"] == "running" and reopened["completed"] is None
+        assert reopened["started"] == ended["started"] and reopened["status_reason"] == ""
+        assert reopened["worker"] is None  # the script resuming it runs it, not that worker
+        assert reopened["hyperparameters"] == ended["hyperparameters"]
+        update_task(conn, task_id, {"status": "completed"})
+        assert get_task(conn, task_id)["completed"] >= ended["completed"]
+        lifecycle.archive(conn, task_id)
+        with pytest.raises(Conflict, match="unarchive it first"):
+            lifecycle.reopen(conn, task_id)
+        assert get_task(conn, task_id)["status"] == "completed"
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))

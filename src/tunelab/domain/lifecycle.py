@@ -5,6 +5,7 @@ and how clone and reset treat a task. Pure functions; the store enforces them at
       ▲                  │  └──stop──► stopped ◄──stop──┘   └──► failed
       └────dequeue───────┘
     reset: queued | completed | failed | stopped ──► draft (never published or running)
+    reopen: completed | failed | stopped ──► running (its run goes on, what it logged kept)
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ _ACTION_NEEDS: dict[str, tuple[frozenset[TaskStatus], str]] = {
     "reset": (
         frozenset({S.DRAFT, S.QUEUED, S.COMPLETED, S.FAILED, S.STOPPED}),
         "a published task is read-only for good and a running one must be stopped first",
+    ),
+    "reopen": (
+        frozenset({S.COMPLETED, S.FAILED, S.STOPPED}),
+        "only a completed, failed or stopped task can be reopened; a published one is "
+        "read-only for good",
     ),
     "archive": (
         frozenset({S.DRAFT, S.COMPLETED, S.FAILED, S.STOPPED, S.PUBLISHED}),

@@ -2,7 +2,9 @@
 
 Read through MLflow's own client (``pip install mlflow-skinny``; a ``sqlite:///`` store also
 needs SQLAlchemy and Alembic, which the server extra brings), so any store it reads works:
-``file:``, ``sqlite:///``, a tracking server's ``http(s)://``.
+``file:``, ``sqlite:///``, a tracking server's ``http(s)://``; metric histories, which the
+client would read as an object per point, straight from a file or SQL store
+(``mlflow_history``).
 
 - an experiment becomes the project of its name (``/Users/me/exp`` -> ``Users/me/exp``);
 - a run becomes a task: its name, status (``FINISHED`` completed, ``FAILED`` failed,
@@ -29,11 +31,12 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from tunelab.errors import InvalidInput, NotFound
+from tunelab.importers.mlflow_history import Reader, history_reader, run_search
 from tunelab.importers.progress import ImportProgress, Summary
 from tunelab.importers.runs import RunEnd, RunPlan, SourceError, import_runs
 from tunelab.importers.writer import RunWriter
@@ -68,15 +71,15 @@ def import_tracking(
     # Its own bar per download would interleave with the import's.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     source = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    with _default_stores(tracking_uri):
+    with _default_stores(tracking_uri), history_reader(source, tracking_uri) as histories:
         chosen = _experiments(source, experiments)
-        runs, running = _runs(source, chosen)
+        runs, running = _runs(run_search(source, tracking_uri), chosen)
 
         def plan(run: Any) -> RunPlan:
             return RunPlan(f"mlflow:{run.info.run_id}", _label(run, chosen), _body(run, chosen))
 
         def write(run: Any, writer: RunWriter) -> RunEnd:
-            return _write_run(source, run, writer)
+            return _write_run(tracking_uri, histories, run, writer)
 
         summary = import_runs(client, runs, plan=plan, write=write, progress=progress)
         summary.skipped += [(_label(r, chosen), "still running in MLflow") for r in running]
@@ -128,13 +131,13 @@ def _project(name: str) -> str:
     return "/".join(part for part in name.split("/") if part.strip()) or "Default"
 
 
-def _runs(source: Any, experiments: dict[str, str]) -> tuple[list[Any], list[Any]]:
+def _runs(search: Callable[..., Any], experiments: dict[str, str]) -> tuple[list[Any], list[Any]]:
     """The runs of ``experiments``, oldest first: (ended, still running)."""
     found: list[Any] = []
     if experiments:
         token = None
         while True:
-            page = source.search_runs(
+            page = search(
                 list(experiments),
                 max_results=_PAGE,
                 order_by=["attributes.start_time ASC"],
@@ -188,19 +191,11 @@ def _parsed_type(text: str) -> str:
     return "bool"
 
 
-def _write_run(source: Any, run: Any, writer: RunWriter) -> RunEnd:
-    run_id = run.info.run_id
-    for key in sorted(run.data.metrics):
-        history = source.get_metric_history(run_id, key)  # MLflow's client reads every page
+def _write_run(tracking_uri: str, histories: Reader, run: Any, writer: RunWriter) -> RunEnd:
+    for key, history in histories(run).items():
         title, series = split_tag(key, SCALAR)
-        writer.scalars(
-            title,
-            series,
-            [m.step for m in history],
-            [m.value for m in history],
-            [m.timestamp / 1000 for m in history],
-        )
-    _write_artifacts(source, run_id, writer)
+        writer.scalars(title, series, history.steps, history.values, history.timestamps / 1000)
+    _write_artifacts(tracking_uri, run, writer)
     start, end = run.info.start_time, run.info.end_time
     return RunEnd(
         _STATUSES[run.info.status],
@@ -209,12 +204,23 @@ def _write_run(source: Any, run: Any, writer: RunWriter) -> RunEnd:
     )
 
 
-def _write_artifacts(source: Any, run_id: str, writer: RunWriter) -> None:
-    if not source.list_artifacts(run_id):
+def _write_artifacts(tracking_uri: str, run: Any, writer: RunWriter) -> None:
+    import mlflow.artifacts
+
+    # By the run's artifact URI: the client's calls by run id read the whole run first (on
+    # a file store, every point of every metric).
+    uri, run_id = run.info.artifact_uri, run.info.run_id
+    if not mlflow.artifacts.list_artifacts(artifact_uri=uri, tracking_uri=tracking_uri):
         return
     with tempfile.TemporaryDirectory(prefix="tunelab-mlflow-") as scratch:
         try:
-            root = Path(source.download_artifacts(run_id, "", str(Path(scratch) / "files")))
+            root = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=uri,
+                    dst_path=str(Path(scratch) / "files"),
+                    tracking_uri=tracking_uri,
+                )
+            )
         except Exception as exc:  # the artifact store's own errors, whichever it is
             raise SourceError(f"run {run_id}: cannot download its artifacts: {exc}") from exc
         for path in sorted(root.iterdir()):

@@ -1,5 +1,5 @@
-"""The task lifecycle in the store: clone, reset, enqueue, dequeue, stop, publish, archive,
-delete, start.
+"""The task lifecycle in the store: clone, reset, enqueue, dequeue, stop, reopen, publish,
+archive, delete, start.
 
 The rules (which status allows what) are ``tunelab.domain.lifecycle``'s; this module applies
 them, each status change a compare-and-set (``store.task_status``): of two concurrent changes
@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from tunelab.domain.lifecycle import clone_name, clone_parent, require_action
 from tunelab.domain.task import TaskStatus
+from tunelab.errors import Conflict
 from tunelab.store import queues, task_keys
 from tunelab.store.artifacts import delete_task_artifacts
 from tunelab.store.batches import forget_batches
@@ -176,6 +177,36 @@ def stop(conn: sa.Connection, task_id: str, reason: str = "") -> dict[str, Any]:
         )
         if asked.rowcount != 1:
             raise_changed(conn, task_id, "stop", S.RUNNING)
+    return get_task(conn, task_id)
+
+
+def reopen(conn: sa.Connection, task_id: str) -> dict[str, Any]:
+    """An ended task runs again, its run going on where it stopped (MLflow's
+    ``start_run(run_id=...)`` on a finished run; ClearML's ``continue_last_task``).
+
+    Completed, failed or stopped becomes running: ``started`` stays, ``completed`` is cleared
+    until the run ends again, as are the status reason and a stop request; what the run
+    logged stays. No worker runs it (the script that resumed it does); an archived task is
+    unarchived first."""
+    row = read_state(conn, task_id)
+    status = S(row.status)
+    require_action("reopen", status)
+    if row.archived:
+        raise Conflict(
+            "cannot reopen an archived task: unarchive it first", {"status": status.value}
+        )
+    change_status(
+        conn,
+        task_id,
+        "reopen",
+        status,
+        S.RUNNING,
+        completed=None,
+        status_reason="",
+        stop_requested=False,
+        stop_requested_at=None,
+        worker_id=None,
+    )
     return get_task(conn, task_id)
 
 

@@ -9,9 +9,10 @@ models, by tags:
 - a version's stage is its tag ``mlflow:stage=<Stage>`` (``None`` when untagged), an alias
   its tag ``mlflow:alias=<alias>`` (one version holds an alias at a time).
 
-Registered-model and version tags other than those are not kept (answered empty); what has
-no Tunelab counterpart (renaming a registered model, a version from a source that is no
-logged model of this server) answers MLflow's error envelope naming the call.
+Renaming a registered model renames its versions' models too. Registered-model and version
+tags other than those are not kept (answered empty); what has no Tunelab counterpart (a
+version from a source that is no logged model of this server) answers MLflow's error
+envelope naming the call.
 """
 
 from __future__ import annotations
@@ -204,10 +205,21 @@ def update_registered_model(body: JsonBody, conn: Conn, who: Who) -> dict[str, A
 
 @router.post("/registered-models/rename")
 def rename_registered_model(body: JsonBody, conn: Conn, who: Who) -> dict[str, Any]:
-    _entry(conn, who, Message(body).text("name", required=True), access.WRITE)
-    raise _unsupported(
-        "RenameRegisteredModel", "Tunelab keeps a registered model's name on its versions' models"
-    )
+    """The registry entry and its versions' models take the new name (all of them, so each
+    version needs a writer's role on its run's project); the logged models keep theirs."""
+    message = Message(body)
+    name = message.text("name", required=True)
+    entry = _entry(conn, who, name, access.WRITE)
+    new_name = message.text("new_name", required=True)
+    if new_name == name:
+        return {"registered_model": registered_model(conn, who, entry)}
+    if [m for m in _tagged(conn, new_name, REGISTERED) if REGISTERED in m["tags"]]:
+        raise already_exists(f"Registered Model (name={new_name}) already exists.")
+    for model in _tagged(conn, name, VERSION):
+        access.require_model(conn, who, model["id"], access.WRITE)
+        model_store.update_model(conn, model["id"], {"name": new_name})
+    entry = model_store.update_model(conn, entry["id"], {"name": new_name})
+    return {"registered_model": registered_model(conn, who, entry)}
 
 
 @router.delete("/registered-models/delete")

@@ -62,7 +62,8 @@ def create_run(body: JsonBody, conn: Conn, who: Who) -> dict[str, Any]:
 
 @router.post("/runs/update")
 def update_run(body: JsonBody, conn: Conn, who: Who) -> dict[str, Any]:
-    """A new status (the run's end: ``FINISHED``, ``FAILED``, ``KILLED``), end time, name."""
+    """A new status (the run's end: ``FINISHED``, ``FAILED``, ``KILLED``; ``RUNNING`` resumes
+    an ended run), end time, name."""
     message = Message(body)
     run_id = message.run_id()
     run_reads.require_run(conn, who, run_id, access.WRITE)
@@ -71,7 +72,11 @@ def update_run(body: JsonBody, conn: Conn, who: Who) -> dict[str, Any]:
         changes["name"] = message.text("run_name")
     status = mapping.task_status(message.enum("status", mapping.RUN_STATUSES, "SCHEDULED"))
     current = conn.execute(sa.select(tasks.c.status).where(tasks.c.id == run_id)).scalar()
-    if status is not None and status.value != current:
+    if status is TaskStatus.RUNNING and TaskStatus(str(current)).is_final:
+        # ``start_run(run_id=...)`` on an ended run: it goes on (its end time sent along is
+        # the old one, cleared while it runs).
+        current = lifecycle.reopen(conn, run_id)["status"]
+    elif status is not None and status.value != current:
         changes["status"] = status.value
     end_time = message.int64("end_time")
     if end_time is not None and (status or TaskStatus(str(current))).is_final:
