@@ -7,7 +7,9 @@ process, on SQLite and on PostgreSQL (a throwaway server from the tests' helpers
 - ``bulk``: ``POST /tasks/batch`` with 100 such tasks (created completed) per request.
 
 Each figure is the best of 3 rounds (``--tasks`` tasks per round, after a warm-up round);
-``server_ms`` is the median of the server's own time per request (its Server-Timing header).
+``server_ms`` is the median of the server's own time per request (its Server-Timing header),
+``server_cpu_ms`` the median of the server process's CPU time per task (Linux ``/proc``: the
+figure that moves least on a host busy with other work), ``load`` the host's load average.
 ``--store`` adds the same three writes made in-process on the store alone, per task.
 
     .venv/bin/python bench/bench_small_writes.py            # both databases
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -105,15 +108,27 @@ def bulk_round(http: httpx.Client, count: int, server: list[float]) -> float:
     return count / (time.perf_counter() - start)
 
 
-def measure(url: str, count: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """The process's user and system CPU time so far (Linux ``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(url: str, count: int, pid: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with httpx.Client(base_url=f"{url}/api/v1", timeout=120) as http:
         for name, run in (("loop", loop_round), ("bulk", bulk_round)):
             run(http, count // 4, [])  # warm-up
             server: list[float] = []
-            best = max(run(http, count, server) for _ in range(ROUNDS))
-            figures[f"{name}_tasks_per_s"] = round(best)
+            rates, cpu = [], []
+            for _ in range(ROUNDS):
+                began = cpu_seconds(pid)
+                rates.append(run(http, count, server))
+                cpu.append((cpu_seconds(pid) - began) * 1000 / count)
+            figures[f"{name}_tasks_per_s"] = round(max(rates))
             figures[f"{name}_server_ms_per_request"] = round(statistics.median(server), 2)
+            figures[f"{name}_server_cpu_ms_per_task"] = round(statistics.median(cpu), 2)
+    figures["load"] = [round(load, 1) for load in os.getloadavg()]
     return figures
 
 
@@ -140,7 +155,8 @@ def main() -> None:
             server = ServerProcess(Path(tmp) / "data", database_url=url)
             server.start()
             try:
-                report[kind] = measure(server.url, args.tasks)
+                assert server.proc is not None
+                report[kind] = measure(server.url, args.tasks, server.proc.pid)
             finally:
                 server.stop()
     print(json.dumps(report, indent=2))

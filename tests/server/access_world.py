@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 from tests.accounts import make_accounts
@@ -171,8 +172,10 @@ def app_routes() -> list[Route]:
 def _routes_of(routes: list[Any]) -> list[Route]:
     found: list[Route] = []
     for route in routes:
-        if hasattr(route, "effective_route_contexts"):  # FastAPI's included routers
-            for context in route.effective_route_contexts():
+        # FastAPI's included routers, or the routes they resolve to (``server.flat_routes``).
+        if hasattr(route, "effective_route_contexts") or isinstance(route, APIRoute):
+            flat = not hasattr(route, "effective_route_contexts")
+            for context in [route] if flat else route.effective_route_contexts():
                 query = tuple(
                     (f.alias, f.field_info.is_required()) for f in _query_params(context.dependant)
                 )

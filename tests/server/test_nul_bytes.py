@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
 from tests.server import access_world as aw
 from tests.server.access_requests import (
@@ -54,7 +55,12 @@ def _form_readers() -> frozenset[tuple[str, str]]:
         app.state.engine.dispose()
     found: set[tuple[str, str]] = set()
     for route in app.routes:
-        for context in getattr(route, "effective_route_contexts", lambda: ())():
+        # An included router's routes, or a route of the flat list (``server.flat_routes``).
+        if isinstance(route, APIRoute):
+            contexts: Any = [route]
+        else:
+            contexts = getattr(route, "effective_route_contexts", lambda: ())()
+        for context in contexts:
             if _calls(context.dependant, _READERS):
                 found.update((method, context.path) for method in context.methods)
     return frozenset(found)

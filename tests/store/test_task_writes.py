@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tunelab.store.tasks import create_task, get_task, insert_tasks, prepare_task
+from tunelab.store.tasks import create_task, get_task, insert_tasks, prepare_task, update_task
 
 PARAMS = {
     "Args": {
@@ -106,3 +106,14 @@ def test_many_tasks_cost_the_statements_of_one(engine: sa.Engine) -> None:
     }
     assert task["project"]["name"] == "many/p1"
     assert task["tags"] == ["a", "b"]
+
+
+def test_an_update_reads_the_task_row_once(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        task = create_task(conn, **full_task())
+        with statements(conn) as seen:
+            answer = update_task(conn, task["id"], {"status": "completed", "tags": ["c"]})
+        assert answer == get_task(conn, task["id"])
+    assert answer["status"] == "completed" and answer["tags"] == ["c"]
+    row_reads = [sql for sql in seen if sql.startswith("SELECT tasks.id, tasks.name")]
+    assert len(row_reads) == 1, seen

@@ -25,6 +25,7 @@ from tunelab.server.api import api_router, documentation, dvc_live
 from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.csrf import CsrfCookieMiddleware
 from tunelab.server.file_store import file_store_for, storage_context_for
+from tunelab.server.flat_routes import flatten
 from tunelab.server.json_guard import InputGuardMiddleware
 from tunelab.server.mlflow import routes as mlflow_routes
 from tunelab.server.security_headers import SecurityHeadersMiddleware
@@ -114,6 +115,8 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     # MLflow's tracking API, for the unchanged MLflow client (tracking URI <server>/mlflow).
     app.include_router(mlflow_routes.router)
     web.install(app)
+    # Every router is in: match requests in one pass over the routes they resolve to.
+    flatten(app)
     # The guard reads bodies the limit has already bounded (middleware added last runs first).
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

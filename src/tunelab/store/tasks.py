@@ -109,8 +109,11 @@ class NewTask:
 # object it has seen compiled by identity, where a new one costs it a cache key first.
 _TASK_BY_ID = sa.select(tasks).where(tasks.c.id == sa.bindparam("task_id"))
 _TASK_FOR_UPDATE = _TASK_BY_ID.with_for_update()
-_UPDATE_IF_STATUS = tasks.update().where(
-    tasks.c.id == sa.bindparam("b_id"), tasks.c.status == sa.bindparam("b_status")
+# RETURNING the row written: the answer is built from it, not from another read.
+_UPDATE_IF_STATUS = (
+    tasks.update()
+    .where(tasks.c.id == sa.bindparam("b_id"), tasks.c.status == sa.bindparam("b_status"))
+    .returning(*tasks.c)
 )
 
 # What the database fills in a new task's row.
@@ -236,6 +239,12 @@ def get_task(conn: sa.Connection, task_id: str) -> dict[str, Any]:
     row = conn.execute(_TASK_BY_ID, {"task_id": task_id}).first()
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
+    return _whole_task(conn, row)
+
+
+def _whole_task(conn: sa.Connection, row: sa.Row[Any]) -> dict[str, Any]:
+    """The ``Task`` of the tasks row ``row``, with what other tables hold of it."""
+    task_id: str = row.id
     (task,) = summaries(conn, [row])
     task["execution"] = _merged_execution(row.execution, {})
     task["runtime"] = _merged_runtime(row.runtime, {})
@@ -278,15 +287,17 @@ def update_task(
         values.update(_status_times(row, values["status"], changes, stamp))
     values["last_update"] = stamp
     # The new values as parameters of a statement built once (compiled once per set of fields).
-    changed = conn.execute(_UPDATE_IF_STATUS, {**values, "b_id": task_id, "b_status": row.status})
-    if changed.rowcount != 1:
+    written = conn.execute(
+        _UPDATE_IF_STATUS, {**values, "b_id": task_id, "b_status": row.status}
+    ).first()
+    if written is None:
         # Only reachable where FOR UPDATE is not a lock (SQLite serialises whole transactions,
         # so not there either); kept so the write can never land on a status it did not check.
         raise Conflict(f"the task's status changed from {row.status} meanwhile; try again")
     if tag_set is not None:
         conn.execute(task_tags.delete().where(task_tags.c.task_id == task_id))
         _store_tags(conn, task_id, tag_set)
-    return get_task(conn, task_id)
+    return _whole_task(conn, written)
 
 
 def retag(
