@@ -2,8 +2,9 @@
 
 Each ingested batch becomes one ``scalar_chunks`` row per (metric, variant) holding packed
 little-endian arrays, so a million points are a few hundred rows rather than a million (the
-per-point tables of other trackers are what make them slow). Beside the chunks,
-``task_metrics`` keeps last/min/max per series current, for tables and leaderboards.
+per-point tables of other trackers are what make them slow). A chunk whose iterations step
+evenly (0, 1, 2, ...) stores no iteration array: its bounds and count say them. Beside the
+chunks, ``task_metrics`` keeps last/min/max per series current, for tables and leaderboards.
 
 Example::
 
@@ -41,6 +42,7 @@ SCALAR_BATCH_PREFIX = "s:"
 
 _INT = np.dtype("<i8")
 _FLOAT = np.dtype("<f8")
+_INT_MAX = int(np.iinfo(np.int64).max)
 
 
 @dataclass(frozen=True)
@@ -200,17 +202,45 @@ def _sorted(s: SeriesPoints) -> SeriesPoints:
 
 
 def _chunk_row(task_id: str, s: SeriesPoints) -> dict[str, Any]:
+    its = s.iterations.astype(_INT, copy=False)
     return {
         "task_id": task_id,
         "metric": s.metric,
         "variant": s.variant,
-        "first_iter": int(s.iterations[0]),
-        "last_iter": int(s.iterations[-1]),
-        "count": len(s.iterations),
-        "iterations": s.iterations.astype(_INT, copy=False).tobytes(),
+        "first_iter": int(its[0]),
+        "last_iter": int(its[-1]),
+        "count": len(its),
+        "iterations": b"" if _step(its) is not None else its.tobytes(),
         "values": s.values.astype(_FLOAT, copy=False).tobytes(),
         "timestamps": s.timestamps.astype(_FLOAT, copy=False).tobytes(),
     }
+
+
+def _step(its: NDArray[np.int64]) -> int | None:
+    """The step of sorted iterations that step evenly (0 for one iteration repeated), else
+    None. Such a chunk stores an empty iteration array: ``first_iter``, ``last_iter`` and
+    ``count`` say it (``_iterations``), and a third less goes to the database, PostgreSQL's
+    TOAST and its write-ahead log included."""
+    if len(its) < 2:
+        return None
+    span, gaps = int(its[-1]) - int(its[0]), len(its) - 1
+    step = span // gaps
+    if step * gaps != span or abs(step) > _INT_MAX:
+        return None
+    # int64 arithmetic may wrap in step * k, but first + step * k lands on each point: every
+    # point is within the int64 range. Reads compute the same (``_iterations``).
+    return step if np.array_equal(its, _run(int(its[0]), step, len(its))) else None
+
+
+def _run(first: int, step: int, count: int) -> NDArray[np.int64]:
+    return first + step * np.arange(count, dtype=_INT)
+
+
+def _iterations(packed: bytes, first: int, last: int, count: int) -> NDArray[np.int64]:
+    """A chunk's iterations: its packed array, or the run its bounds say (empty array)."""
+    if packed or count < 2:
+        return np.frombuffer(packed, dtype=_INT)
+    return _run(first, (last - first) // (count - 1), count)
 
 
 def _summary_row(task_id: str, s: SeriesPoints) -> dict[str, Any]:
@@ -362,7 +392,16 @@ def read_scalars(
     # No ORDER BY: SQLite would sort the rows blobs and all in a temporary B-tree; the rows
     # are few (one per batch), so they are put in order here instead.
     query = sa.select(
-        c.task_id, c.metric, c.variant, c.id, c.iterations, c["values"], c.timestamps
+        c.task_id,
+        c.metric,
+        c.variant,
+        c.id,
+        c.iterations,
+        c["values"],
+        c.timestamps,
+        c.first_iter,
+        c.last_iter,
+        c["count"],
     ).where(c.task_id.in_(list(task_ids)))
     if after:
         query = query.where(c.id > after)
@@ -381,10 +420,12 @@ def read_scalars(
     return ScalarRead(series=found, cursors=cursors)
 
 
-def _assemble(chunks: list[Sequence[bytes]], max_points: int) -> SeriesData:
+def _assemble(chunks: list[Sequence[Any]], max_points: int) -> SeriesData:
     """Concatenate chunks (already in insertion order) and sort them by iteration, stably:
-    points a later batch reports for an iteration already seen stay, after the earlier ones."""
-    x = np.frombuffer(b"".join(chunk[0] for chunk in chunks), dtype=_INT)
+    points a later batch reports for an iteration already seen stay, after the earlier ones.
+
+    A chunk is ``(iterations, values, timestamps, first_iter, last_iter, count)``."""
+    x = np.concatenate([_iterations(c[0], c[3], c[4], c[5]) for c in chunks])
     y = np.frombuffer(b"".join(chunk[1] for chunk in chunks), dtype=_FLOAT)
     t = np.frombuffer(b"".join(chunk[2] for chunk in chunks), dtype=_FLOAT)
     if (x[1:] < x[:-1]).any():
