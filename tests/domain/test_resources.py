@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tunelab.domain.launch import Launch
-from tunelab.domain.resources import Resources, parse_size, parse_time_limit
+from tunelab.domain.resources import (
+    Resources,
+    from_form,
+    parse_size,
+    parse_time_limit,
+    with_accelerators,
+)
 from tunelab.errors import InvalidInput
 
 
@@ -64,3 +70,30 @@ def test_a_launch_says_where_its_job_is() -> None:
         "running in Slurm"
     )
     assert Launch().describe() == ""
+
+
+def test_a_launched_job_waits_until_its_scheduler_runs_it() -> None:
+    assert Launch(backend="slurm", job_id="7", state="PENDING").waiting() == "pending in Slurm"
+    assert Launch(backend="cloud", job_id="c", state="INIT").waiting() == "starting in Cloud"
+    assert Launch(backend="kubernetes", job_id="k").waiting() == "submitted in Kubernetes"
+    assert Launch(backend="slurm", job_id="7", state="RUNNING").waiting() == ""
+    assert Launch(backend="slurm", state="PENDING").waiting() == ""  # no job yet
+
+
+def test_form_text_and_accelerators_become_one_record() -> None:
+    texts = {"gpus": " 2 ", "gpu_type": "", "cpus": "", "memory": "32g", "spot": "true"}
+    given = from_form(texts)
+    assert given == {"gpus": 2, "gpu_type": "", "cpus": None, "memory": "32g", "spot": True}
+    with pytest.raises(InvalidInput, match="cpus must be a whole number"):
+        from_form({"cpus": "eight"})
+    # Accelerators fill what the GPU fields leave empty, and must agree with what they say.
+    assert with_accelerators(given, "a100:2") | {"memory": ""} == {
+        "gpus": 2, "gpu_type": "a100", "cpus": None, "memory": "", "spot": True
+    }  # fmt: skip
+    assert with_accelerators({"gpu_type": "A100"}, "a100") == {"gpus": 1, "gpu_type": "A100"}
+    assert with_accelerators({"gpus": 0}, "") == {"gpus": 0}
+    for said, accelerators in (({"gpus": 0}, "A100:2"), ({"gpu_type": "H100"}, "A100")):
+        with pytest.raises(InvalidInput, match="disagree"):
+            with_accelerators(said, accelerators)
+    with pytest.raises(InvalidInput, match="like 'A100' or 'A100:2'"):
+        with_accelerators({}, "A100:two")

@@ -237,3 +237,47 @@ def test_the_cloud_tab_sets_the_instance_and_the_script_tab_shows_its_skypilot_t
             json={"commit": sha, "draft": True, "resources": {"region": "no such region!"}},
         )
         assert bad.status_code == 400 and "resources.region" in bad.json()["error"]["message"]
+
+
+def test_the_run_form_asks_for_gpus_cpus_memory_and_a_time_limit(
+    page: Page, linked: dict[str, str], server: ServerProcess, allowed_console_errors: list[str]
+) -> None:
+    # The bad values, refused on purpose.
+    allowed_console_errors.extend([r"status of 400", r"Error Code 400"])
+    sha = linked["sha"]
+    page.goto(f"/projects/{linked['project']}/run?commit={sha}")
+    where = page.locator("section.git-run-where")
+    where.get_by_label("GPUs").fill("2")
+    where.get_by_label("GPU type").fill("A100")
+    where.get_by_label("CPUs").fill("eight")
+    where.get_by_label("Memory").fill("32g")
+    where.get_by_label("Time limit").fill("90m")
+    page.get_by_label("Commit message").fill("Compute run")
+    save = page.get_by_role("button", name="Save as draft")
+    save.click()
+    toasts = page.locator("#toasts")
+    expect(toasts).to_contain_text("cpus must be a whole number")
+    where.get_by_label("CPUs").fill("8")
+    # Accelerators are GPUs and GPU type written SkyPilot's way: H100:2 contradicts them.
+    page.get_by_role("tab", name="Cloud").click()
+    accelerators = page.get_by_label("Accelerators")
+    accelerators.fill("H100:2")
+    save.click()
+    expect(toasts).to_contain_text("accelerators 'H100:2' disagree with GPUs")
+    accelerators.fill("A100:2")
+    page.get_by_role("tab", name="Script").click()
+    cloud_task = page.locator("#git-run-cloud-task")
+    for line in ('accelerators: "A100:2"', 'cpus: "8"', 'memory: "32"'):
+        expect(cloud_task).to_contain_text(line)
+    save.click()
+
+    page.wait_for_url("**group=commit**")
+    # The refused submissions stored nothing: one task, with every field.
+    row = page.locator(f'tr.commit-task[data-commit="{sha}"]', has_text="Compute run")
+    expect(row).to_have_count(1)
+    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as api:
+        task = api.get(f"/tasks/{row.get_attribute('data-task-id')}").json()
+    asked = {k: v for k, v in task["resources"].items() if v not in (None, "", False)}
+    assert asked == {
+        "gpus": 2, "gpu_type": "A100", "cpus": 8, "memory": "32G", "time_limit": "1:30:00"
+    }  # fmt: skip

@@ -173,11 +173,38 @@ def test_a_launched_task_on_the_workers_page_and_its_info_tab(
     page.get_by_role("link", name="Info", exact=True).click()
     launch = page.locator("td.launch")
     expect(launch).to_have_text(re.compile(r"^\s*4242\s+pending in Slurm: Resources\s*$"))
+    # Running is the launcher's status; the header says the job still waits for Slurm.
+    status = page.locator("#task-status")
+    expect(status).to_have_text("Running · pending in Slurm")
     screenshot(page, "info-pending-job")
     # The tab follows the job without a reload (the page polls the task's state).
     _launch(http, tid, worker, "RUNNING", "")
     expect(launch).to_have_text(re.compile(r"^\s*4242\s+running in Slurm\s*$"), timeout=FOLLOW_MS)
+    expect(status).to_have_text("Running", timeout=FOLLOW_MS)
     page.goto("/workers")
     expect(row.locator("ul.launched-jobs li")).to_have_text(
         re.compile(r"launched\s+Slurm job 4242: running$")
     )
+
+
+def _status_cell(http: httpx.Client, project_id: str, tid: str) -> str:
+    """The text of the task's status cell in the project's experiments table."""
+    answer = http.get(f"/projects/{project_id}")
+    assert answer.status_code == 200, answer.text
+    row = re.search(
+        rf'<tr class="task-row" data-task-id="{tid}".*?<td>(<span class="status .*?)</td>',
+        answer.text,
+        re.S,
+    )
+    assert row is not None, answer.text
+    return re.sub(r"<[^>]+>", "", row.group(1)).strip()
+
+
+def test_the_experiments_table_says_a_running_task_waits_in_its_scheduler(
+    http: httpx.Client,
+) -> None:
+    worker, tid = _launched(http, f"gpu-{uuid.uuid4().hex[:6]}", "waiting")
+    project_id = http.get(f"/api/v1/tasks/{tid}").json()["project"]["id"]
+    assert _status_cell(http, project_id, tid) == "Running · pending in Slurm"
+    _launch(http, tid, worker, "RUNNING", "")
+    assert _status_cell(http, project_id, tid) == "Running"

@@ -10,6 +10,7 @@ Example::
 
     launch = Launch(backend="slurm", job_id="4242", state="PENDING", reason="Resources")
     launch.describe()       # "pending in Slurm: Resources"
+    launch.waiting()        # "pending in Slurm" (the task's status badge adds it)
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from typing import Any
 from tunelab.errors import InvalidInput
 
 MAX_TEXT = 256
+# The engines' words for a job not running yet: submitted and not seen since, waiting in the
+# queue (Slurm, Kubernetes, SkyPilot's jobs), nodes being set up, requeued, an instance
+# looked for or coming up (the cloud back end's LAUNCHING, INIT, RELAUNCHING).
+WAITING_STATES = frozenset(
+    {"SUBMITTED", "PENDING", "CONFIGURING", "REQUEUED", "LAUNCHING", "INIT", "RELAUNCHING"}
+)
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$")
 
 
@@ -73,6 +80,19 @@ class Launch:
         where = self.backend[:1].upper() + self.backend[1:]
         text = f"{self.state.lower().replace('_', ' ') or 'submitted'} in {where}"
         return f"{text}: {self.reason}" if self.reason and self.reason != "None" else text
+
+    def waiting(self) -> str:
+        """``pending in Slurm`` while the job waits for its scheduler ("" once it runs or
+        for no job): a task a launcher took is running by then, though its script is not."""
+        if not self.job_id or (self.state or "SUBMITTED") not in WAITING_STATES:
+            return ""
+        word = "starting" if self.state == "INIT" else (self.state or "submitted").lower()
+        return f"{word} in {self.backend[:1].upper() + self.backend[1:]}"
+
+
+def waiting_text(launch: Mapping[str, Any] | None) -> str:
+    """``Launch.waiting`` of a task JSON's ``launch`` (None: not launched)."""
+    return Launch.from_dict(launch).waiting() if launch else ""
 
 
 def read_launch(stored: Any) -> dict[str, Any] | None:

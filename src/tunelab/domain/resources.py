@@ -217,6 +217,55 @@ class Resources:
         return ", ".join(parts)
 
 
+# Whole numbers among the fields (a form sends text; empty asks for none).
+_COUNTS = frozenset({"gpus", "cpus"})
+
+
+def from_form(texts: Mapping[str, str]) -> dict[str, Any]:
+    """A form's text fields (named as the record's; a checked ``spot`` is ``"true"``) as
+    ``resources`` fields for ``Resources.from_dict``; a count that is not a whole number is
+    InvalidInput here, everything else is checked there."""
+    given: dict[str, Any] = {}
+    for name, raw in texts.items():
+        text = raw.strip()
+        if name in _COUNTS:
+            if text and not text.isdigit():
+                raise InvalidInput(f"{name} must be a whole number, got {text!r}")
+            given[name] = int(text) if text else None
+        elif name == "spot":
+            given[name] = text == "true"  # an unchecked box is not posted
+        else:
+            given[name] = text
+    return given
+
+
+def parse_accelerators(text: str) -> tuple[str, int]:
+    """SkyPilot's ``A100:2`` (or ``A100``, one) as (GPU type, GPUs)."""
+    kind, _, count = text.strip().partition(":")
+    if not kind or (count and not count.isdigit()):
+        raise InvalidInput(f"accelerators must be like 'A100' or 'A100:2', got {text!r}")
+    return kind, int(count or 1)
+
+
+def with_accelerators(given: Mapping[str, Any], accelerators: str) -> dict[str, Any]:
+    """``given`` with SkyPilot's ``accelerators`` folded in: they are ``gpus`` and
+    ``gpu_type`` written ``TYPE:COUNT``, so each may fill what ``given`` leaves empty, and
+    where both say something they must agree (the type compared without case)."""
+    out = dict(given)
+    if not accelerators.strip():
+        return out
+    kind, count = parse_accelerators(accelerators)
+    gpus, gpu_type = out.get("gpus"), str(out.get("gpu_type") or "")
+    if (gpus is not None and gpus != count) or (gpu_type and gpu_type.lower() != kind.lower()):
+        said = f"{gpus if gpus is not None else ''} {gpu_type}".strip()
+        raise InvalidInput(
+            f"accelerators {accelerators.strip()!r} disagree with GPUs {said!r}: accelerators "
+            "are GPUs and GPU type written TYPE:COUNT; give one, or make them agree"
+        )
+    out["gpus"], out["gpu_type"] = count, gpu_type or kind
+    return out
+
+
 def read_resources(stored: Any) -> dict[str, Any]:
     """The task JSON's ``resources`` from a column's value (NULL: nothing asked)."""
     if not isinstance(stored, Mapping):

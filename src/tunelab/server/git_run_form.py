@@ -74,7 +74,8 @@ class RunRequest:
     queue: str = queues.DEFAULT_QUEUE
     draft: bool = False
     name: str = ""
-    # What the run asks of the machine (the Cloud tab: a cloud launcher's instance).
+    # What the run asks of the machine (GPUs, CPUs, memory, time limit; the Cloud tab's
+    # instance for a cloud launcher): the task's resources.
     resources: Mapping[str, Any] | None = None
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tunelab.domain.launch import read_launch
+from tunelab.domain.launch import read_launch, waiting_text
 from tunelab.domain.path_names import SEGMENT_RULE, is_segment_name
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import InvalidInput, NotFound
@@ -181,6 +181,22 @@ def launched_jobs(
                 {"id": row.id, "name": row.name, "launch": launch}
             )
     return found
+
+
+def waiting_jobs(conn: sa.Connection, task_ids: Sequence[str]) -> dict[str, str]:
+    """``{task id: "pending in Slurm"}`` for those of ``task_ids`` that run as a scheduler
+    job still waiting for its scheduler (``Launch.waiting``)."""
+    if not task_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(tasks.c.id, tasks.c.launch).where(
+            tasks.c.id.in_(list(task_ids)),
+            tasks.c.status == S.RUNNING.value,
+            tasks.c.launch.is_not(None),
+        )
+    )
+    found = {row.id: waiting_text(read_launch(row.launch)) for row in rows}
+    return {task_id: text for task_id, text in found.items() if text}
 
 
 def _as_dict(row: sa.Row[Any]) -> dict[str, Any]:

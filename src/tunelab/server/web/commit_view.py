@@ -35,6 +35,7 @@ from tunelab.server.web.templating import PAGE_HEADER, is_htmx, render
 from tunelab.store import repositories, task_columns
 from tunelab.store.commit_tasks import tasks_at_commits
 from tunelab.store.task_columns import Column
+from tunelab.store.workers import waiting_jobs
 
 router = APIRouter(include_in_schema=False)
 
@@ -112,6 +113,8 @@ def _fill(
     task_ids = [t["id"] for sha in shas for t in nested.get(sha, [])]
     context["columns"] = columns
     context["values"] = task_columns.column_values(conn, task_ids, columns)
+    running = [t["id"] for sha in shas for t in nested.get(sha, []) if t["status"] == "running"]
+    context["waiting"] = waiting_jobs(conn, running)
     context["rows"] = [
         {"commit": c, "metrics": metrics[c.sha], "tasks": nested.get(c.sha, [])} for c in shown
     ]

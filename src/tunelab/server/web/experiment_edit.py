@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
+from tunelab.domain import resources
 from tunelab.domain.lifecycle import Editable, require_editable
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import InvalidInput
@@ -36,10 +37,6 @@ router.include_router(experiment_params.router)
 
 # Sections the Execution tab offers a Clear for (the source code is edited, never cleared).
 CLEARABLE = frozenset({"requirements", "diff", "docker", "output", "resources"})
-# Whole numbers among the resources (the form sends text; empty asks for none).
-RESOURCE_COUNTS = frozenset({"gpus", "cpus"})
-# Yes/no resources (a checkbox: "true" when checked).
-RESOURCE_SWITCHES = frozenset({"spot"})
 MODEL_CHOICES = 50
 
 
@@ -84,7 +81,7 @@ def save_execution_part(
     if uri:
         changes["output_uri"] = parse_destination(uri).uri  # a typo is a 400 naming the forms
     if part == "resources":
-        tasks.update_task(conn, task_id, {"resources": _resources(changes)})
+        tasks.update_task(conn, task_id, {"resources": resources.from_form(changes)})
     else:
         tasks.update_task(conn, task_id, {"execution": changes})
     return fragment(
@@ -96,22 +93,6 @@ def save_execution_part(
         extra={"part": section},
         headers=saved(done),
     )
-
-
-def _resources(changes: dict[str, str]) -> dict[str, object]:
-    """The Resources section's form as ``resources`` fields (the store checks them)."""
-    given: dict[str, object] = {}
-    for name, text in changes.items():
-        text = text.strip()
-        if name in RESOURCE_COUNTS:
-            if text and not text.isdigit():
-                raise InvalidInput(f"{name} must be a whole number, got {text!r}")
-            given[name] = int(text) if text else None
-        elif name in RESOURCE_SWITCHES:
-            given[name] = text == "true"  # an unchecked box is not posted
-        else:
-            given[name] = text
-    return given
 
 
 # --- the input model ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from tunelab.domain.launch import read_launch
 from tunelab.domain.pipeline_record import CONTROLLER_TYPE
 from tunelab.server.api.deps import Conn
 from tunelab.server.web import experiment_names
@@ -73,6 +74,7 @@ def experiment_status(
         "status": row.status,
         "status_reason": row.status_reason,
         "last_update": row.last_update,
+        "launch": read_launch(row.launch),
     }
     event = ""
     if seen and seen != row.status:

@@ -30,6 +30,7 @@ from tunelab.server.web.visibility import visible_projects
 from tunelab.store import task_columns, task_listing
 from tunelab.store.projects import names_by_id
 from tunelab.store.upload_failures import failure_counts
+from tunelab.store.workers import waiting_jobs
 
 router = APIRouter(include_in_schema=False)
 
@@ -126,6 +127,7 @@ def _table(request: Request, conn: sa.Connection, project: dict[str, str] | None
         "columns": columns,
         "values": task_columns.column_values(conn, [t["id"] for t in items], columns),
         "upload_failures": failure_counts(conn, [t["id"] for t in items]),
+        "waiting": waiting_jobs(conn, [t["id"] for t in items if t["status"] == "running"]),
         "base_columns": BASE_COLUMNS,
         "task_types": [t.value for t in TaskType],
         "live": any(t["status"] in LIVE_STATUSES for t in items),

@@ -2,20 +2,26 @@
 task a cloud launcher (``tunelab launcher --backend cloud``) makes of it.
 
 The Cloud tab's fields (cloud, region, instance type, accelerators like ``A100:2``, disk
-size, spot) become the task's ``resources``. The Script tab shows the commands the instance
-runs: the SkyPilot task's ``setup`` and ``run`` sections (``tunelab agent execute --id
-TASK``, which checks out the commit and runs the form's script in the repository's root).
-``/projects/{id}/run/cloud-task`` renders that task again whenever a Cloud field changes.
+size, spot) and the compute fields by "Where it runs" (GPUs, GPU type, CPUs, memory, time
+limit) become the task's ``resources``, parsed as the Execution tab parses them
+(``domain.resources.from_form``). Accelerators are GPUs and GPU type written SkyPilot's way
+(``TYPE:COUNT``): either may be given, and both must agree. The Script tab shows the
+commands the instance runs: the SkyPilot task's ``setup`` and ``run`` sections (``tunelab
+agent execute --id TASK``, which checks out the commit and runs the form's script in the
+repository's root).
+``/projects/{id}/run/cloud-task`` renders that task again whenever one of those fields
+changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from tunelab.domain.resources import Resources
+from tunelab.domain.resources import Resources, from_form, with_accelerators
 from tunelab.errors import InvalidInput
 from tunelab.server import access
 from tunelab.server.api.deps import Who
@@ -27,32 +33,29 @@ from tunelab.store import projects
 router = APIRouter(include_in_schema=False)
 
 FIELDS = ("cloud", "region", "instance_type", "accelerators", "disk_size")
+# What the run asks of any machine, next to "Where it runs" (the Execution tab's fields).
+COMPUTE_FIELDS = ("gpus", "gpu_type", "cpus", "memory", "time_limit")
+RECORD_FIELDS = (*COMPUTE_FIELDS, "cloud", "region", "instance_type", "disk_size")
 # Where the preview's task id goes: the task has none until the form is submitted.
 TASK_PLACEHOLDER = "TASK_ID"
 Text = Annotated[str, Query(max_length=128)]
 
 
-def cloud_resources(values: dict[str, str], spot: bool) -> dict[str, Any]:
-    """The Cloud tab's fields as ``resources`` fields (the store checks them)."""
-    found: dict[str, Any] = {
-        name: values.get(name, "").strip()
-        for name in ("cloud", "region", "instance_type", "disk_size")
-    }
-    accelerators = values.get("accelerators", "").strip()
-    if accelerators:
-        kind, _, count = accelerators.partition(":")
-        if not kind or (count and not count.isdigit()):
-            raise InvalidInput(
-                f"accelerators must be like 'A100' or 'A100:2', got {accelerators!r}"
-            )
-        found["gpu_type"], found["gpus"] = kind, int(count or 1)
-    found["spot"] = spot
-    return {k: v for k, v in found.items() if v not in ("", False)}
+def cloud_resources(values: Mapping[str, str], spot: bool) -> dict[str, Any]:
+    """The form's resource fields as ``resources`` fields (the store checks them): the
+    compute ones under the record's names, the Cloud tab's without their ``cloud_`` prefix.
+    Parsed as the Execution tab parses them; accelerators fold into GPUs and GPU type."""
+    texts = {name: values.get(name, "") for name in RECORD_FIELDS}
+    texts["spot"] = "true" if spot else ""
+    given = with_accelerators(from_form(texts), values.get("accelerators", ""))
+    # 0 GPUs is asked (a job with none); 0 == False, so compare by identity.
+    return {k: v for k, v in given.items() if v is not None and v is not False and v != ""}
 
 
 def posted_resources(form: FormFields) -> dict[str, Any] | None:
-    """The posted Cloud tab as ``resources`` (None when it asks for nothing)."""
-    values = {name: form.get(f"cloud_{name}") for name in FIELDS}
+    """The posted compute fields and Cloud tab as ``resources`` (None: nothing asked)."""
+    values = {name: form.get(name) for name in COMPUTE_FIELDS}
+    values.update({name: form.get(f"cloud_{name}") for name in FIELDS})
     asked = cloud_resources(values, form.checked("cloud_spot"))
     return asked or None
 
@@ -89,8 +92,13 @@ async def cloud_task_preview(
     cloud_accelerators: Text = "",
     cloud_disk_size: Text = "",
     cloud_spot: Text = "",
+    gpus: Text = "",
+    gpu_type: Text = "",
+    cpus: Text = "",
+    memory: Text = "",
+    time_limit: Text = "",
 ) -> HTMLResponse:
-    """The Script tab's SkyPilot task for the Cloud tab's values (an htmx fragment)."""
+    """The Script tab's SkyPilot task for the form's resource fields (an htmx fragment)."""
 
     def check() -> None:
         with request.app.state.engine.begin() as conn:
@@ -104,6 +112,11 @@ async def cloud_task_preview(
         "instance_type": cloud_instance_type,
         "accelerators": cloud_accelerators,
         "disk_size": cloud_disk_size,
+        "gpus": gpus,
+        "gpu_type": gpu_type,
+        "cpus": cpus,
+        "memory": memory,
+        "time_limit": time_limit,
     }
     try:
         text = cloud_task_text(

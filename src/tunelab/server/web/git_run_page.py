@@ -9,8 +9,9 @@ the toggle; each replaced by an upload or another experiment's artifact), the **
 (and the SkyPilot task a cloud launcher runs) and the **Cloud** tab (the instance: the
 task's resources, ``server.web.git_run_cloud``),
 **Commit details** (message, description, the base branch or a new branch), and where it
-runs (an agent's queue, or the repository's CI). "Run experiment" queues the task; "Save as
-draft" leaves it a draft. Both post to the same logic as the API
+runs (an agent's queue, or the repository's CI) with what it asks of the machine (GPUs, CPUs,
+memory, time limit: the task's resources with the Cloud tab's). "Run experiment" queues
+the task; "Save as draft" leaves it a draft. Both post to the same logic as the API
 (``server.git_run_form``). Uploads go to the API's upload route first (git_run.js), which
 leaves the upload's id in the form.
 """

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from tunelab import __version__
 from tunelab.domain import times
+from tunelab.domain.launch import waiting_text
 from tunelab.domain.lifecycle import allowed_actions
 from tunelab.domain.path_names import segment
 from tunelab.domain.task import TaskStatus
@@ -43,6 +44,7 @@ def create_templates() -> Jinja2Templates:
         num=num,
         ago_title=stamp,
         segment=segment,
+        launch_waiting=waiting_text,
     )
     env.globals.update(
         static=static_url,
