@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.browser import browser  # noqa: F401 - the session's Chromium, for every test
 from tests.services import (
     S3_TEST_BUCKET,
     SeaweedServer,

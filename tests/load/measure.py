@@ -162,6 +162,10 @@ def memory_summary(samples: list[dict[str, float]], steady_from: float) -> dict[
     client has started): a least-squares slope in MB per minute."""
     rss = [s["server_rss_mb"] for s in samples]
     steady = [(s["t"], s["server_rss_mb"]) for s in samples if s["t"] >= steady_from]
+    if not steady and samples:
+        # On a host so busy that the last client started after the last sample, the steady
+        # part is that last sample: its growth is then bounded by the peak's check alone.
+        steady = [(samples[-1]["t"], samples[-1]["server_rss_mb"])]
     slope = 0.0
     if len(steady) >= 3:
         mean_t = sum(t for t, _ in steady) / len(steady)

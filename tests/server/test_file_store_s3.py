@@ -32,7 +32,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import s3fs
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser
 
 from tests.scripts import run_script, script_env, unique, write_script
 from tests.server.answers import ok
@@ -54,7 +54,6 @@ from tests.storage.test_files_server import (  # noqa: F401 - collected here aga
     test_missing_file_and_unreachable_server,
     test_ranged_reads_through_fsspec,
 )
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 from tunelab.domain.access import Principal, UserKind
 from tunelab.errors import ConfigError, Forbidden, InvalidInput, NotFound
 from tunelab.server import access
@@ -141,7 +140,7 @@ def _api(server: ServerProcess) -> httpx.Client:
 
 
 def test_an_artifact_goes_up_through_one_replica_and_is_served_and_deleted_by_the_other(
-    replicas: Replicas, tmp_path: Path
+    replicas: Replicas, browser: Browser, tmp_path: Path
 ) -> None:
     data = os.urandom(300_000)
     code = tmp_path / "code"
@@ -179,7 +178,7 @@ def test_an_artifact_goes_up_through_one_replica_and_is_served_and_deleted_by_th
         assert past.status_code == 416
         page = httpx.get(f"{replicas.b.url}/experiments/{task_id}/artifacts/weights/download")
         assert page.status_code == 200 and page.content == data
-        assert _downloaded_in_a_browser(replicas.b, task_id, tmp_path) == data
+        assert _downloaded_in_a_browser(browser, replicas.b, task_id, tmp_path) == data
 
         answer = ok(b.delete(f"/tasks/{task_id}/artifacts/weights?delete_file=true"))
         assert answer["deleted_files"] == [uri] and answer["failed_files"] == []
@@ -187,20 +186,21 @@ def test_an_artifact_goes_up_through_one_replica_and_is_served_and_deleted_by_th
         assert not replicas.fs.exists(f"{replicas.folder}/files/{key}")
 
 
-def _downloaded_in_a_browser(server: ServerProcess, task_id: str, tmp_path: Path) -> bytes:
+def _downloaded_in_a_browser(
+    browser: Browser, server: ServerProcess, task_id: str, tmp_path: Path
+) -> bytes:
     """What the Download link of the task's Artifacts tab saves, clicked in Chromium."""
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = chromium.new_page(base_url=server.url, accept_downloads=True)
-            page.goto(f"/experiments/{task_id}/artifacts")
-            with page.expect_download() as download:
-                page.get_by_role("link", name="Download").click()
-            saved = tmp_path / "downloaded"
-            download.value.save_as(saved)
-            return saved.read_bytes()
-        finally:
-            chromium.close()
+    context = browser.new_context(base_url=server.url, accept_downloads=True)
+    try:
+        page = context.new_page()
+        page.goto(f"/experiments/{task_id}/artifacts")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download").click()
+        saved = tmp_path / "downloaded"
+        download.value.save_as(saved)
+        return saved.read_bytes()
+    finally:
+        context.close()
 
 
 def test_the_parts_of_one_upload_may_reach_either_replica(replicas: Replicas) -> None:

@@ -1,9 +1,5 @@
-"""What the web tests share: the session's real server, a real headless Chromium driven by
-Playwright, and a page that fails its test on any browser console error.
-
-Chromium is Debian's (``/usr/bin/chromium``, installed by ``scripts/test``); Playwright only
-drives it. The flags keep it off the network: it talks to 127.0.0.1 and nothing else.
-"""
+"""What the web tests share: the session's real server, the session's headless Chromium
+(``tests/browser.py``), and a page that fails its test on any browser console error."""
 
 from __future__ import annotations
 
@@ -13,30 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from tests.services import ServerProcess
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Screenshots of key pages, kept as test outputs (ignored by git).
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
