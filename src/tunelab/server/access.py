@@ -44,12 +44,17 @@ def require_project(conn: sa.Connection, principal: Principal, name: str, need: 
     raise Forbidden(f"{principal.name or 'this account'} may not {_verb(need)} project {name!r}")
 
 
+# Built once: a statement used again is found compiled by identity; building it per call
+# costs SQLAlchemy a cache key, more than running it (every write to a task checks here).
+_TASK_PROJECT = (
+    sa.select(projects.c.name, projects.c.id, tasks.c.worker_id)
+    .join(projects, projects.c.id == tasks.c.project_id)
+    .where(tasks.c.id == sa.bindparam("task_id"))
+)
+
+
 def require_task(conn: sa.Connection, principal: Principal, task_id: str, need: Role) -> None:
-    row = conn.execute(
-        sa.select(projects.c.name, projects.c.id, tasks.c.worker_id)
-        .join(projects, projects.c.id == tasks.c.project_id)
-        .where(tasks.c.id == task_id)
-    ).first()
+    row = conn.execute(_TASK_PROJECT, {"task_id": task_id}).first()
     if row is None:
         raise NotFound(f"no task with id {task_id!r}")
     if principal.task is not None:

@@ -1,20 +1,30 @@
 """MLflow's routes that record a run's data: params, metrics (one at a time or in batches
-of up to 1,000) and tags in a batch, and a metric's history read back."""
+of up to 1,000) and tags in a batch, and a metric's history read back.
+
+Metrics and the history are what a training script calls in its loop, once a step: their
+routes take one worker thread for the whole request (check, write, commit) rather than the
+three hops of the ``Conn`` dependency, and answer prebuilt JSON, which FastAPI would
+otherwise walk value by value."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
+import pydantic_core
 import sqlalchemy as sa
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import Response
 
 from tunelab.domain.access import Principal
 from tunelab.errors import InvalidInput
 from tunelab.server import access
 from tunelab.server.api.deps import Conn, Who
+from tunelab.server.db_gate import in_transaction, run_db
 from tunelab.server.mlflow import mapping, pages, run_reads, run_writes
 from tunelab.server.mlflow.messages import Message, json_double
 from tunelab.store import scalars
+from tunelab.store.engine import read_only
 
 router = APIRouter()
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -36,16 +46,25 @@ def log_parameter(body: JsonBody, conn: Conn, who: Who) -> dict[str, Any]:
 
 
 @router.post("/runs/log-metric")
-def log_metric(body: JsonBody, conn: Conn, who: Who) -> dict[str, Any]:
+async def log_metric(body: JsonBody, request: Request, who: Who) -> Response:
+    await in_transaction(request, _log_metric, body, who)
+    return _answer({})
+
+
+def _log_metric(conn: sa.Connection, body: dict[str, Any], who: Principal) -> None:
     message = Message(body)
     run_id = _writable(message, conn, who)
     run_writes.log_metrics(conn, run_id, [_point(message)])
-    return {}
 
 
 @router.post("/runs/log-batch")
-def log_batch(body: JsonBody, conn: Conn, who: Who) -> dict[str, Any]:
+async def log_batch(body: JsonBody, request: Request, who: Who) -> Response:
     """Metrics, params and tags in one transaction; the metrics as one scalar batch."""
+    await in_transaction(request, _log_batch, body, who)
+    return _answer({})
+
+
+def _log_batch(conn: sa.Connection, body: dict[str, Any], who: Principal) -> None:
     message = Message(body)
     run_id = _writable(message, conn, who)
     metrics = message.messages("metrics")
@@ -75,20 +94,19 @@ def log_batch(body: JsonBody, conn: Conn, who: Who) -> dict[str, Any]:
     run_writes.log_params(conn, run_id, param_values)
     run_writes.log_metrics(conn, run_id, [_point(m) for m in metrics])
     run_writes.set_tags(conn, run_id, {t.text("key", required=True): t.text("value") for t in tags})
-    return {}
 
 
 @router.get("/metrics/get-history")
-def get_metric_history(
+async def get_metric_history(
     run_id: Annotated[str, Query()],
     metric_key: Annotated[str, Query()],
-    conn: Conn,
+    request: Request,
     who: Who,
     page_token: Annotated[str, Query()] = "",
     max_results: Annotated[str, Query()] = "",
-) -> dict[str, Any]:
+) -> Response:
     """Every point of one metric of a run, by step (and in the order logged within a step),
-    in pages of ``max_results`` when given."""
+    in pages of ``max_results`` when given (MLflow's client asks for 25,000 at a time)."""
     message = Message(
         {
             "run_id": run_id,
@@ -97,39 +115,50 @@ def get_metric_history(
             "max_results": max_results,
         }
     )
+    engine: sa.Engine = request.app.state.engine
+
+    def read() -> Response:  # the JSON written on the worker thread too, off the event loop
+        with read_only(engine) as conn:
+            return _answer(_history_page(conn, message, who))
+
+    return await run_db(request, read)
+
+
+def _history_page(conn: sa.Connection, message: Message, who: Principal) -> dict[str, Any]:
     run_id = message.run_id()
     run_reads.require_run(conn, who, run_id, access.READ)
     key = message.text("metric_key", required=True)
-    title, series = mapping.metric_names(key)
-    read = scalars.read_series(conn, [run_id], [title], [series], max_points=0)
-    data = read[run_id].get(title, {}).get(series)
     offset = pages.page_offset(message.text("page_token"))
     limit = message.int64("max_results")
     if limit is not None and limit <= 0:
         raise InvalidInput(f"max_results must be positive, got {limit}")
+    title, series = mapping.metric_names(key)
+    read = scalars.read_series(conn, [run_id], [title], [series], max_points=0)
+    data = read[run_id].get(title, {}).get(series)
     total = 0 if data is None else len(data.x)
     end = total if limit is None else min(total, offset + limit)
     points = []
-    if data is not None:
-        for step, value, stamp in zip(
-            data.x[offset:end].tolist(),
-            data.y[offset:end].tolist(),
-            data.t[offset:end].tolist(),
-            strict=True,
-        ):
+    if data is not None and offset < end:
+        # Milliseconds as ``mapping.millis`` rounds them, for the whole page at once. No
+        # ``run_id`` in each point, as MLflow's server answers: its client parses every field
+        # of every point, and that parse is most of the time a long history takes.
+        stamps = (data.t[offset:end] * 1000).round().astype("int64").tolist()
+        values = data.y[offset:end].tolist()
+        for step, value, stamp in zip(data.x[offset:end].tolist(), values, stamps, strict=True):
             points.append(
-                {
-                    "key": key,
-                    "value": json_double(value),
-                    "timestamp": mapping.millis(stamp),
-                    "step": step,
-                    "run_id": run_id,
-                }
+                {"key": key, "value": json_double(value), "timestamp": stamp, "step": step}
             )
     answer: dict[str, Any] = {"metrics": points}
     if end < total:
         answer["next_page_token"] = pages.page_token(end)
     return answer
+
+
+def _answer(content: Mapping[str, Any]) -> Response:
+    """JSON of plain values (str, int, finite float, lists and dicts of them), written by
+    pydantic's serializer in one call: a page of 25,000 points in a quarter of the time
+    ``json.dumps`` takes, without FastAPI's walk over every value."""
+    return Response(pydantic_core.to_json(content), media_type="application/json")
 
 
 def _writable(message: Message, conn: sa.Connection, who: Principal) -> str:

@@ -23,9 +23,10 @@ from tunelab.server.mlflow import (
 PATH = "/mlflow/api/2.0/mlflow"
 
 tracking = APIRouter(prefix=PATH)
+# First: a script's metrics, once a step, are most of the requests (first match, fewest tries).
+tracking.include_router(recording.router)
 tracking.include_router(experiments.router)
 tracking.include_router(runs.router)
-tracking.include_router(recording.router)
 tracking.include_router(logged_models.router)
 tracking.include_router(registry.router)
 
