@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +23,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.gitrepo import new_repo
 from tests.launchers.fake_kube import FakeCluster, fake_cluster
+from tests.launchers.support import console_lines, draft, launcher_command, running, training_repo
 from tests.scripts import script_env, unique
 from tests.waiting import final_status, wait_for
 from tunelab.cli.main import cli
@@ -39,23 +38,6 @@ from tunelab.launchers.kubernetes_manifest import (
     parse_toleration,
 )
 from tunelab.sdk.transport import ApiClient
-
-TRAIN = """
-import argparse, os, pathlib, time
-from tunelab import Task
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--lr", type=float, default=0.1)
-parser.add_argument("--wait-for", default="")
-args = parser.parse_args()
-task = Task.init(project_name=PROJECT, task_name="train")
-key = os.environ.get("TUNELAB_API_TOKEN", "")
-print("KEY " + key[:4] + " TEMPLATE " + os.environ.get("FROM_TEMPLATE", "none"), flush=True)
-task.get_logger().report_scalar("seen", "lr", args.lr, iteration=0)
-print("training", flush=True)
-while args.wait_for and not pathlib.Path(args.wait_for).exists():
-    time.sleep(0.1)
-"""
 
 TEMPLATE = """
 apiVersion: batch/v1
@@ -79,10 +61,8 @@ spec:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    project = unique("kube")
-    path = tmp_path_factory.mktemp("kube-repo") / "repo"
-    new_repo(path, {"train.py": f"PROJECT = {project!r}\n{TRAIN}"})
-    return path, project
+    marker = '" TEMPLATE " + os.environ.get("FROM_TEMPLATE", "none")'
+    return training_repo(tmp_path_factory, "kube", marker)
 
 
 @pytest.fixture(scope="module")
@@ -108,47 +88,27 @@ def launcher(
     api_url: str, kubeconfig: Path, work: Path, queue: str, *options: str
 ) -> Iterator[subprocess.Popen[str]]:
     """A real ``tunelab launcher --backend kubernetes``; SIGTERM at the end."""
-    env = script_env(api_url, work)
-    command = [
-        sys.executable, "-m", "tunelab.cli.main", "launcher", "--queue", queue,
-        "--backend", "kubernetes", "--kubeconfig", str(kubeconfig), "--namespace", "tunelab",
-        "--image", "ghcr.io/acme/tunelab:1", "--worker-id", f"kube:{queue}",
-        "--tunelab", str(Path(sys.executable).parent / "tunelab"),
-        "--check-interval", "0.3",
-        "--poll-timeout", "5", "--stop-grace", "2", *options,
-    ]  # fmt: skip
-    with open(work / "launcher.log", "a") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                finally:
-                    if proc.poll() is None:
-                        proc.kill()
-                        proc.wait()
-
-
-def _draft(
-    client: ApiClient, repo: tuple[Path, str], name: str, image: str = "", **args: str
-) -> str:
-    path, project = repo
-    execution = {"repository": str(path), "branch": "main", "entry_point": "train.py",
-                 "working_dir": ".", "docker_image": image}  # fmt: skip
-    task = client.create_task({"name": name, "project": project, "execution": execution})
-    params = {
-        key: {"value": value, "type": "float" if key == "lr" else "str", "description": ""}
-        for key, value in args.items()
-    }
-    client.set_hyperparameters(task["id"], {"Args": params})
-    return str(task["id"])
+    command = launcher_command(
+        queue,
+        "kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--namespace",
+        "tunelab",
+        "--image",
+        "ghcr.io/acme/tunelab:1",
+        "--worker-id",
+        f"kube:{queue}",
+        "--tunelab",
+        str(Path(sys.executable).parent / "tunelab"),
+        *options,
+    )
+    with running(command, script_env(api_url, work), work / "launcher.log") as proc:
+        yield proc
 
 
 def _console(client: ApiClient, task_id: str) -> str:
-    return "\n".join(x["text"] for x in client.get_console(task_id, limit=10000)["lines"])
+    return "\n".join(console_lines(client, task_id))
 
 
 def _created(cluster: FakeCluster, task_id: str) -> list[dict[str, Any]]:
@@ -178,7 +138,7 @@ def test_a_task_runs_as_a_job_once_with_its_values_and_its_own_key_across_a_rest
     queue = unique("kube")
     pods = ("--pod-work-dir", str(pod_work_dir))
     go = tmp_path / "go"
-    first = _draft(client, repo, "lr-0.5", lr="0.5", wait_for=str(go))
+    first = draft(client, repo, "lr-0.5", lr="0.5", wait_for=str(go))
     client.update_task(
         first, resources={"cpus": 1, "memory": "300M", "time_limit": "30m", "gpus": 1,
                           "gpu_type": "A100-SXM4-80GB"}
@@ -261,12 +221,12 @@ def test_failing_pods_fail_their_tasks_with_the_reason_and_stop_deletes_the_job(
     queue = unique("kube-fail")
     pods = ("--pod-work-dir", str(pod_work_dir))
     never = str(tmp_path / "never")
-    oom = _draft(client, repo, "oom", image="acme/oom:1")
-    pull = _draft(client, repo, "pull", image="acme/pull-error:1")
-    late = _draft(client, repo, "late", wait_for=never)
+    oom = draft(client, repo, "oom", image="acme/oom:1")
+    pull = draft(client, repo, "pull", image="acme/pull-error:1")
+    late = draft(client, repo, "late", wait_for=never)
     client.update_task(late, resources={"time_limit": "4s"})
-    stuck = _draft(client, repo, "stuck", image="acme/unschedulable:1")
-    forever = _draft(client, repo, "forever", wait_for=never)
+    stuck = draft(client, repo, "stuck", image="acme/unschedulable:1")
+    forever = draft(client, repo, "forever", wait_for=never)
     for task_id in (stuck, forever, late, pull, oom):  # the last waits for a free slot
         client.enqueue_task(task_id, queue=queue)
     with launcher(api_url, kubeconfig, tmp_path, queue, "--max-jobs", "4", *pods):

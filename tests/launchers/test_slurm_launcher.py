@@ -6,44 +6,23 @@ again follows its running job instead of losing it or submitting it twice."""
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.gitrepo import new_repo
+from tests.launchers.support import console_lines, draft, launcher_command, running, training_repo
 from tests.scripts import script_env, unique
 from tests.slurm import SlurmCluster
 from tests.waiting import final_status, wait_for
 from tunelab.sdk.transport import ApiClient
 
-TRAIN = """
-import argparse, os, pathlib, time
-from tunelab import Task
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--lr", type=float, default=0.1)
-parser.add_argument("--wait-for", default="")
-args = parser.parse_args()
-task = Task.init(project_name=PROJECT, task_name="train")
-key = os.environ.get("TUNELAB_API_TOKEN", "")
-print("KEY " + key[:4] + " JOB " + os.environ.get("SLURM_JOB_ID", "none"), flush=True)
-task.get_logger().report_scalar("seen", "lr", args.lr, iteration=0)
-print("training", flush=True)
-while args.wait_for and not pathlib.Path(args.wait_for).exists():
-    time.sleep(0.1)
-"""
-
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    project = unique("slurm")
-    path = tmp_path_factory.mktemp("slurm-repo") / "repo"
-    new_repo(path, {"train.py": f"PROJECT = {project!r}\n{TRAIN}"})
-    return path, project
+    marker = '" JOB " + os.environ.get("SLURM_JOB_ID", "none")'
+    return training_repo(tmp_path_factory, "slurm", marker)
 
 
 @contextlib.contextmanager
@@ -52,42 +31,17 @@ def launcher(
 ) -> Iterator[subprocess.Popen[str]]:
     """A real ``tunelab launcher`` process; SIGTERM at the end (killed after 20 s)."""
     env = script_env(api_url, work, SLURM_CONF=str(cluster.conf))
-    command = [
-        sys.executable, "-m", "tunelab.cli.main", "launcher", "--queue", queue,
-        "--backend", "slurm", "--work-dir", str(work / "launcher"), "--worker-id",
-        f"slurm-{queue}", "--check-interval", "0.3", "--poll-timeout", "5",
-        "--stop-grace", "2", *options,
-    ]  # fmt: skip
-    with open(work / "launcher.log", "a") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                finally:
-                    if proc.poll() is None:
-                        proc.kill()
-                        proc.wait()
-
-
-def _draft(client: ApiClient, repo: tuple[Path, str], name: str, **args: str) -> str:
-    path, project = repo
-    execution = {"repository": str(path), "branch": "main", "entry_point": "train.py",
-                 "working_dir": "."}  # fmt: skip
-    task = client.create_task({"name": name, "project": project, "execution": execution})
-    params = {
-        key: {"value": value, "type": "float" if key == "lr" else "str", "description": ""}
-        for key, value in args.items()
-    }
-    client.set_hyperparameters(task["id"], {"Args": params})
-    return str(task["id"])
-
-
-def _console(client: ApiClient, task_id: str) -> list[str]:
-    return [x["text"] for x in client.get_console(task_id, limit=10000)["lines"]]
+    command = launcher_command(
+        queue,
+        "slurm",
+        "--work-dir",
+        str(work / "launcher"),
+        "--worker-id",
+        f"slurm-{queue}",
+        *options,
+    )
+    with running(command, env, work / "launcher.log") as proc:
+        yield proc
 
 
 def _jobs_named(cluster: SlurmCluster, task_id: str) -> list[str]:
@@ -105,7 +59,7 @@ def test_tasks_run_through_sbatch_once_each_with_their_edited_values(
     api_url: str, client: ApiClient, slurm: SlurmCluster, repo: tuple[Path, str], tmp_path: Path
 ) -> None:
     queue = unique("slurm")
-    ids = [_draft(client, repo, f"lr-{lr}", lr=lr) for lr in ("0.5", "0.25", "0.125")]
+    ids = [draft(client, repo, f"lr-{lr}", lr=lr) for lr in ("0.5", "0.25", "0.125")]
     client.update_task(ids[0], resources={"cpus": 1, "memory": "300M", "time_limit": "30m"})
     for task_id in ids:
         client.enqueue_task(task_id, queue=queue)
@@ -116,7 +70,7 @@ def test_tasks_run_through_sbatch_once_each_with_their_edited_values(
         assert proc.poll() is None
     log = (tmp_path / "launcher.log").read_text()
     for task, lr in zip(done, (0.5, 0.25, 0.125), strict=True):
-        console = _console(client, task["id"])
+        console = console_lines(client, task["id"])
         assert task["status"] == "completed", (console, log)
         assert client.get_metrics(task["id"])["metrics"]["seen"]["lr"]["last"] == lr
         (job_id,) = _jobs_named(slurm, task["id"])  # submitted exactly once
@@ -143,32 +97,32 @@ def test_a_job_past_its_time_limit_fails_its_task_with_time_limit(
     api_url: str, client: ApiClient, slurm: SlurmCluster, repo: tuple[Path, str], tmp_path: Path
 ) -> None:
     queue = unique("slurm-time")
-    task_id = _draft(client, repo, "slow", wait_for=str(tmp_path / "never"))
+    task_id = draft(client, repo, "slow", wait_for=str(tmp_path / "never"))
     client.update_task(task_id, resources={"time_limit": "1m"})  # Slurm's least: a minute
     client.enqueue_task(task_id, queue=queue)
     with launcher(api_url, slurm, tmp_path, queue):
         done = final_status(client, task_id, timeout=60)
         job = slurm.job(done["launch"]["job_id"])
-    assert (done["status"], done["status_reason"]) == ("failed", "time limit"), _console(
+    assert (done["status"], done["status_reason"]) == ("failed", "time limit"), console_lines(
         client, task_id
     )
     assert job["JobState"] == "TIMEOUT"
-    assert "tunelab launcher: task failed: time limit" in _console(client, task_id)
+    assert "tunelab launcher: task failed: time limit" in console_lines(client, task_id)
 
 
 def test_stop_cancels_the_running_job(
     api_url: str, client: ApiClient, slurm: SlurmCluster, repo: tuple[Path, str], tmp_path: Path
 ) -> None:
     queue = unique("slurm-stop")
-    task_id = _draft(client, repo, "forever", wait_for=str(tmp_path / "never"))
+    task_id = draft(client, repo, "forever", wait_for=str(tmp_path / "never"))
     client.enqueue_task(task_id, queue=queue)
     with launcher(api_url, slurm, tmp_path, queue):
-        wait_for(lambda: "training" in _console(client, task_id), 90, "the script to start")
+        wait_for(lambda: "training" in console_lines(client, task_id), 90, "the script to start")
         job_id = client.get_task(task_id)["launch"]["job_id"]
         assert client.get_task(task_id)["launch"]["state"] == "RUNNING"
         client.stop_task(task_id)
         done = final_status(client, task_id, timeout=30)
-    assert done["status"] == "stopped", _console(client, task_id)
+    assert done["status"] == "stopped", console_lines(client, task_id)
     job = slurm.job(job_id)
     assert job["JobState"] in ("CANCELLED", "FAILED", "COMPLETED")
     assert "RUNNING" not in slurm.run("squeue", "-h", "-j", job_id, "-o", "%T")
@@ -179,10 +133,10 @@ def test_a_restarted_launcher_follows_its_running_job(
 ) -> None:
     queue = unique("slurm-restart")
     go = tmp_path / "go"
-    task_id = _draft(client, repo, "survivor", wait_for=str(go))
+    task_id = draft(client, repo, "survivor", wait_for=str(go))
     client.enqueue_task(task_id, queue=queue)
     with launcher(api_url, slurm, tmp_path, queue) as first:
-        wait_for(lambda: "training" in _console(client, task_id), 90, "the script to start")
+        wait_for(lambda: "training" in console_lines(client, task_id), 90, "the script to start")
         first.kill()  # no drain, no goodbye: as a crash
         first.wait()
     job_id = client.get_task(task_id)["launch"]["job_id"]
@@ -193,7 +147,7 @@ def test_a_restarted_launcher_follows_its_running_job(
         done = final_status(client, task_id, timeout=30)
         wait_for(lambda: client.get_task(task_id)["launch"]["state"] == "COMPLETED", 10,
                  "the job's end on the task")  # fmt: skip
-    assert done["status"] == "completed", _console(client, task_id)
+    assert done["status"] == "completed", console_lines(client, task_id)
     assert _jobs_named(slurm, task_id) == [job_id]  # followed, not submitted again
 
 
