@@ -57,7 +57,7 @@ def test_the_launch_record_is_written_while_running_and_emptied_by_a_reset(
         task_id = task_in(conn, "running")
         launch = {"backend": "slurm", "job_id": "42", "state": "PENDING", "reason": "Resources"}
         task = update_task(conn, task_id, {"launch": launch})
-        assert task["launch"] == {**launch, "launcher": "", "updated": None}
+        assert task["launch"] == {**launch, "launcher": "", "updated": None, "cost": ""}
         with pytest.raises(InvalidInput):
             update_task(conn, task_id, {"launch": {"job_id": "4 2; rm"}})
         update_task(conn, task_id, {"status": "failed"})

@@ -152,11 +152,11 @@ def test_audio_plays_in_the_page(page: Page, seeded: dict[str, Any]) -> None:
     )
     duration = audio.evaluate("a => a.duration")
     assert duration == pytest.approx(1.0, abs=0.05)
-    played = audio.evaluate(
-        """async a => { a.muted = true; await a.play();
-          await new Promise(r => setTimeout(r, 300)); return a.currentTime; }"""
+    audio.evaluate("async a => { a.muted = true; await a.play(); }")
+    # Playing moves its clock; how soon depends on how busy the machine is.
+    page.wait_for_function(
+        "() => document.querySelector(\".sample-card[data-title='speech'] audio\").currentTime > 0"
     )
-    assert played > 0
 
 
 def test_html_sample_is_sandboxed(page: Page, seeded: dict[str, Any]) -> None:
