@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunelab.automation.objective import Objective
+from tunelab.errors import Conflict
 from tunelab.sdk import parameters as P
 from tunelab.sdk.task_record import cast_value
 from tunelab.sdk.transport import ApiClient
@@ -150,7 +151,12 @@ class TrialLauncher:
         if trial.ended or trial.stop_reason:
             return
         trial.stop_reason = reason
-        self.client.stop_task(trial.task_id, reason=f"optimizer: {reason}")
+        try:
+            self.client.stop_task(trial.task_id, reason=f"optimizer: {reason}")
+        except Conflict:
+            # It ended between the optimizer's last look and this request: nothing to stop,
+            # and its outcome (and objective) stands. The next look reads its status.
+            return
 
     def earlier_trials(self, names: Sequence[str]) -> list[Trial]:
         """The trials this optimizer created before (a restarted optimizer adopts them),
