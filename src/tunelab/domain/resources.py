@@ -124,7 +124,7 @@ def _name(value: Any, what: str) -> str:
     return value
 
 
-def _asked(value: Any) -> bool:
+def asked(value: Any) -> bool:
     """Any value but None, "" and False: 0 GPUs is asked (a job with none), though
     ``0 in (None, "", False)`` is true."""
     return value is not None and value is not False and value != ""
@@ -185,7 +185,7 @@ class Resources:
 
     def requested(self) -> list[str]:
         """The fields this record asks for, in field order."""
-        return [f.name for f in fields(self) if _asked(getattr(self, f.name))]
+        return [f.name for f in fields(self) if asked(getattr(self, f.name))]
 
     @property
     def memory_megabytes(self) -> int | None:

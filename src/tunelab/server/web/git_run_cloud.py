@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from tunelab.domain.resources import Resources, from_form, with_accelerators
+from tunelab.domain.resources import Resources, asked, from_form, with_accelerators
 from tunelab.errors import InvalidInput
 from tunelab.server import access
 from tunelab.server.api.deps import Who
@@ -48,8 +48,7 @@ def cloud_resources(values: Mapping[str, str], spot: bool) -> dict[str, Any]:
     texts = {name: values.get(name, "") for name in RECORD_FIELDS}
     texts["spot"] = "true" if spot else ""
     given = with_accelerators(from_form(texts), values.get("accelerators", ""))
-    # 0 GPUs is asked (a job with none); 0 == False, so compare by identity.
-    return {k: v for k, v in given.items() if v is not None and v is not False and v != ""}
+    return {k: v for k, v in given.items() if asked(v)}
 
 
 def posted_resources(form: FormFields) -> dict[str, Any] | None:
