@@ -42,7 +42,16 @@ from tunelab.server.file_store import FileStore
 from tunelab.server.git_run_uploads import move_upload, staging_key
 from tunelab.server.uri_access import UriPolicy, require_uri
 from tunelab.storage import StorageContext, open_file
-from tunelab.store import artifacts, git_runs, lifecycle, projects, queues, repositories, tasks
+from tunelab.store import (
+    artifacts,
+    git_runs,
+    lifecycle,
+    projects,
+    queues,
+    repositories,
+    task_fields,
+    tasks,
+)
 
 BRANCH_PREFIX = "tunelab/"
 _HASH_CHUNK = 4 * 1024 * 1024
@@ -271,7 +280,7 @@ def plan_run(form: RunForm, req: RunRequest) -> RunPlan:
     )
     name = req.name.strip() or message.split("\n", 1)[0].strip() or f"run from {form.short_sha}"
     return RunPlan(
-        name=name[: tasks.MAX_NAME_LENGTH],
+        name=name[: task_fields.MAX_NAME_LENGTH],
         hyperparameters=sections,
         git_run=git_run,
         uploads=uploads,

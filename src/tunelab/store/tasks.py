@@ -7,7 +7,6 @@ models in ``artifacts`` and ``models``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,10 +23,7 @@ from tunelab.domain.lifecycle import (
 )
 from tunelab.domain.resources import Resources, read_resources
 from tunelab.domain.task import (
-    EXECUTION_FIELDS,
-    RUNTIME_FIELDS,
     Execution,
-    Runtime,
     TaskStatus,
     TaskType,
 )
@@ -40,6 +36,18 @@ from tunelab.store.models import input_model, output_models
 from tunelab.store.projects import ensure_project, names_by_id, validate_path
 from tunelab.store.schema import queues, task_tags, tasks
 from tunelab.store.tags import clean_tags
+from tunelab.store.task_fields import (
+    MAX_USER_LENGTH,
+    checked_name,
+    checked_resources,
+    checked_text,
+    checked_time,
+    edited_git_run,
+    merged_execution,
+    merged_runtime,
+    status_of,
+    type_of,
+)
 from tunelab.store.task_inputs import (
     InputRows,
     inputs_as_read,
@@ -89,9 +97,6 @@ UPDATABLE_FIELDS = frozenset(
 
 # Reaching one of these stamps ``completed`` (published keeps the time it completed).
 _ENDING_STATUSES = frozenset({TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.STOPPED})
-
-MAX_NAME_LENGTH = 1024
-MAX_USER_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -179,21 +184,21 @@ def prepare_task(
     resources: Resources | Mapping[str, Any] | None = None,
 ) -> NewTask:
     """Check a new task's fields (and that its parent exists); writes nothing."""
-    state = _status(status)
+    state = status_of(status)
     if state == TaskStatus.QUEUED:
         # A queued task waits in a queue: only enqueueing puts it there.
         raise InvalidInput("a task cannot be created queued: create a draft and enqueue it")
     task_id = new_id()
     row: dict[str, Any] = {
         "id": task_id,
-        "name": _name(name),
-        "type": _type(type).value,
+        "name": checked_name(name),
+        "type": type_of(type).value,
         "status": state.value,
-        "comment": _text(comment, "comment"),
+        "comment": checked_text(comment, "comment"),
         "parent_id": parent,
-        "user": _text(user, "user", MAX_USER_LENGTH),
-        "execution": _merged_execution({}, execution or {}),
-        "runtime": _merged_runtime({}, runtime or {}),
+        "user": checked_text(user, "user", MAX_USER_LENGTH),
+        "execution": merged_execution({}, execution or {}),
+        "runtime": merged_runtime({}, runtime or {}),
         "git_run": checked_git_run(git_run),
         "resources": checked_resources(resources),
     }
@@ -246,8 +251,8 @@ def _whole_task(conn: sa.Connection, row: sa.Row[Any]) -> dict[str, Any]:
     """The ``Task`` of the tasks row ``row``, with what other tables hold of it."""
     task_id: str = row.id
     (task,) = summaries(conn, [row])
-    task["execution"] = _merged_execution(row.execution, {})
-    task["runtime"] = _merged_runtime(row.runtime, {})
+    task["execution"] = merged_execution(row.execution, {})
+    task["runtime"] = merged_runtime(row.runtime, {})
     task.update(read_all_inputs(conn, task_id))
     task["input_model"] = input_model(conn, row.input_model_id)
     task["artifacts"] = artifacts_by_name(conn, task_id)
@@ -423,21 +428,21 @@ def _column_values(
     values: dict[str, Any] = {}
     for field, value in changes.items():
         if field == "name":
-            values["name"] = _name(value)
+            values["name"] = checked_name(value)
         elif field == "type":
-            values["type"] = _type(value)
+            values["type"] = type_of(value)
         elif field == "status":
-            values["status"] = _status(value)
+            values["status"] = status_of(value)
         elif field in ("comment", "status_reason"):
-            values[field] = _text(value, field)
+            values[field] = checked_text(value, field)
         elif field == "user":
-            values["user"] = _text(value, "user", MAX_USER_LENGTH)
+            values["user"] = checked_text(value, "user", MAX_USER_LENGTH)
         elif field == "parent":
             if value is not None:
                 _check_parent(conn, value, row.id)
             values["parent_id"] = value
         elif field in ("started", "completed"):
-            values[field] = _time(value, field)
+            values[field] = checked_time(value, field)
         elif field == "last_iteration":
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InvalidInput(f"last_iteration must be a whole number >= 0, got {value!r}")
@@ -447,11 +452,11 @@ def _column_values(
                 raise InvalidInput(f"archived must be true or false, got {value!r}")
             values["archived"] = value
         elif field == "execution":
-            values["execution"] = _merged_execution(row.execution, value)
+            values["execution"] = merged_execution(row.execution, value)
         elif field == "runtime":
-            values["runtime"] = _merged_runtime(row.runtime, value)
+            values["runtime"] = merged_runtime(row.runtime, value)
         elif field == "git_run":
-            values["git_run"] = _edited_git_run(row.git_run, value)
+            values["git_run"] = edited_git_run(row.git_run, value)
         elif field == "resources":
             # The fields given change, the others stay (``None`` clears them all).
             kept = read_resources(row.resources) if isinstance(value, Mapping) else {}
@@ -486,121 +491,3 @@ def _check_parent(conn: sa.Connection, parent: Any, task_id: str) -> None:
     found = conn.execute(sa.select(tasks.c.id).where(tasks.c.id == parent)).first()
     if found is None:
         raise InvalidInput(f"no parent task with id {parent!r}")
-
-
-def _status(value: Any) -> TaskStatus:
-    try:
-        return TaskStatus(value)
-    except ValueError:
-        allowed = ", ".join(s.value for s in TaskStatus)
-        raise InvalidInput(f"unknown status {value!r}; one of: {allowed}") from None
-
-
-def _type(value: Any) -> TaskType:
-    try:
-        return TaskType(value)
-    except ValueError:
-        allowed = ", ".join(t.value for t in TaskType)
-        raise InvalidInput(f"unknown task type {value!r}; one of: {allowed}") from None
-
-
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"a task name must be 1 to {MAX_NAME_LENGTH} characters")
-    return value
-
-
-def _text(value: Any, field: str, limit: int | None = None) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text, got {type(value).__name__}")
-    if limit is not None and len(value) > limit:
-        raise InvalidInput(f"{field} is at most {limit} characters")
-    return value
-
-
-def _time(value: Any, field: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"{field} must be a finite time in seconds, got {value!r}")
-    return float(value)
-
-
-def _merged_execution(stored: Mapping[str, Any], given: Any) -> dict[str, str]:
-    if not isinstance(given, Mapping):
-        raise InvalidInput("execution must be an object")
-    unknown = set(given) - set(EXECUTION_FIELDS)
-    if unknown:
-        raise InvalidInput(
-            f"unknown execution fields {sorted(unknown)}; known: {', '.join(EXECUTION_FIELDS)}"
-        )
-    for key, value in given.items():
-        if not isinstance(value, str):
-            raise InvalidInput(f"execution.{key} must be text, got {type(value).__name__}")
-    merged = {**stored, **given}
-    if "diff" in given and "diff_error" not in given:
-        merged["diff_error"] = ""  # a diff written by hand is the one to run: accepted
-    return Execution.from_dict(merged).to_dict()
-
-
-def checked_resources(value: Resources | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The ``resources`` column's value for a record given whole (checked); None when it
-    asks for nothing."""
-    if isinstance(value, Resources):
-        value = value.to_dict()
-    checked = Resources.from_dict(value)
-    return checked.to_dict() if checked.requested() else None
-
-
-def _edited_git_run(stored: Any, given: Any) -> dict[str, Any] | None:
-    """The whole record as given, its ``results`` as stored: only the agent and the server
-    record those (``git_runs.set_git_results``)."""
-    edited = checked_git_run(given)
-    kept = read_git_run(stored)
-    if edited is not None and kept is not None:
-        edited["results"] = kept["results"]
-    return edited
-
-
-def _merged_runtime(stored: Mapping[str, Any], given: Any) -> dict[str, Any]:
-    if not isinstance(given, Mapping):
-        raise InvalidInput("runtime must be an object")
-    return _runtime({**Runtime().to_dict(), **stored, **given}, "runtime").to_dict()
-
-
-def _runtime(merged: Mapping[str, Any], where: str, nested: bool = True) -> Runtime:
-    unknown = set(merged) - set(RUNTIME_FIELDS)
-    if unknown:
-        raise InvalidInput(
-            f"unknown {where} fields {sorted(unknown)}; known: {', '.join(RUNTIME_FIELDS)}"
-        )
-    merged = {**Runtime().to_dict(), **merged}
-    for key in ("host", "os", "python", "os_user"):
-        if not isinstance(merged[key], str):
-            raise InvalidInput(f"{where}.{key} must be text")
-    cpu_count, memory_gb, gpus = merged["cpu_count"], merged["memory_gb"], merged["gpus"]
-    if isinstance(cpu_count, bool) or not isinstance(cpu_count, int) or cpu_count < 0:
-        raise InvalidInput(f"{where}.cpu_count must be a whole number >= 0")
-    if (
-        isinstance(memory_gb, bool)
-        or not isinstance(memory_gb, int | float)
-        or not math.isfinite(memory_gb)
-        or memory_gb < 0
-    ):
-        raise InvalidInput(f"{where}.memory_gb must be a finite number >= 0")
-    if not isinstance(gpus, list | tuple) or not all(isinstance(g, str) for g in gpus):
-        raise InvalidInput(f"{where}.gpus must be a list of texts")
-    original = merged["original"]
-    if original is not None and not (nested and isinstance(original, Mapping)):
-        # One level only: the first machine's runtime, not a history of machines.
-        raise InvalidInput(f"{where}.original must be {'an object or ' if nested else ''}null")
-    return Runtime(
-        host=merged["host"],
-        os=merged["os"],
-        python=merged["python"],
-        cpu_count=cpu_count,
-        memory_gb=float(memory_gb),
-        gpus=tuple(gpus),
-        os_user=merged["os_user"],
-        original=_runtime(original, f"{where}.original", nested=False) if original else None,
-    )
