@@ -20,6 +20,7 @@ from tunelab.domain import times
 from tunelab.domain.launch import waiting_text
 from tunelab.domain.lifecycle import allowed_actions
 from tunelab.domain.path_names import segment
+from tunelab.domain.resources import asked
 from tunelab.domain.task import TaskStatus
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -46,6 +47,8 @@ def create_templates() -> Jinja2Templates:
         segment=segment,
         launch_waiting=waiting_text,
     )
+    # `value is asked`: a resource field that asks something (0 GPUs does; None, "", False not).
+    env.tests["asked"] = asked
     env.globals.update(
         static=static_url,
         version=__version__,
