@@ -152,7 +152,7 @@ def bench_latency(runs: int) -> dict[str, object]:
                     time.sleep(0.5)  # the agent is idle in its long poll again
                     enqueued = time.time()
                     client.enqueue_task(task_id, "bench")
-                    written = _wait_for(out / task_id)
+                    written = read_time(out / task_id)
                     while client.get_task(task_id)["status"] == "running":
                         time.sleep(0.02)
                     if run:
@@ -167,13 +167,14 @@ def bench_latency(runs: int) -> dict[str, object]:
     }
 
 
-def _wait_for(path: Path, timeout: float = 60.0) -> float:
+def read_time(path: Path, timeout: float = 60.0) -> float:
+    """The time a started script wrote to ``path``, once it is there."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(FileNotFoundError, ValueError, SyntaxError):
             return float(path.read_text())
         time.sleep(0.005)
-    raise RuntimeError(f"the task never started ({path})")
+    raise RuntimeError(f"never written: {path}")
 
 
 def main() -> None:

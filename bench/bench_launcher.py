@@ -35,7 +35,6 @@ time per task.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -53,6 +52,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_agent import read_time
 from tests.services import ServerProcess
 from tests.slurm import SlurmCluster, slurm_cluster
 
@@ -109,15 +109,6 @@ def stamp(value: Any) -> float:
     return datetime.fromisoformat(str(value)).timestamp()
 
 
-def read_time(path: Path, timeout: float = 120.0) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(FileNotFoundError, ValueError, SyntaxError):
-            return float(path.read_text())
-        time.sleep(0.005)
-    raise RuntimeError(f"never written: {path}")
-
-
 def run_tasks(
     client: ApiClient, execution: dict[str, str], out: Path, names: list[str]
 ) -> list[dict[str, Any]]:
@@ -133,7 +124,7 @@ def run_tasks(
 
 
 def timed(client: ApiClient, task_id: str, enqueued: float, out: Path) -> dict[str, Any]:
-    script = read_time(out / f"script-{task_id}")
+    script = read_time(out / f"script-{task_id}", timeout=120.0)
     deadline = time.monotonic() + 120
     while (task := client.get_task(task_id))["status"] in ("queued", "running"):
         if time.monotonic() > deadline:
@@ -148,7 +139,7 @@ def timed(client: ApiClient, task_id: str, enqueued: float, out: Path) -> dict[s
         "enqueued": enqueued,
         "claimed": stamp(task["started"]),
         "submitted": float(submitted),
-        "job": read_time(out / f"job-{job_id}"),
+        "job": read_time(out / f"job-{job_id}", timeout=120.0),
         "script": script,
     }
 
