@@ -80,6 +80,7 @@ def server(
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        access_log=False,  # never shown at "warning"; its line is built per request all the same
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     _serve(config, on_stop=app.state.work_signal.close)

@@ -26,6 +26,7 @@ from tunelab.server.body_limit import BodyLimitMiddleware
 from tunelab.server.csrf import CsrfCookieMiddleware
 from tunelab.server.file_store import file_store_for, storage_context_for
 from tunelab.server.flat_routes import flatten
+from tunelab.server.hot_writes import HotWrites
 from tunelab.server.json_guard import InputGuardMiddleware
 from tunelab.server.mlflow import routes as mlflow_routes
 from tunelab.server.security_headers import SecurityHeadersMiddleware
@@ -77,6 +78,7 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
             yield
         finally:
             app.state.work_signal.close()
+            db_gate.close(app)
             for background in (upkeep, listener):
                 if background is not None:
                     background.cancel()
@@ -117,6 +119,8 @@ def create_app(settings: ServerSettings, *, migrate: bool = True) -> FastAPI:
     web.install(app)
     # Every router is in: match requests in one pass over the routes they resolve to.
     flatten(app)
+    # Innermost: the three writes every run makes skip FastAPI's handling (server.hot_writes).
+    app.add_middleware(HotWrites)
     # The guard reads bodies the limit has already bounded (middleware added last runs first).
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -8,6 +8,11 @@ lock, and all fail after the 30 s busy timeout. So a request waits for the gate 
 loop, before it takes a thread, and at most ``DB_SLOTS`` requests hold a connection at once:
 fewer than the threads and the pooled connections, so each finds both.
 
+The hop itself is ``loop.run_in_executor`` on a pool of ``DB_SLOTS`` threads of the gate's
+own: anyio's ``to_thread`` (what ``run_in_threadpool`` calls) takes a capacity limiter and two
+cancel scopes per call, a third of the server's CPU on a request as small as ``/health``.
+The gate is an ``asyncio.Semaphore``, which costs nothing when a slot is free.
+
 Example::
 
     files = await in_transaction(request, lifecycle.delete, task_id)
@@ -15,14 +20,17 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import functools
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Concatenate, ParamSpec, TypeVar
 
-import anyio
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from starlette.concurrency import run_in_threadpool
 
 from tunelab.store.tasks import note_changed_by
 
@@ -33,12 +41,30 @@ T = TypeVar("T")
 
 
 def install(app: FastAPI) -> None:
-    app.state.db_gate = anyio.Semaphore(DB_SLOTS)
+    app.state.db_gate = asyncio.Semaphore(DB_SLOTS)
+    app.state.db_threads = None
+
+
+def _threads(app: FastAPI) -> ThreadPoolExecutor:
+    threads: ThreadPoolExecutor | None = app.state.db_threads
+    if threads is None:
+        # A holder of the gate runs one piece of work at a time: DB_SLOTS threads are never
+        # short, and none waits for a thread while it holds the write lock.
+        threads = app.state.db_threads = ThreadPoolExecutor(DB_SLOTS, "tunelab-db")
+    return threads
+
+
+def close(app: FastAPI) -> None:
+    """Let the gate's threads end (the app's shutdown); a later request starts new ones."""
+    threads: ThreadPoolExecutor | None = app.state.db_threads
+    app.state.db_threads = None
+    if threads is not None:
+        threads.shutdown(wait=True)
 
 
 @asynccontextmanager
 async def gate(request: Request) -> AsyncIterator[None]:
-    semaphore: anyio.Semaphore = request.app.state.db_gate
+    semaphore: asyncio.Semaphore = request.app.state.db_gate
     async with semaphore:
         yield
 
@@ -47,7 +73,25 @@ async def run_db(request: Request, func: Callable[P, T], *args: P.args, **kw: P.
     """``func`` on a worker thread once the gate lets this request in; it opens its own
     transaction (``engine.begin()``)."""
     async with gate(request):
-        return await run_in_threadpool(func, *args, **kw)
+        return await on_thread(request, func, *args, **kw)
+
+
+async def on_thread(request: Request, func: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
+    """``func`` on one of the gate's threads, for a request holding the gate. A request
+    cancelled meanwhile (its client went away) still waits for the work to end, as anyio's
+    threads make it: the gate's slot, and the connection the work holds, are given back
+    only once the thread is done with them."""
+    work = functools.partial(contextvars.copy_context().run, func, *args, **kw)
+    future = asyncio.get_running_loop().run_in_executor(_threads(request.app), work)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():  # however often the cancel comes
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([future])
+        if not future.cancelled():
+            future.exception()  # seen: the cancel is what this request ends with
+        raise
 
 
 async def in_transaction(

@@ -8,11 +8,10 @@ from typing import Annotated
 import anyio
 import sqlalchemy as sa
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from tunelab.domain.access import Principal
 from tunelab.server.authorize import current_principal
-from tunelab.server.db_gate import gate, note_writer
+from tunelab.server.db_gate import gate, note_writer, on_thread
 from tunelab.server.settings import ServerSettings
 
 
@@ -21,7 +20,7 @@ async def _connection(request: Request) -> AsyncIterator[sa.Connection]:
     engine: sa.Engine = request.app.state.engine
     async with gate(request):
         with anyio.CancelScope(shield=True):  # a connection opened is always given back
-            conn = await run_in_threadpool(_begin, engine)
+            conn = await on_thread(request, _begin, engine)
         try:
             yield conn
         except BaseException:
@@ -34,7 +33,7 @@ async def _finish(conn: sa.Connection, request: Request, *, commit: bool) -> Non
     # Shielded: a cancelled request (the client went away) still gives back its
     # connection, and on SQLite the write lock.
     with anyio.CancelScope(shield=True):
-        await run_in_threadpool(_end, conn, request, commit)
+        await on_thread(request, _end, conn, request, commit)
 
 
 def _begin(engine: sa.Engine) -> sa.Connection:

@@ -74,10 +74,10 @@ async def post_scalar_frame(task_id: str, request: Request, settings: Settings) 
     arrays: the server reads them straight from the request's bytes."""
     raw = await request.body()
     engine: sa.Engine = request.app.state.engine
-    return await run_db(request, _ingest_frame, engine, task_id, raw, settings.max_batch_points)
+    return await run_db(request, ingest_frame, engine, task_id, raw, settings.max_batch_points)
 
 
-def _ingest_frame(engine: sa.Engine, task_id: str, raw: bytes, max_points: int) -> dict[str, Any]:
+def ingest_frame(engine: sa.Engine, task_id: str, raw: bytes, max_points: int) -> dict[str, Any]:
     batch = decode_frame(raw, max_points)
     with engine.begin() as conn:
         result = scalars.ingest_batch(conn, task_id, batch)  # NotFound for an unknown task

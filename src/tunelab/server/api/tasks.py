@@ -46,10 +46,10 @@ Force = Annotated[bool, Query(description="the running task's own SDK records it
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED)
 async def create_task(body: TaskCreate, request: Request, who: Who) -> dict[str, Any]:
-    return await in_transaction(request, _create_task, body, who)
+    return await in_transaction(request, write_new_task, body, who)
 
 
-def _create_task(conn: sa.Connection, body: TaskCreate, who: Principal) -> dict[str, Any]:
+def write_new_task(conn: sa.Connection, body: TaskCreate, who: Principal) -> dict[str, Any]:
     new_root = access.require_create_in(conn, who, body.project)
     if body.parent:
         access.require_task(conn, who, body.parent, access.READ)
@@ -118,10 +118,10 @@ def get_task(task_id: str, conn: Conn) -> dict[str, Any]:
 async def update_task(
     task_id: str, body: TaskUpdate, request: Request, who: Who, force: Force = False
 ) -> dict[str, Any]:
-    return await in_transaction(request, _update_task, task_id, body, who, force)
+    return await in_transaction(request, write_task_update, task_id, body, who, force)
 
 
-def _update_task(
+def write_task_update(
     conn: sa.Connection, task_id: str, body: TaskUpdate, who: Principal, force: bool
 ) -> dict[str, Any]:
     changes = body.changes()
