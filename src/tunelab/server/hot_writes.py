@@ -37,6 +37,7 @@ from tunelab.domain.access import Principal
 from tunelab.server.api.scalars import ingest_frame
 from tunelab.server.api.task_models import TaskCreate, TaskUpdate
 from tunelab.server.api.tasks import write_new_task, write_task_update
+from tunelab.server.asgi_body import whole_body
 from tunelab.server.authorize import authorize
 from tunelab.server.db_gate import in_transaction, run_db
 
@@ -114,7 +115,7 @@ class HotWrites:
             return
         answer, path_params = lane
         try:
-            body = await _read_body(receive)
+            body = await whole_body(receive)
         except Exception as refused:  # the body limit or the input guard: the route says so
             await self.app(scope, _raising(refused), send)
             return
@@ -142,18 +143,6 @@ class HotWrites:
             }
         )
         await send({"type": "http.response.body", "body": content})
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body, or None if the client went away first."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunelab.errors import error_body
+from tunelab.server.asgi_body import whole_body
 from tunelab.server.mlflow.envelope import error_response as mlflow_error
 from tunelab.server.mlflow.envelope import is_mlflow_path
 
@@ -79,15 +80,9 @@ class InputGuardMiddleware:
             if done:
                 return await receive()
             done = True
-            chunks: list[bytes] = []
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return message
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    break
-            body = b"".join(chunks)
+            body = await whole_body(receive)
+            if body is None:
+                return {"type": "http.disconnect"}
             problem = _body_problem(body, kind, self.max_json_depth, nul_kept)
             if problem is not None:
                 raise HTTPException(400, problem)
