@@ -8,7 +8,10 @@ the ratio Tunelab / ``mlflow server`` of each.
 Cases, each on a fresh run:
 
 - ``log_batch``: ``MlflowClient.log_batch`` with 1,000 metrics per request (MLflow's limit
-  per request), ``--batches`` requests: 10 metric keys x 100 steps each;
+  per request), ``--batches`` requests: 10 metric keys x 100 steps each, the ``Metric``
+  objects made before the clock starts; ``log_batch_server_cpu_ms_per_request``: the
+  server's CPU time per request (its processes' user and system time, from ``/proc``),
+  which a busy host changes less than the time on the clock;
 - ``log_metric``: ``MlflowClient.log_metric``, one point per request, ``--singles`` requests;
 - ``log_metric_async``: ``MlflowClient.log_metric(..., synchronous=False)``,
   ``--async-points`` calls, timed until every call's operation is done and the points are
@@ -17,13 +20,14 @@ Cases, each on a fresh run:
   ``--history`` points (logged with ``log_batch`` first, 1,000 per request), which the
   client reads in pages of 25,000;
 - ``log_batch_http``, ``log_metric_http``, ``get_metric_history_http``: the same requests
-  made with httpx, without the MLflow client: the server's share (the client builds
-  protobuf messages and JSON for each request, and a protobuf message per point read back,
-  which costs more than storing or reading them).
+  made with httpx (``log_batch_http``'s bodies encoded beforehand), without the MLflow
+  client: the server's share (the client builds protobuf messages and JSON for each
+  request, and a protobuf message per point read back, which costs more than storing or
+  reading them).
 
-``client_floor``: the MLflow client's ``log_metric`` (sync and async) against a server that
-answers ``{}`` at once, doing nothing: the client's own time per call, under which no server
-gets.
+``client_floor``: the MLflow client's ``log_metric`` (sync and async) and ``log_batch`` of
+1,000 metrics against a server that answers ``{}`` at once, doing nothing: the client's own
+time per call, under which no server gets.
 
 ``--mlflow``: the ``mlflow`` command of an environment with the full ``mlflow`` package (the
 server is not in ``mlflow-skinny``); the same cases run against ``mlflow server
@@ -42,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +59,34 @@ from mlflow.entities import Metric
 from tests.services import ServerProcess, free_port
 
 
-def bench(tracking_uri: str, args: argparse.Namespace, found: dict[str, Any]) -> Iterator[None]:
+def bench(
+    tracking_uri: str, args: argparse.Namespace, found: dict[str, Any], cpu: Callable[[], float]
+) -> Iterator[None]:
     """The cases one after the other into ``found``, pausing after each: ``main`` runs each
-    case on both servers before the next, so a ratio compares runs close in time."""
+    case on both servers before the next, so a ratio compares runs close in time. ``cpu``
+    reads the server's CPU seconds so far."""
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.create_experiment(f"bench-{time.time_ns()}")
     stamp = int(time.time() * 1000)
 
     run = client.create_run(experiment).info.run_id
-    started = time.perf_counter()
-    for b in range(args.batches):
-        metrics = [
+    # The metrics made beforehand: the time is ``log_batch``'s, not the Metric objects'.
+    batches = [
+        [
             Metric(f"m{k}", float(step), stamp, b * 100 + step)
             for k in range(10)
             for step in range(100)
         ]
+        for b in range(args.batches)
+    ]
+    began = cpu()
+    started = time.perf_counter()
+    for metrics in batches:
         client.log_batch(run, metrics=metrics)
     seconds = time.perf_counter() - started
     found["log_batch_points_per_s"] = round(args.batches * 1000 / seconds)
     found["log_batch_ms_per_request"] = round(seconds / args.batches * 1000, 1)
+    found["log_batch_server_cpu_ms_per_request"] = round((cpu() - began) / args.batches * 1000, 2)
     yield
 
     run = client.create_run(experiment).info.run_id
@@ -129,10 +142,9 @@ def bench(tracking_uri: str, args: argparse.Namespace, found: dict[str, Any]) ->
 
     run = client.create_run(experiment).info.run_id
     api = f"{tracking_uri}/api/2.0/mlflow/runs/log-batch"
-    with httpx.Client(timeout=120) as http:
-        started = time.perf_counter()
-        for b in range(args.batches):
-            body = {
+    bodies = [
+        json.dumps(
+            {
                 "run_id": run,
                 "metrics": [
                     {
@@ -145,9 +157,20 @@ def bench(tracking_uri: str, args: argparse.Namespace, found: dict[str, Any]) ->
                     for step in range(100)
                 ],
             }
-            http.post(api, json=body).raise_for_status()
+        ).encode()
+        for b in range(args.batches)
+    ]
+    headers = {"content-type": "application/json"}
+    with httpx.Client(timeout=120) as http:
+        began = cpu()
+        started = time.perf_counter()
+        for body in bodies:
+            http.post(api, content=body, headers=headers).raise_for_status()
         seconds = time.perf_counter() - started
     found["log_batch_http_points_per_s"] = round(args.batches * 1000 / seconds)
+    found["log_batch_http_server_cpu_ms_per_request"] = round(
+        (cpu() - began) / args.batches * 1000, 2
+    )
     yield
 
 
@@ -218,12 +241,22 @@ def client_floor(args: argparse.Namespace) -> dict[str, Any]:
         for operation in operations:
             operation.wait()
         async_seconds = time.perf_counter() - started
+        batches = [
+            [Metric(f"m{k}", 0.5, 1, b * 100 + step) for k in range(10) for step in range(100)]
+            for b in range(args.batches)
+        ]
+        started = time.perf_counter()
+        for metrics in batches:
+            client.log_batch(run, metrics=metrics)
+        batch_seconds = time.perf_counter() - started
     finally:
         stop(proc)
     return {
         "log_metric_points_per_s": round(args.singles / seconds),
         "log_metric_ms_per_request": round(seconds / args.singles * 1000, 2),
         "log_metric_async_points_per_s": round(args.async_points / async_seconds),
+        "log_batch_points_per_s": round(args.batches * 1000 / batch_seconds),
+        "log_batch_ms_per_request": round(batch_seconds / args.batches * 1000, 1),
     }
 
 
@@ -273,6 +306,26 @@ def stop(proc: subprocess.Popen[Any]) -> None:
         proc.wait(timeout=15)
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's user and system CPU seconds so far (Linux ``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User and system CPU seconds of the live processes of process group ``group`` (a
+    server and the workers it started), from ``/proc`` (Linux)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def ratios(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, float]:
     """Tunelab / mlflow server for each rate (points per second; for the history, the
     inverse ratio of the seconds the read took)."""
@@ -296,12 +349,17 @@ def main() -> None:
         server = ServerProcess(Path(tmp) / "tunelab")
         server.start()
         servers.callback(server.stop)
-        runs = [bench(f"{server.url}/mlflow", args, found["tunelab"])]
+        assert server.proc is not None
+        pid = server.proc.pid
+        runs = [bench(f"{server.url}/mlflow", args, found["tunelab"], lambda: cpu_seconds(pid))]
         if args.mlflow:
             proc, url = mlflow_server(args.mlflow, Path(tmp))
             servers.callback(stop, proc)
             found["mlflow_server_sqlite"] = {}
-            runs.append(bench(url, args, found["mlflow_server_sqlite"]))
+            group = proc.pid  # its own session: the server and its workers
+            runs.append(
+                bench(url, args, found["mlflow_server_sqlite"], lambda: group_cpu_seconds(group))
+            )
         for _ in zip(*runs, strict=True):
             pass  # one case on each server in turn
     if args.mlflow:

@@ -4,15 +4,17 @@ every point in step order with its value and timestamp, on a real server asking 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Param, RunTag
 
 from tests.accounts import login_server
 from tests.services import ServerProcess
@@ -174,3 +176,221 @@ def test_metric_writes_are_checked_and_all_or_nothing(logging: Logging) -> None:
         400,
         "INVALID_PARAMETER_VALUE",
     )
+
+
+def _history(logging: Logging, run: str, key: str) -> list[tuple[int, float, int]]:
+    query = {"run_id": run, "metric_key": key}
+    page = httpx.get(f"{logging.api}/metrics/get-history", params=query, headers=logging.headers)
+    assert page.status_code == 200, page.text
+    return [(m["step"], _double(m["value"]), m["timestamp"]) for m in page.json()["metrics"]]
+
+
+def _same_points(
+    read: list[tuple[int, float, int]], expected: list[tuple[int, float, int]]
+) -> bool:
+    return len(read) == len(expected) and all(
+        (s, t) == (es, et) and (v == ev or (math.isnan(v) and math.isnan(ev)))
+        for (s, v, t), (es, ev, et) in zip(read, expected, strict=True)
+    )
+
+
+def test_a_batch_of_mixed_metrics_reads_back_as_logged(logging: Logging) -> None:
+    """Keys interleaved, steps out of order and repeated, NaN and the infinities, params and
+    tags beside them: each key's history is its points by step (the order logged within a
+    step), through MLflow's client and as proto3 JSON writes the values by hand."""
+    client = logging.client
+    run = _run(logging)
+    big = 2**62
+    logged: dict[str, list[tuple[int, float, int]]] = {"loss": [], "train/acc": [], "a/b/c": []}
+    metrics = []
+    for i in range(300):
+        key = ("loss", "train/acc", "a/b/c")[i % 3]
+        step = (i * 7919) % 101 - 20  # out of order, repeated, negative
+        value = [math.nan, math.inf, -math.inf][i % 3] if i % 10 == 0 else i / 3
+        logged[key].append((step, value, STAMP + i % 17))
+        metrics.append(Metric(key, value, STAMP + i % 17, step))
+    logged["loss"].append((big, 2.5, STAMP))
+    metrics.append(Metric("loss", 2.5, STAMP, big))
+    client.log_batch(
+        run,
+        metrics=metrics,
+        params=[Param("lr", "0.1"), Param("lr", "0.1"), Param("layers", "4")],
+        tags=[RunTag("phase", "warmup")],
+    )
+    for key, points in logged.items():
+        expected = sorted(points, key=lambda p: p[0])
+        history = client.get_metric_history(run, key)
+        assert _same_points([(m.step, m.value, m.timestamp) for m in history], expected), key
+        assert _same_points(_history(logging, run, key), expected), key
+    data = client.get_run(run).data
+    assert data.params == {"lr": "0.1", "layers": "4"}
+    assert data.tags["phase"] == "warmup"
+    assert data.metrics["loss"] == 2.5
+
+    # The forms proto3 JSON allows: int64 as a string or an integral number, doubles as
+    # integers or the strings of NaN and the infinities; a missing step is step 0.
+    given = [
+        {"key": "raw", "value": "NaN", "timestamp": str(STAMP + 1), "step": "12"},
+        {"key": "raw", "value": 3, "timestamp": float(STAMP + 2), "step": 11.0},
+        {"key": "raw", "value": "-Infinity", "timestamp": STAMP + 3},
+        {"key": "raw", "value": "2.5", "timestamp": STAMP + 4, "step": -4},
+        {"key": "raw", "value": 1e308, "timestamp": STAMP + 5, "step": None},
+    ]
+    answer = httpx.post(
+        f"{logging.api}/runs/log-batch",
+        json={"run_id": run, "metrics": given},
+        headers=logging.headers,
+    )
+    assert (answer.status_code, answer.json()) == (200, {})
+    # A byte-order mark before the JSON, as Python's JSON parser has always taken it.
+    marked = httpx.post(
+        f"{logging.api}/runs/log-batch",
+        content=b"\xef\xbb\xbf" + json.dumps({"run_id": run, "metrics": [given[1]]}).encode(),
+        headers={**logging.headers, "content-type": "application/json"},
+    )
+    assert (marked.status_code, marked.json()) == (200, {})
+    assert _same_points(
+        _history(logging, run, "raw"),
+        [
+            (-4, 2.5, STAMP + 4),
+            (0, -math.inf, STAMP + 3),
+            (0, 1e308, STAMP + 5),
+            (11, 3.0, STAMP + 2),
+            (11, 3.0, STAMP + 2),
+            (12, math.nan, STAMP + 1),
+        ],
+    )
+
+
+def test_a_refused_batch_says_what_is_wrong_and_stores_nothing(logging: Logging) -> None:
+    """The first problem in MLflow's order (the run, the items' shapes, the limits, the
+    params, each metric's fields in turn, the metric keys, the tags) is the answer, and
+    none of the batch is stored."""
+    run = _run(logging)
+    ok = {"key": "m", "value": 0.5, "timestamp": STAMP, "step": 1}
+    long_key = "k" * 251
+    huge = 10**400
+    cases: list[tuple[Any, int, str]] = [
+        ({"run_id": "0" * 32, "metrics": [ok]}, 404, f"Run '{'0' * 32}' not found"),
+        (
+            {"run_id": 7, "metrics": [ok]},
+            400,
+            "Invalid value 7 for parameter 'run_id': must be a string",
+        ),
+        (
+            {"run_id": run, "metrics": "many"},
+            400,
+            "Invalid value 'many' for parameter 'metrics': must be a list",
+        ),
+        (
+            {"run_id": run, "metrics": [ok, 5]},
+            400,
+            "Invalid value 5 in 'metrics': must be an object",
+        ),
+        (
+            {"run_id": run, "metrics": [ok] * 1001},
+            400,
+            "A batch logging request can contain at most 1000 metrics. Got 1001 metrics.",
+        ),
+        (
+            {
+                "run_id": run,
+                "metrics": [ok],
+                "params": [{"key": "p", "value": "1"}, {"key": "p", "value": "2"}],
+            },
+            400,
+            "Duplicate parameter keys have been submitted: 'p'",
+        ),
+        (
+            {
+                "run_id": run,
+                "metrics": [{**ok, "value": "high"}],
+                "params": [{"key": "p", "value": "v" * 6001}],
+            },
+            400,
+            "param 'p': a value is at most 6000 characters",
+        ),
+        (
+            {"run_id": run, "metrics": [ok, {**ok, "key": ""}]},
+            400,
+            "Missing value for required parameter 'key'",
+        ),
+        (
+            {"run_id": run, "metrics": [ok, {**ok, "key": 7}]},
+            400,
+            "Invalid value 7 for parameter 'key': must be a string",
+        ),
+        (
+            {"run_id": run, "metrics": [{**ok, "key": long_key}, {**ok, "value": "high"}]},
+            400,
+            "Invalid value 'high' for parameter 'value': must be a number",
+        ),
+        (
+            {"run_id": run, "metrics": [ok, {**ok, "key": long_key}]},
+            400,
+            f"a metric key must be 1 to 250 characters, got {long_key!r}",
+        ),
+        (
+            {"run_id": run, "metrics": [{**ok, "value": True}]},
+            400,
+            "Invalid value True for parameter 'value': must be a number",
+        ),
+        (
+            {"run_id": run, "metrics": [{**ok, "value": None}]},
+            400,
+            "Missing value for required parameter 'value'",
+        ),
+        (
+            {"run_id": run, "metrics": [{**ok, "value": huge}]},
+            400,
+            f"Invalid value {huge!r} for parameter 'value': out of a double's range",
+        ),
+        (
+            {"run_id": run, "metrics": [{k: v for k, v in ok.items() if k != "timestamp"}]},
+            400,
+            "Missing value for required parameter 'timestamp'",
+        ),
+        (
+            {"run_id": run, "metrics": [{**ok, "timestamp": "x"}]},
+            400,
+            "Invalid value 'x' for parameter 'timestamp': must be an int64",
+        ),
+        (
+            {"run_id": run, "metrics": [{**ok, "step": 1.5}]},
+            400,
+            "Invalid value 1.5 for parameter 'step': must be an int64",
+        ),
+        (
+            {"run_id": run, "metrics": [{**ok, "step": 2**63}]},
+            400,
+            f"Invalid value {2**63} for parameter 'step': must be an int64",
+        ),
+        (
+            {"run_id": run, "metrics": [ok, {**ok, "timestamp": 10**15}]},
+            400,
+            "series 'm'/'m': timestamps must be finite seconds since the epoch between 1970 "
+            "and the end of year 9999",
+        ),
+        (
+            {"run_id": run, "metrics": [ok], "tags": [{"key": "", "value": "x"}]},
+            400,
+            "Missing value for required parameter 'key'",
+        ),
+        ([1, 2], 400, "body: Input should be a valid dictionary"),
+    ]
+    for body, status, message in cases:
+        refused = httpx.post(f"{logging.api}/runs/log-batch", json=body, headers=logging.headers)
+        assert refused.status_code == status, (body, refused.text)
+        code = "RESOURCE_DOES_NOT_EXIST" if status == 404 else "INVALID_PARAMETER_VALUE"
+        assert refused.json() == {"error_code": code, "message": message}
+    broken = httpx.post(
+        f"{logging.api}/runs/log-batch",
+        content=b'{"run_id": "' + run.encode() + b'", "metrics": [',
+        headers={**logging.headers, "content-type": "application/json"},
+    )
+    assert broken.json() == {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": "the request body is not valid JSON",
+    }
+    assert _history(logging, run, "m") == []
+    assert logging.client.get_run(run).data.params == {}

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from tunelab.errors import InvalidInput
 from tunelab.server.mlflow import run_search, run_writes
+from tunelab.server.mlflow.metric_columns import MetricColumns, Point
 from tunelab.server.mlflow.search_filter import parse_filter, parse_order_by
 from tunelab.store import tasks
 from tunelab.store.projects import project_id_by_name
@@ -22,11 +23,11 @@ def _run(conn: sa.Connection, name: str, **data: dict[str, object]) -> str:
     run_writes.log_params(conn, task_id, {k: str(v) for k, v in data.get("params", {}).items()})
     run_writes.set_tags(conn, task_id, {k: str(v) for k, v in data.get("tags", {}).items()})
     points = [
-        run_writes.MetricPoint(key, float(value), 1_000, step)  # type: ignore[arg-type]
+        Point(key, float(value), 1_000, step)
         for key, values in data.get("metrics", {}).items()
         for step, value in enumerate(np.atleast_1d(values))  # type: ignore[call-overload]
     ]
-    run_writes.log_metrics(conn, task_id, points)
+    run_writes.log_metrics(conn, task_id, MetricColumns.of_points(points))
     return task_id
 
 

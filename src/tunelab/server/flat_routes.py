@@ -39,10 +39,11 @@ def flatten(app: FastAPI) -> None:
 
 def _as_route(context: RouteContext) -> APIRoute:
     """The route ``context`` resolves to, with what its inclusions added (prefix,
-    dependencies, tags, responses, defaults) made its own, as FastAPI resolves them."""
+    dependencies, tags, responses, defaults) made its own, as FastAPI resolves them; of
+    the original's class, as an included router's ``route_class`` makes it."""
     original = context.original_route
     assert isinstance(original, APIRoute) and context.path is not None
-    return APIRoute(
+    return type(original)(
         context.path,
         original.endpoint,
         response_model=context.response_model,

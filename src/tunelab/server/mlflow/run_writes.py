@@ -1,19 +1,18 @@
 """What MLflow writes on a run, as changes to its task: tags (``mapping.sort_tags``), params
 (hyperparameters of section ``MLflow``, never changed once logged, as in MLflow) and metrics
-(one scalar batch per request, through the store's batch ingest)."""
+(one scalar batch per request, through the store's batch ingest, from ``metric_columns``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.server.mlflow import mapping
+from tunelab.server.mlflow.metric_columns import MetricColumns
 from tunelab.store import scalars, task_inputs
 from tunelab.store import tasks as task_store
 from tunelab.store.schema import task_params, tasks
@@ -22,14 +21,6 @@ from tunelab.store.schema import task_params, tasks
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
-
-
-@dataclass(frozen=True)
-class MetricPoint:
-    key: str
-    value: float
-    timestamp_ms: int
-    step: int
 
 
 def check_key(key: str, what: str) -> str:
@@ -117,26 +108,13 @@ def log_params(conn: sa.Connection, task_id: str, params: Mapping[str, str]) -> 
         )
 
 
-def log_metrics(conn: sa.Connection, task_id: str, points: Sequence[MetricPoint]) -> None:
+def log_metrics(conn: sa.Connection, task_id: str, metrics: MetricColumns) -> None:
     """All points in one scalar batch: one chunk row per series, whatever the count."""
-    if not points:
+    if not metrics.keys:
         return
-    grouped: dict[tuple[str, str], list[MetricPoint]] = {}
-    for point in points:
-        grouped.setdefault(mapping.metric_names(check_key(point.key, "metric")), []).append(point)
-    series = [
-        scalars.SeriesPoints(
-            metric=title,
-            variant=name,
-            iterations=np.fromiter((p.step for p in group), dtype=np.int64, count=len(group)),
-            values=np.fromiter((p.value for p in group), dtype=np.float64, count=len(group)),
-            timestamps=np.fromiter(
-                (p.timestamp_ms / 1000 for p in group), dtype=np.float64, count=len(group)
-            ),
-        )
-        for (title, name), group in grouped.items()
-    ]
-    scalars.ingest_batch(conn, task_id, scalars.ScalarBatch(series))
+    for key in metrics.unique_keys():
+        check_key(key, "metric")
+    scalars.ingest_batch(conn, task_id, scalars.ScalarBatch(metrics.series()))
 
 
 def _status(conn: sa.Connection, task_id: str) -> str:
