@@ -248,3 +248,40 @@ def test_invalid_utf8_in_a_page_form_is_an_error_page_or_toast(
         query = web.get("/experiments?search=%ff")
         assert "UTF-8" in refused(query, 400, page=True)
     assert state(api, hostile_server, task["id"]) == before
+
+
+def test_lone_surrogate_escapes_in_json_are_a_400(
+    api: httpx.Client, hostile_server: ServerProcess, task: dict[str, Any]
+) -> None:
+    """``"\\ud800"`` is valid JSON but no text: UTF-8 has no encoding for half a pair, so no
+    store could hold it. Routes that read their body untyped (MLflow's) would reach the store
+    with it; the guard refuses it for all, as it refuses NUL."""
+    mlflow = f"{hostile_server.url}/mlflow/api/2.0/mlflow"
+    experiment = ok(api.post(f"{mlflow}/experiments/create", json={"name": "surrogates"}))
+    run = ok(api.post(f"{mlflow}/runs/create", json=experiment))["run"]["info"]["run_id"]
+    batch = b'{"run_id": "%s", "metrics": [{"key": "%s", "value": 1, "timestamp": 1, "step": 0}]}'
+    for key in (rb"lone\ud800", rb"\udc00low", rb"\\\ud800", rb"\\ud800\udc00", rb"\udbff\ud800"):
+        answer = api.post(
+            f"{mlflow}/runs/log-batch", content=batch % (run.encode(), key), headers=JSON
+        )
+        assert answer.status_code == 400, (key, answer.text[:300])
+        assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    tid = task["id"]
+    hyper = b'{"Args": {"lr": {"value": "half \\udfff"}}}'
+    assert "surrogate" in refused(
+        api.patch(f"/tasks/{tid}/hyperparameters", content=hyper, headers=JSON), 400
+    )
+    # A whole pair is a character, and an escaped backslash makes the rest plain text.
+    for key in (rb"pair\ud83d\ude00", rb"text\\ud800"):
+        ok(api.post(f"{mlflow}/runs/log-batch", content=batch % (run.encode(), key), headers=JSON))
+    history = ok(
+        api.get(
+            f"{mlflow}/metrics/get-history", params={"run_id": run, "metric_key": "pair\U0001f600"}
+        )
+    )
+    assert [m["value"] for m in history["metrics"]] == [1.0]
+    ok(
+        api.get(
+            f"{mlflow}/metrics/get-history", params={"run_id": run, "metric_key": "text\\ud800"}
+        )
+    )

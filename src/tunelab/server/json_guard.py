@@ -46,6 +46,11 @@ _OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
 _CHUNK = 1 << 20
 
 _NUL_ESCAPE = b"\\u0000"
+# A high surrogate escape with the low one after it (a pair: 12 bytes), or either alone.
+_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?:\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    rb"|\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 # Bodies whose text may hold a NUL: console lines, program output stored as it came.
 _NUL_KEPT = re.compile(r"/api/v1/tasks/[^/]+/console")
 
@@ -112,6 +117,11 @@ def _body_problem(body: bytes, kind: str, max_depth: int, nul_kept: bool) -> str
     problem = _json_problem(body, max_depth)
     if problem is None and not nul_kept and _holds_nul(body):
         return "the JSON body holds a NUL character (\\u0000), which no stored text may hold"
+    if problem is None and _holds_lone_surrogate(body):
+        return (
+            "the JSON body holds half of a surrogate pair (an escape such as \\ud800 without "
+            "its other half), which is no character: UTF-8 and the store cannot hold it"
+        )
     return problem
 
 
@@ -170,6 +180,31 @@ def _json_depth(body: bytes) -> int:
     return deepest
 
 
+def _holds_lone_surrogate(body: bytes) -> bool:
+    """A ``\\uD800`` to ``\\uDFFF`` escape not in a high-then-low pair: valid JSON that a parser
+    reads as half a character. An escape counts only after an even run of backslashes."""
+    if b"\\u" not in body:
+        return False
+    for found in _SURROGATE_ESCAPE.finditer(body):
+        whole_pair = len(found.group()) == 12
+        if _escaped(body, found.start()):
+            # The text "\\u…", not an escape; the low half of a "pair", though, is one.
+            if whole_pair:
+                return True
+            continue
+        if not whole_pair:
+            return True
+    return False
+
+
+def _escaped(body: bytes, at: int) -> bool:
+    """Whether the backslash at ``at`` is itself escaped: an odd run of backslashes before."""
+    start = at
+    while start > 0 and body[start - 1] == 0x5C:
+        start -= 1
+    return (at - start) % 2 == 1
+
+
 def _holds_nul(body: bytes) -> bool:
     """A NUL byte, or a ``\\u0000`` escape that a JSON parser reads as one: preceded by an
     even number of backslashes (``\\\\u0000`` is a backslash and the text ``u0000``)."""
@@ -177,10 +212,7 @@ def _holds_nul(body: bytes) -> bool:
         return True
     at = body.find(_NUL_ESCAPE)
     while at != -1:
-        start = at
-        while start > 0 and body[start - 1] == 0x5C:  # each escape's run is walked once
-            start -= 1
-        if (at - start) % 2 == 0:
+        if not _escaped(body, at):
             return True
         at = body.find(_NUL_ESCAPE, at + len(_NUL_ESCAPE))
     return False
