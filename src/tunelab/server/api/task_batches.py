@@ -39,7 +39,7 @@ MAX_BATCH_TASKS = 1_000
 
 
 class BatchTaskIn(TaskCreate):
-    scalars: Annotated[list[SeriesIn], Field(max_length=10_000)] = []
+    scalars: Annotated[list[SeriesIn], Field(max_length=10_000)] = Field(default_factory=list)
 
 
 class TaskBatchIn(BaseModel):
