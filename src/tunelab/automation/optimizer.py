@@ -261,6 +261,10 @@ class HyperParameterOptimizer:
                     break
                 self._stop_event.wait(self.pool_period_min * 60)
             self._stop_active()
+            # A trial that completed between the last look and its stop request keeps its
+            # outcome (``TrialLauncher.stop``): one more look ranks it, and archives it
+            # under ``save_top_k_tasks_only`` like any other.
+            self._poll(apply_limits=False)
             self._report.trials(self.trials)
             self._end_task("completed")
         except BaseException as exc:
@@ -285,7 +289,7 @@ class HyperParameterOptimizer:
                 self._trials.append(trial)
             self.optimizer.trial_started(trial)
 
-    def _poll(self) -> None:
+    def _poll(self, *, apply_limits: bool = True) -> None:
         assert self._launcher is not None
         for trial in self.trials:
             if trial.ended:
@@ -294,7 +298,7 @@ class HyperParameterOptimizer:
             self._launcher.refresh(trial)
             if trial.ended:
                 self._trial_ended(trial, was_running)
-            elif trial.status == "running":
+            elif apply_limits and trial.status == "running":
                 self._apply_limits(trial)
 
     def _apply_limits(self, trial: Trial) -> None:
