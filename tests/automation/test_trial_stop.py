@@ -4,6 +4,8 @@ outcome stands, and the optimizer ranks it."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tunelab.automation import DiscreteParameterRange, GridSearch, HyperParameterOptimizer
@@ -29,13 +31,16 @@ def test_a_trial_that_completed_before_its_stop_arrived_is_left_completed(
     assert seen_running.stop_reason == "optimization ended"
 
 
+@pytest.mark.parametrize("when", ["before its stop request", "after its stop request"])
 def test_trials_that_complete_as_the_search_ends_are_ranked_and_archived(
-    api_url: str, client: ApiClient, monkeypatch: pytest.MonkeyPatch
+    api_url: str, client: ApiClient, monkeypatch: pytest.MonkeyPatch, when: str
 ) -> None:
-    """Both trials complete between the optimizer's last look and its stop requests (the
-    search's time limit strikes in between): the final look still ranks them, and
-    ``save_top_k_tasks_only=1`` archives the worse one."""
-    base = client.create_task({"name": "hpo", "project": "optimizer-end-race", "status": "draft"})
+    """Both trials are running when the search's time limit strikes, and complete (losses 1
+    and 2) just before the optimizer's stop requests or just after, before they see them:
+    their outcome stands, the optimizer ranks them, and ``save_top_k_tasks_only=1`` archives
+    the worse one."""
+    project = f"optimizer-end-race-{when.split()[0]}"
+    base = client.create_task({"name": "hpo", "project": project, "status": "draft"})
     client.set_hyperparameters(
         base["id"], {"Args": {"lr": {"value": "0.1", "type": "float", "description": ""}}}
     )
@@ -44,25 +49,27 @@ def test_trials_that_complete_as_the_search_ends_are_ranked_and_archived(
         hyper_parameters=[DiscreteParameterRange("Args/lr", [0.1, 0.2])],
         objective_metric_title="loss", objective_metric_series="val",
         optimizer_class=GridSearch, save_top_k_tasks_only=1, max_number_of_concurrent_tasks=2,
-        execution_queue="optimizer-end-race", total_max_jobs=2, pool_period_min=0.01 / 60,
+        execution_queue=project, total_max_jobs=2, pool_period_min=0.01 / 60,
         auto_connect_task=False,
     )  # fmt: skip
-    looks = 0
 
-    def time_is_up() -> bool:
-        """False until both trials are out; then they complete, with losses 1 and 2, just
-        before the search's time runs out."""
-        nonlocal looks
-        looks += 1
-        trials = optimizer.trials
-        if len(trials) < 2:
-            return False
-        for loss, trial in enumerate(trials, start=1):
-            client.start_task(trial.task_id, worker="optimizer-end-race")
+    def complete() -> None:
+        for loss, trial in enumerate(optimizer.trials, start=1):
             series = {"metric": "loss", "variant": "val", "iterations": [0], "values": [loss],
                       "timestamps": [1.7e9]}  # fmt: skip
             client.post_scalars(trial.task_id, {"batch_id": trial.task_id, "series": [series]})
             client.update_task(trial.task_id, status="completed")
+
+    def time_is_up() -> bool:
+        """False until both trials are out; then they run, and the time is up."""
+        if len(optimizer.trials) < 2:
+            return False
+        for trial in optimizer.trials:
+            client.start_task(trial.task_id, worker=project)
+        if when == "before its stop request":
+            complete()
+        else:
+            threading.Timer(0.5, complete).start()
         return True
 
     monkeypatch.setattr(optimizer, "reached_time_limit", time_is_up)

@@ -50,6 +50,10 @@ from tunelab.sdk.task import Task
 from tunelab.sdk.task_lifecycle import shared_client
 from tunelab.sdk.transport import ApiClient
 
+# How long a search that ends waits for the trials it stopped to end, so that their outcome
+# is ranked: a running trial sees its stop request within seconds.
+SETTLE_SECONDS = 30.0
+
 JobCallback = Callable[[str, float | None, int | None, dict[str, Any], str | None], Any]
 
 
@@ -261,10 +265,7 @@ class HyperParameterOptimizer:
                     break
                 self._stop_event.wait(self.pool_period_min * 60)
             self._stop_active()
-            # A trial that completed between the last look and its stop request keeps its
-            # outcome (``TrialLauncher.stop``): one more look ranks it, and archives it
-            # under ``save_top_k_tasks_only`` like any other.
-            self._poll(apply_limits=False)
+            self._settle()
             self._report.trials(self.trials)
             self._end_task("completed")
         except BaseException as exc:
@@ -331,6 +332,19 @@ class HyperParameterOptimizer:
         if self.save_top_k_tasks_only is not None:
             for other in ranked[self.save_top_k_tasks_only :]:
                 self._client.archive_task(other.task_id)
+
+    def _settle(self) -> None:
+        """Look at the trials just asked to stop until they end (for ``SETTLE_SECONDS`` at
+        most). One may complete before it sees the request, or have completed just before
+        it (``TrialLauncher.stop``): its outcome stands, and it is ranked, and archived under
+        ``save_top_k_tasks_only``, like any other."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            self._poll(apply_limits=False)
+            left = deadline - time.monotonic()
+            if self.get_num_active_experiments() == 0 or left <= 0:
+                return
+            time.sleep(min(max(self.pool_period_min * 60, 0.1), left))
 
     def _compute_time(self) -> float:
         running = sum(
