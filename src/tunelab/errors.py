@@ -22,7 +22,10 @@ exception from ``code``; the CLI prints ``message`` and exits non-zero.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=Enum)
 
 
 class TunelabError(Exception):
@@ -117,6 +120,15 @@ class ForgeError(RepositoryUnavailable):
 class ConfigError(TunelabError):
     status = 400
     code = "config_error"
+
+
+def enum_member(kind: type[E], value: Any, what: str) -> E:
+    """``kind(value)``, or an InvalidInput naming ``what`` and the values allowed."""
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(str(member.value) for member in kind)
+        raise InvalidInput(f"unknown {what} {value!r}; one of: {allowed}") from None
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:

@@ -7,18 +7,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from tunelab.domain.access import Role, UserKind, strongest
-from tunelab.errors import InvalidInput
+from tunelab.errors import InvalidInput, enum_member
 from tunelab.store.projects import ancestors_and_self, get_project
 from tunelab.store.schema import project_roles, projects, users
 from tunelab.store.users import user_by_name
 
 
 def parse_role(value: Any) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        allowed = ", ".join(r.value for r in Role)
-        raise InvalidInput(f"unknown role {value!r}; one of: {allowed}") from None
+    return enum_member(Role, value, "role")
 
 
 def member_by_name(conn: sa.Connection, name: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from tunelab.domain.task import (
     TaskStatus,
     TaskType,
 )
-from tunelab.errors import InvalidInput
+from tunelab.errors import InvalidInput, enum_member
 from tunelab.store.git_runs import checked_git_run, read_git_run
 
 MAX_NAME_LENGTH = 1024
@@ -24,19 +24,11 @@ MAX_USER_LENGTH = 256
 
 
 def status_of(value: Any) -> TaskStatus:
-    try:
-        return TaskStatus(value)
-    except ValueError:
-        allowed = ", ".join(s.value for s in TaskStatus)
-        raise InvalidInput(f"unknown status {value!r}; one of: {allowed}") from None
+    return enum_member(TaskStatus, value, "status")
 
 
 def type_of(value: Any) -> TaskType:
-    try:
-        return TaskType(value)
-    except ValueError:
-        allowed = ", ".join(t.value for t in TaskType)
-        raise InvalidInput(f"unknown task type {value!r}; one of: {allowed}") from None
+    return enum_member(TaskType, value, "task type")
 
 
 def checked_name(value: Any) -> str:
