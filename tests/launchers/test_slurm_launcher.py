@@ -86,11 +86,21 @@ def test_tasks_run_through_sbatch_once_each_with_their_edited_values(
         "00:30:00",
         "300M",
     )
-    # At most two jobs in flight: the third was submitted once one of the first two ended.
-    jobs = [slurm.job(task["launch"]["job_id"]) for task in done]
-    third = max(jobs, key=lambda job: int(job["JobId"]))
-    others = [job for job in jobs if job is not third]
-    assert third["SubmitTime"] >= min(job["EndTime"] for job in others)
+    # At most two jobs in flight: the third was submitted only after Slurm reported one of
+    # the first two ended. The launcher's own log orders the two events; Slurm's SubmitTime
+    # and EndTime do not, being whole seconds that Slurm may set after the state changes.
+    *first_two, third = sorted(done, key=lambda task: int(task["launch"]["job_id"]))
+    lines = log.splitlines()
+    submitted = lines.index(
+        f"tunelab launcher: task {third['id']} submitted as slurm job {third['launch']['job_id']}"
+    )
+    ended = [
+        i
+        for i, line in enumerate(lines)
+        for task in first_two
+        if f"slurm job {task['launch']['job_id']} COMPLETED;" in line
+    ]
+    assert ended and min(ended) < submitted, log
 
 
 def test_a_job_past_its_time_limit_fails_its_task_with_time_limit(

@@ -380,9 +380,8 @@ class Launcher:
     def _leave(self) -> None:
         if self.jobs:
             # Their tasks stay this worker's: the launcher started again follows them.
-            _say(
-                f"{len(self.jobs)} jobs left to {self.backend.name}; start me again to follow them"
-            )
+            count = f"{len(self.jobs)} job{'s' if len(self.jobs) > 1 else ''}"
+            _say(f"{count} left to {self.backend.name}; start me again to follow them")
             return
         try:
             self.client.unregister_worker(self.worker_id)
