@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.services import ServerProcess
 from tests.web.seed import create_task, project_name, report_scalars
+from tunelab.server.web.table_export import EXPORT_PAGE
 
 
 def board(http: httpx.Client) -> str:
@@ -92,3 +93,21 @@ def test_next_follows_a_cursor_and_the_export_streams_every_page(http: httpx.Cli
     assert [r["name"] for r in rows] == ["ash", "birch", "cedar", "dogwood", "elm"]
     bad = http.get(f"{url}?filter=metrics.accuracy/val.last%20%3E%20high")
     assert bad.status_code == 400
+
+
+def test_the_export_refuses_a_bad_query_before_any_row_and_streams_past_one_page(
+    http: httpx.Client,
+) -> None:
+    project = project_name("export")
+    runs = [{"name": f"run-{i:04d}", "project": project} for i in range(EXPORT_PAGE + 3)]
+    assert http.post("/api/v1/tasks/batch", json={"tasks": runs}).status_code == 201
+    found = http.get("/api/v1/projects").json()["items"]
+    project_id = next(p["id"] for p in found if p["name"] == project)
+    export = http.get("/table/export.csv", params={"project_id": project_id, "sort": "-name"})
+    names = [row["name"] for row in csv.DictReader(io.StringIO(export.text))]
+    assert names == [run["name"] for run in reversed(runs)]  # every page, in the table's order
+    # A query the table refuses is a 400 with nothing sent, not a file cut off after its header.
+    for bad in ({"status": "."}, {"type": "nope"}, {"filter": f"{COLUMN} > high"}, {"sort": "?"}):
+        refused = http.get("/table/export.csv", params={"project_id": project_id, **bad})
+        assert refused.status_code == 400, (bad, refused.text[:300])
+        assert not refused.headers["content-type"].startswith("text/csv"), bad

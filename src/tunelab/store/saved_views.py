@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.lookup import new_id, now
+from tunelab.store.projects import names_by_id
 from tunelab.store.schema import saved_views
 from tunelab.store.task_columns import parse_columns
 from tunelab.store.task_filters import parse_filters
@@ -64,6 +65,8 @@ def create_view(
 ) -> dict[str, Any]:
     name = _name(name)
     values = normalized_layout(layout)
+    if not names_by_id(conn, [project_id]):
+        raise NotFound(f"no project with id {project_id!r}")
     _refuse_taken(conn, project_id, name)
     stamp = now()
     view_id = new_id()

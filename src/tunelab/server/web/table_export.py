@@ -70,29 +70,39 @@ def export_table(request: Request, conn: Conn, project_id: str = "") -> Streamin
         page_size=EXPORT_PAGE,
     )
     columns = state.columns
-    # Checked now, while an error can still be a 400 rather than a cut-off file.
-    task_listing.parse_order_by(query.order_by)
+    # The first page is read now, while an error in the query (a status, a filter, a sort)
+    # can still be a 400 rather than a cut-off file; the others stream.
+    first, after = _page(conn, query, columns)
     engine: sa.Engine = request.app.state.engine
     name = (project or "experiments").replace("/", "-")
     # A download, like any file a user's data fills: saved, never shown as a page.
     headers = {**user_file_headers(f"{_safe(name)}.csv"), "Cache-Control": "no-store"}
     return StreamingResponse(
-        _lines(engine, query, columns), media_type="text/csv; charset=utf-8", headers=headers
+        _lines(engine, query, columns, first, after),
+        media_type="text/csv; charset=utf-8",
+        headers=headers,
     )
 
 
-def _lines(engine: sa.Engine, query: TaskQuery, columns: list[Column]) -> Iterator[str]:
+def _lines(
+    engine: sa.Engine, query: TaskQuery, columns: list[Column], first: str, after: str | None
+) -> Iterator[str]:
     yield _row([*BASE_HEADER, *(c.key for c in columns)])
-    while True:
+    yield first
+    while after is not None:
         # A short transaction per page: a long export holds no lock or snapshot throughout.
         with engine.connect() as conn:
-            listing = task_listing.list_tasks(conn, query)
-            items = listing["items"]
-            values = task_columns.column_values(conn, [t["id"] for t in items], columns)
-        yield "".join(_row(_cells(task, values[task["id"]], columns)) for task in items)
-        if listing["next"] is None:
-            return
-        query = dataclasses.replace(query, after=listing["next"])
+            text, after = _page(conn, dataclasses.replace(query, after=after), columns)
+        yield text
+
+
+def _page(conn: sa.Connection, query: TaskQuery, columns: list[Column]) -> tuple[str, str | None]:
+    """One page's rows as CSV, and the cursor of the next page (None after the last)."""
+    listing = task_listing.list_tasks(conn, query)
+    items = listing["items"]
+    values = task_columns.column_values(conn, [t["id"] for t in items], columns)
+    text = "".join(_row(_cells(task, values[task["id"]], columns)) for task in items)
+    return text, listing["next"]
 
 
 def _cells(task: dict[str, Any], extra: dict[str, Any], columns: list[Column]) -> list[Any]:
