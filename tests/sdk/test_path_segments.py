@@ -1,5 +1,6 @@
-"""Names the SDK puts in API paths (queues, workers, artifacts) reach the server whole,
-whatever characters they hold: each is one encoded segment, never a query or a fragment."""
+"""Names and ids the SDK puts in API paths (queues, workers, artifacts, tasks, models) reach
+the server whole, whatever characters they hold: each is one encoded segment, never a query,
+a fragment or a way to another route."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tunelab.domain.path_names import key_path, segment
+from tunelab.errors import NotFound
 from tunelab.sdk.transport import ApiClient
 
 # Legal names with characters that end or split a path if left as they are.
@@ -42,3 +44,24 @@ def test_queue_and_worker_names_with_odd_characters_reach_the_server_whole(
     assert taken is not None and taken["id"] == task["id"]
     assert client.heartbeat(worker, task["id"]) == {"stop": []}
     client.unregister_worker(worker)
+
+
+@pytest.mark.parametrize("prefix", ["../models/", "x/../../models/", "%2E%2E/models/"])
+def test_an_id_is_one_segment_so_it_never_reaches_another_route(
+    client: ApiClient, prefix: str
+) -> None:
+    """``tunelab task delete ../models/ID`` deleted the model before ids were encoded."""
+    model = client.create_model({"name": "kept", "project": f"sdk-ids-{uuid.uuid4().hex[:6]}"})
+    with pytest.raises(NotFound):
+        client.delete_task(f"{prefix}{model['id']}")
+    with pytest.raises(NotFound):
+        client.get_task(f"{prefix}{model['id']}")
+    assert client.get_model(model["id"])["name"] == "kept"
+
+
+def test_an_id_with_a_control_character_is_not_found_not_a_crash(client: ApiClient) -> None:
+    for odd in ("\x1f", "a\nb", "\x7f", " "):
+        with pytest.raises(NotFound):
+            client.get_task(odd)
+        with pytest.raises(NotFound):
+            client.get_model(odd)

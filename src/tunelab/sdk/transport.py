@@ -118,25 +118,27 @@ class ApiClient(RegistryRoutes):
         return self._request("GET", "/projects", params={"parent": parent})
 
     def get_project(self, project_id: str) -> JsonObject:
-        return self._request("GET", f"/projects/{project_id}")
+        return self._request("GET", f"/projects/{segment(project_id)}")
 
     def get_repository(self, project_id: str) -> JsonObject:
         """The git repository the project is linked to (NotFound: none)."""
-        return self._request("GET", f"/projects/{project_id}/repository")
+        return self._request("GET", f"/projects/{segment(project_id)}/repository")
 
     def link_repository(self, project_id: str, body: Mapping[str, Any]) -> JsonObject:
         """Link the project: ``{"url", "default_branch", "params_files", "metrics_files"}``."""
-        return self._request("PUT", f"/projects/{project_id}/repository", json=dict(body))
+        return self._request("PUT", f"/projects/{segment(project_id)}/repository", json=dict(body))
 
     def unlink_repository(self, project_id: str) -> JsonObject:
-        return self._request("DELETE", f"/projects/{project_id}/repository")
+        return self._request("DELETE", f"/projects/{segment(project_id)}/repository")
 
     def get_ci_settings(self, project_id: str) -> JsonObject:
         """The CI setup wizard's saved fields: ``{"saved": bool, "settings": {...}}``."""
-        return self._request("GET", f"/projects/{project_id}/ci-settings")
+        return self._request("GET", f"/projects/{segment(project_id)}/ci-settings")
 
     def save_ci_settings(self, project_id: str, settings: Mapping[str, Any]) -> JsonObject:
-        return self._request("PUT", f"/projects/{project_id}/ci-settings", json=dict(settings))
+        return self._request(
+            "PUT", f"/projects/{segment(project_id)}/ci-settings", json=dict(settings)
+        )
 
     # ----- tasks ------------------------------------------------------------------------
 
@@ -144,10 +146,12 @@ class ApiClient(RegistryRoutes):
         return self._request("POST", "/tasks", json=dict(body))
 
     def get_task(self, task_id: str) -> JsonObject:
-        return self._request("GET", f"/tasks/{task_id}")
+        return self._request("GET", f"/tasks/{segment(task_id)}")
 
     def update_task(self, task_id: str, **fields: Any) -> JsonObject:
-        return self._request("PATCH", f"/tasks/{task_id}", json=fields, params=self._input_params)
+        return self._request(
+            "PATCH", f"/tasks/{segment(task_id)}", json=fields, params=self._input_params
+        )
 
     def list_tasks(self, **query: Any) -> JsonObject:
         """``list_tasks(project="vision", status=["running", "failed"], tag=["a"])``."""
@@ -156,17 +160,17 @@ class ApiClient(RegistryRoutes):
     def set_hyperparameters(
         self, task_id: str, params: Mapping[str, Any], replace: bool = False
     ) -> JsonObject:
-        return self._put_or_patch(f"/tasks/{task_id}/hyperparameters", params, replace)
+        return self._put_or_patch(f"/tasks/{segment(task_id)}/hyperparameters", params, replace)
 
     def set_configuration(
         self, task_id: str, objs: Mapping[str, Any], replace: bool = False
     ) -> JsonObject:
-        return self._put_or_patch(f"/tasks/{task_id}/configuration", objs, replace)
+        return self._put_or_patch(f"/tasks/{segment(task_id)}/configuration", objs, replace)
 
     def set_user_properties(
         self, task_id: str, props: Mapping[str, Any], replace: bool = False
     ) -> JsonObject:
-        return self._put_or_patch(f"/tasks/{task_id}/user_properties", props, replace)
+        return self._put_or_patch(f"/tasks/{segment(task_id)}/user_properties", props, replace)
 
     # ----- scalars ----------------------------------------------------------------------
 
@@ -180,10 +184,10 @@ class ApiClient(RegistryRoutes):
         if series and all(isinstance(s["iterations"], bytes) for s in series):
             frame = encode_frame(batch.get("batch_id"), series)
             return self._request(
-                "POST", f"/tasks/{task_id}/scalars/frame", content=frame,
+                "POST", f"/tasks/{segment(task_id)}/scalars/frame", content=frame,
                 content_type=FRAME_CONTENT_TYPE,
             )  # fmt: skip
-        return self._request("POST", f"/tasks/{task_id}/scalars", json=dict(batch))
+        return self._request("POST", f"/tasks/{segment(task_id)}/scalars", json=dict(batch))
 
     def get_scalars(
         self,
@@ -197,19 +201,19 @@ class ApiClient(RegistryRoutes):
         The server answers a binary frame (its stored arrays, no number as text), which reads
         back as the JSON answer would: a non-finite value is None."""
         params = {"max_points": max_points, "metric": metrics, "variant": variants}
-        path = f"/tasks/{task_id}/scalars"
+        path = f"/tasks/{segment(task_id)}/scalars"
         response = self._send("GET", path, params=params, accept=FRAME_CONTENT_TYPE)
         if response.headers.get("content-type", "").startswith(FRAME_CONTENT_TYPE):
             return _scalar_data(response.content, self.base_url, path)
         return self._answer(response, "GET", path)  # a server that predates the frame
 
     def get_metrics(self, task_id: str) -> JsonObject:
-        return self._request("GET", f"/tasks/{task_id}/metrics")
+        return self._request("GET", f"/tasks/{segment(task_id)}/metrics")
 
     def ping_task(self, task_id: str) -> JsonObject:
         """The run is alive (sent when it has sent nothing for a while); answers its
         ``status`` and ``stop_requested``."""
-        return self._request("POST", f"/tasks/{task_id}/ping")
+        return self._request("POST", f"/tasks/{segment(task_id)}/ping")
 
     # ----- console ----------------------------------------------------------------------
 
@@ -219,13 +223,13 @@ class ApiClient(RegistryRoutes):
         body: JsonObject = {"lines": list(lines)}
         if batch_id is not None:
             body["batch_id"] = batch_id
-        return self._request("POST", f"/tasks/{task_id}/console", json=body)
+        return self._request("POST", f"/tasks/{segment(task_id)}/console", json=body)
 
     def get_console(
         self, task_id: str, after: int = 0, limit: int = 1000, search: str | None = None
     ) -> JsonObject:
         params = {"after": after, "limit": limit, "search": search}
-        return self._request("GET", f"/tasks/{task_id}/console", params=params)
+        return self._request("GET", f"/tasks/{segment(task_id)}/console", params=params)
 
     # ----- plots ------------------------------------------------------------------------
 
@@ -237,7 +241,7 @@ class ApiClient(RegistryRoutes):
         body: JsonObject = {"plots": list(plots)}
         if batch_id is not None:
             body["batch_id"] = batch_id
-        return self._request("POST", f"/tasks/{task_id}/plots", json=body)
+        return self._request("POST", f"/tasks/{segment(task_id)}/plots", json=body)
 
     def get_plots(
         self,
@@ -249,7 +253,7 @@ class ApiClient(RegistryRoutes):
     ) -> JsonObject:
         """``{"plots": [...]}`` ordered by title, series, iteration."""
         params = {"title": title, "series": series, "iteration": iteration, "last_only": last_only}
-        return self._request("GET", f"/tasks/{task_id}/plots", params=params)
+        return self._request("GET", f"/tasks/{segment(task_id)}/plots", params=params)
 
     # ----- lifecycle --------------------------------------------------------------------
 
@@ -284,7 +288,7 @@ class ApiClient(RegistryRoutes):
     def stop_pipeline(self, task_id: str, reason: str = "") -> JsonObject:
         """Stop a pipeline run: its controller and every step still queued or running."""
         body = {"reason": reason} if reason else {}
-        return self._request("POST", f"/tasks/{task_id}/pipeline/stop", json=body)
+        return self._request("POST", f"/tasks/{segment(task_id)}/pipeline/stop", json=body)
 
     def publish_task(self, task_id: str) -> JsonObject:
         return self._action(task_id, "publish")
@@ -299,7 +303,7 @@ class ApiClient(RegistryRoutes):
         """``{"deleted", "deleted_files", "failed_files"}``: with ``delete_artifacts`` the
         server also deletes the files of the task's artifacts and models from storage."""
         return self._request(
-            "DELETE", f"/tasks/{task_id}", params={"delete_artifacts": delete_artifacts}
+            "DELETE", f"/tasks/{segment(task_id)}", params={"delete_artifacts": delete_artifacts}
         )
 
     def start_task(self, task_id: str, worker: str) -> JsonObject:
@@ -322,7 +326,9 @@ class ApiClient(RegistryRoutes):
         body: JsonObject = {"to": to}
         if before is not None:
             body["before"] = before
-        return self._request("POST", f"/queues/{segment(queue)}/entries/{task_id}/move", json=body)
+        return self._request(
+            "POST", f"/queues/{segment(queue)}/entries/{segment(task_id)}/move", json=body
+        )
 
     def register_worker(
         self,
@@ -366,7 +372,7 @@ class ApiClient(RegistryRoutes):
     def _action(
         self, task_id: str, action: str, body: Mapping[str, Any] | None = None
     ) -> JsonObject:
-        return self._request("POST", f"/tasks/{task_id}/{action}", json=dict(body or {}))
+        return self._request("POST", f"/tasks/{segment(task_id)}/{action}", json=dict(body or {}))
 
     # ----- the seam ---------------------------------------------------------------------
 
