@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from tests.server import access_world as aw
 from tests.server.access_requests import (
     RAW_BODIES,
+    fill_path,
     fill_query,
     form_fields,
     json_bodies,
@@ -74,11 +75,14 @@ MLFLOW_FIELDS = (
     "stage", "source", "model_id", "models", "run_view_type", "description",
 )  # fmt: skip
 
+# Markup that runs if a page writes it unescaped, stored or reflected.
+SCRIPT = "<script>alert(1)</script>"
+IMAGE = "<img src=x onerror=alert(1)>"
 HOSTILE_TEXT = st.sampled_from(
     [
         "", " ", ".", "..", "../../../etc/passwd", "/", "//", "a/../../b", "%2e%2e%2f",
         "-1", "0", "1e309", "nan", "-inf", "99999999999999999999999", str(2**63), "0x10",
-        "true", "null", "[]", "{}", "a,b,,c", "💥", "<script>alert(1)</script>",
+        "true", "null", "[]", "{}", "a,b,,c", "💥", SCRIPT, f"x\"'>{IMAGE}", "javascript:alert(1)",
         "' OR 1=1 --", "metrics.loss > 'x'", "attributes.status = RUNNING", "\n\t", "x" * 5_000,
     ]
 )  # fmt: skip
@@ -205,10 +209,29 @@ def _check(route: aw.Route, response: httpx.Response) -> None:
     said = f"{route.label} -> {response.request.method} {response.request.url}"
     assert response.status_code < 500, f"{said}: {response.status_code}\n{response.text[:2000]}"
     assert "Traceback (most recent call last)" not in response.text, said
+    _no_markup(said, response)
     if route.path.startswith(MLFLOW) and response.status_code >= 400:
         envelope = response.json()
         assert set(envelope) >= {"error_code", "message"}, f"{said}: {envelope}"
         assert isinstance(envelope["message"], str) and envelope["error_code"].isupper(), said
+
+
+def _no_markup(said: str, response: httpx.Response) -> None:
+    """A page or fragment holds the hostile markup escaped, never as markup."""
+    if response.headers.get("content-type", "").startswith("text/html"):
+        for markup in (SCRIPT, IMAGE):
+            assert markup not in response.text, f"{said}: {markup} unescaped"
+
+
+def _sweep(world: World, senders: Senders, routes: list[aw.Route]) -> int:
+    """Every page again, plainly: what the fuzz stored (names, tags, values) shows escaped."""
+    pages = [r for r in routes if r.method == "GET" and not r.api and r.path != "/login"]
+    for route in pages:
+        url = fill_path(world, "root", route)
+        response = senders.pages.get(url, params=fill_query(world, route))
+        assert response.status_code < 500, f"{route.label}: {response.status_code}"
+        _no_markup(route.label, response)
+    return len(pages)
 
 
 def _fuzz_route(world: World, senders: Senders, route: aw.Route) -> int:
@@ -234,6 +257,30 @@ def _fuzz_route(world: World, senders: Senders, route: aw.Route) -> int:
     return sent
 
 
+def test_markup_stored_in_every_kind_of_field_shows_escaped_on_every_page(
+    world: World, senders: Senders
+) -> None:
+    """Team-a's draft, model and project get markup in each text a user writes (before the
+    fuzz, which ends by deleting them); then every page of them is read."""
+    api = senders.api
+    task = f"/api/v1/tasks/{world.task}"
+    writes = [
+        api.patch(task, json={"name": f"run {IMAGE}", "comment": SCRIPT, "tags": [IMAGE]}),
+        api.patch(f"{task}/hyperparameters", json={"Args": {IMAGE: {"value": SCRIPT}}}),
+        api.patch(f"{task}/user_properties", json={IMAGE: {"value": SCRIPT}}),
+        api.patch(f"{task}/configuration", json={IMAGE: {"text": SCRIPT}}),
+        api.patch(f"/api/v1/models/{world.model}", json={"name": IMAGE, "comment": SCRIPT}),
+        api.patch(f"/api/v1/projects/{world.project}", json={"description": SCRIPT}),
+        api.post(
+            f"{MLFLOW}api/2.0/mlflow/runs/set-tag",
+            json={"run_id": world.task, "key": IMAGE, "value": SCRIPT},
+        ),
+    ]
+    for answer in writes:
+        assert answer.status_code == 200, f"{answer.request.url}: {answer.text[:300]}"
+    assert _sweep(world, senders, _fuzzed_routes(world)) >= 60
+
+
 def test_pages_and_mlflow_routes_give_no_server_error_to_hostile_input(
     world: World, senders: Senders
 ) -> None:
@@ -252,6 +299,7 @@ def test_pages_and_mlflow_routes_give_no_server_error_to_hostile_input(
             failures.append(f"{route.label}:\n{exc}\n{notes}")
     print(f"fuzzed {len(routes)} routes with {sent} requests in {time.monotonic() - started:.1f} s")
     assert not failures, "\n\n".join(failures)
+    assert _sweep(world, senders, routes) >= 60
     # The fuzz kept its footing: the admin is still signed in and its key still works, so
     # every request above reached the routes' own work.
     assert senders.pages.get("/experiments").status_code == 200
