@@ -20,7 +20,7 @@ import pytest
 from tests.services import ServerProcess, free_port
 from tests.waiting import wait_for
 from tunelab.domain.scalar_wire import pack_floats, pack_ints
-from tunelab.sdk import session_log
+from tunelab.sdk import capture_warnings, session_log
 from tunelab.sdk.offline import sync_session
 from tunelab.sdk.reporter import Reporter
 from tunelab.sdk.session_log import Op
@@ -214,6 +214,50 @@ def test_bad_calls_fail_in_the_caller(client: ApiClient, tmp_path: Path) -> None
         reporter.call("update_task", "id", comment="late")
 
 
+def test_odd_names_and_text_never_cost_the_data_sent_with_them(
+    client: ApiClient, tmp_path: Path
+) -> None:
+    """A NUL or half a surrogate pair in a series name, a parameter or a console line, or a
+    series name the store cannot hold, used to make the whole batch or call fail: every
+    other series, line and parameter sent with it was lost."""
+    task_id = _new_task(client)
+    recorded: list[dict[str, Any]] = []
+    capture_warnings.connect(recorded.append)
+    reporter = Reporter(client, task_id, spool_path=tmp_path / "spool.jsonl", flush_interval=0.1)
+    try:
+        reporter.add_scalar("loss", "train", 1.0, 0)
+        reporter.add_scalar("loss\x00", "train", 2.0, 0)
+        reporter.add_scalar("loss", "file \udcff", 3.0, 0)  # a name decoded surrogateescape
+        reporter.add_scalar("x" * 513, "train", 4.0, 0)
+        reporter.add_scalar("", "train", 5.0, 0)
+        reporter.add_console("stdout", "read \udcff")
+        reporter.add_console("stdout", "plain")
+        properties = {"p\x00": {"value": "v\ud800"}, "owner": {"value": "me"}}
+        reporter.call("set_user_properties", task_id, properties)
+        assert reporter.flush(timeout=30)
+    finally:
+        reporter.close()
+        capture_warnings.disconnect()
+    metrics = client.get_scalars(task_id, max_points=0)["metrics"]
+    assert {(m, v) for m in metrics for v in metrics[m]} == {
+        ("loss", "train"),
+        ("loss\ufffd", "train"),
+        ("loss", "file \ufffd"),
+    }
+    lines = [line["text"] for line in client.get_console(task_id)["lines"]]
+    assert lines == ["read \ufffd", "plain"]
+    assert client.get_task(task_id)["user_properties"] == {
+        "p\ufffd": {"value": "v\ufffd", "type": "str", "description": ""},
+        "owner": {"value": "me", "type": "str", "description": ""},
+    }
+    # The two names still refused are capture warnings, not a failed batch.
+    reasons = sorted(str(w["reason"]) for w in recorded)
+    assert reasons == [
+        "their title name is empty; their points are dropped",
+        "their title name is longer than 512 characters; their points are dropped",
+    ]
+
+
 def test_refused_data_is_dropped_with_a_warning(
     client: ApiClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -227,7 +271,7 @@ def test_refused_data_is_dropped_with_a_warning(
     assert reporter.flush(timeout=30)
     err = capfd.readouterr().err
     assert "refused update_task" in err and "dropped" in err
-    assert "1 points whose value or iteration is not a number dropped" in err
+    assert "1 point dropped: a value that is not a number" in err
     assert _series(client, task_id, "loss", "train") == {"x": [1, 2], "y": [0.5, 0.25]}
     reporter.close()
     assert not spool.exists()

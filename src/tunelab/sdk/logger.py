@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from tunelab.domain.storable_text import storable_text
 from tunelab.errors import InvalidInput
 from tunelab.sdk import plot_data, plotly_data
 from tunelab.sdk.debug_samples import DebugSamples
@@ -83,10 +84,13 @@ class Logger:
     def report_text(self, msg: str, print_console: bool = True) -> None:
         """A line in the task's console (and on the local terminal, unless
         ``print_console`` is False)."""
-        text = str(msg)
+        text = storable_text(msg)  # what the console keeps (no NUL, no half surrogate pair)
         if print_console:
             out = self._echo()
-            out.write(text + "\n")
+            try:
+                out.write(text + "\n")
+            except UnicodeEncodeError:  # a terminal that cannot show it gets escapes
+                out.write(text.encode("ascii", "backslashreplace").decode("ascii") + "\n")
             out.flush()
         for line in text.split("\n"):
             self._add_console("log", line)

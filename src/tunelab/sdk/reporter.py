@@ -43,6 +43,7 @@ from time import monotonic
 from time import time as _now
 from typing import Any, Literal
 
+from tunelab.domain.storable_text import storable, storable_text
 from tunelab.errors import TunelabError
 from tunelab.sdk import session_log
 from tunelab.sdk.scalar_batches import Cut, SeriesBuffers, pack_batches
@@ -162,9 +163,11 @@ class Reporter:
     def call(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Queue a client call, e.g. ``call("update_task", task_id, status="completed")``.
 
-        It is sent after everything reported before it. Bad arguments raise here.
+        It is sent after everything reported before it. Bad arguments raise here. Text
+        the stores cannot hold is cleaned (``storable_text``): a parameter named with a NUL
+        must not cost the others sent with it.
         """
-        op = session_log.op_for_call(method, *args, **kwargs)
+        op = session_log.op_for_call(method, *storable(args), **storable(kwargs))
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"the reporter of task {self.task_id} is closed")
@@ -454,10 +457,15 @@ class Reporter:
         if item.scalars:
             batches, dropped = pack_batches(item.scalars, self._max_points)
             if dropped:
-                self._warn(f"{dropped} points whose value or iteration is not a number dropped")
+                self._warn(
+                    f"{dropped} point{'s' if dropped > 1 else ''} dropped: a value that is not "
+                    "a number, or an iteration that is not a 64-bit integer"
+                )
             ops.extend(Op("scalars", self.task_id, {"series": b}, _batch_id()) for b in batches)
         if item.console:
-            lines = [{"stream": s, "text": t, "ts": ts} for s, t, ts in item.console]
+            # A surrogate without its pair (a file name decoded with ``surrogateescape``)
+            # cannot travel as UTF-8: it would cost the whole batch.
+            lines = [{"stream": s, "text": storable_text(t), "ts": ts} for s, t, ts in item.console]
             for i in range(0, len(lines), _CONSOLE_BATCH_LINES):
                 chunk = lines[i : i + _CONSOLE_BATCH_LINES]
                 ops.append(Op("console", self.task_id, {"lines": chunk}, _batch_id()))

@@ -17,7 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from tunelab.domain.scalar_wire import pack_floats_raw, pack_ints_raw, slice_series
+from tunelab.domain.series_names import name_problem
+from tunelab.domain.storable_text import storable_text
 from tunelab.domain.system_metrics import is_system_metric
+from tunelab.sdk.capture_warnings import warn
 
 SeriesKey = tuple[str, str]
 # A series' points as the sender cuts them: values, iterations, times.
@@ -25,6 +28,10 @@ Columns = tuple[list[Any], list[Any], list[float]]
 Cut = dict[SeriesKey, Columns]
 # Items per point in a flat buffer: value, iteration, time.
 STRIDE = 3
+
+
+def _dropped(point: tuple[Any, Any, float]) -> None:
+    """Where the points of a series whose name cannot be stored go."""
 
 
 class SeriesBuffers:
@@ -40,14 +47,29 @@ class SeriesBuffers:
         self.last_iteration = 0
 
     def new_series(self, metric: str, variant: str) -> Callable[[tuple[Any, Any, float]], None]:
-        """The extend for a series seen for the first time (two threads get the same)."""
+        """The extend for a series seen for the first time (two threads get the same).
+
+        Its names are cleaned here, once (``series_names``): names that clean alike share a
+        series, and a series whose name cannot be stored keeps no points (a capture warning
+        says so) instead of making the server refuse every series sent with it."""
         key = (metric, variant)
+        stored = (storable_text(metric), storable_text(variant))
+        refused = [(part, why) for part, name in zip(("title", "series"), stored, strict=True)
+                   if (why := name_problem(name)) is not None]  # fmt: skip
         with self._lock:
-            if key not in self.extends:
-                buffer: list[Any] = []
-                self._lists[key] = buffer
-                self.extends[key] = buffer.extend
-            return self.extends[key]
+            known = key in self.extends
+            if not known:
+                if refused:
+                    self.extends[key] = _dropped
+                else:
+                    buffer = self._lists.setdefault(stored, [])
+                    self.extends[key] = buffer.extend
+            extend = self.extends[key]
+        if refused and not known:
+            part, why = refused[0]
+            shown = "/".join(name[:60] for name in stored)
+            warn(f"the scalars {shown!r}", f"their {part} name {why}; their points are dropped")
+        return extend
 
     def pending(self) -> int:
         """Points appended and not cut yet."""

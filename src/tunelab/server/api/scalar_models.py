@@ -23,10 +23,9 @@ from pydantic import (
 
 from tunelab.domain import times
 from tunelab.domain.scalar_wire import MAX_BATCH_ID_LENGTH, split_frame, unpack_bytes
+from tunelab.domain.series_names import MAX_NAME_LENGTH
 from tunelab.errors import InvalidInput, PayloadTooLarge
 from tunelab.store.scalars import ScalarBatch, SeriesPoints
-
-MAX_NAME_LENGTH = 512  # the metric/variant columns' size
 
 
 def _storable_name(value: str) -> str:
