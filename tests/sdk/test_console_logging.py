@@ -154,22 +154,3 @@ def test_an_upload_to_s3_stays_out_of_a_debug_log(
     assert not chatter, chatter
     task_id = client.list_tasks(project=project)["items"][0]["id"]
     assert client.get_artifact(task_id, "table")["uri"].startswith(destination)
-
-
-def test_report_text_with_half_a_surrogate_pair_neither_fails_nor_loses_the_line(
-    api_url: str, client: ApiClient, tmp_path: Path
-) -> None:
-    """``report_text`` of a name read with ``surrogateescape`` could fail the script (a
-    UnicodeEncodeError on a strict UTF-8 stream) and cost the console batch it was in."""
-    project = unique("sdk/logs")
-    body = f"""
-        from tunelab import Task
-        task = Task.init(project_name={project!r}, task_name="odd text")
-        task.get_logger().report_text("file \\udcff read")
-        print("after")
-    """
-    result = run_script(write_script(tmp_path / "code", body), script_env(api_url, tmp_path))
-    assert result.returncode == 0, result.stderr
-    assert "file \ufffd read" in result.stdout and "after" in result.stdout
-    console = _console(client, project)
-    assert "file \ufffd read" in console and "after" in console, console

@@ -145,26 +145,40 @@ def test_bad_arguments_fail_at_the_call(api_url: str, tmp_path: Path) -> None:
     write_script(
         code,
         """
-        import sys
+        import io, sys
         import numpy as np
         from tunelab import Task
-        log = Task.init(project_name=sys.argv[1], task_name="bad").get_logger()
+        log_task = Task.init(project_name=sys.argv[1], task_name="bad")
+        log = log_task.get_logger()
         for call in (
             lambda: log.report_image("t", "s", image=np.zeros((2, 2, 2))),
             lambda: log.report_image("t", "s"),
             lambda: log.report_image("t", "s", local_path="missing.png"),
             lambda: log.report_media("t", "s", url="ftp://x/y.wav"),
             lambda: log.report_image("t", "s", image=np.zeros((2, 2)), max_image_history=0),
+            # Names as a plot's: non-empty, at most 512 characters, text the stores hold.
+            lambda: log.report_image("", "s", image=np.zeros((2, 2))),
+            lambda: log.report_image("t", "s" * 513, image=np.zeros((2, 2))),
+            lambda: log.report_image("t\\x00", "s", image=np.zeros((2, 2))),
+            lambda: log.report_media("t", "\\udcff", stream=io.StringIO("x"), file_extension="txt"),
         ):
             try:
                 call()
             except (ValueError, TypeError, FileNotFoundError) as exc:
                 print("REFUSED", type(exc).__name__)
+        long = "t" * 300  # more than a file name may hold: the sample's folder is cut short
+        log.report_image(long, "s", iteration=3, image=np.zeros((2, 2), np.uint8))
+        print("TASK", log_task.id)
         """,
     )
     result = run_script(code / "train.py", script_env(api_url, tmp_path / "home"), unique("dbg"))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("REFUSED") == 5, result.stdout
+    assert result.stdout.count("REFUSED") == 9, result.stdout
+    assert "UnicodeEncodeError" not in result.stdout + result.stderr
+    task_id = result.stdout.split("TASK ")[1].split()[0]
+    with ApiClient(api_url) as client:
+        (sample,) = client.get_debug_samples(task_id)["samples"]
+    assert (sample["title"], sample["iteration"]) == ("t" * 300, 3)
 
 
 def test_offline_samples_are_uploaded_by_sync(

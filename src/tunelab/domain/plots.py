@@ -52,8 +52,8 @@ def check_plot(plot: Mapping[str, Any]) -> dict[str, Any]:
     """The plot as stored (a new dict), or ValueError; ``PlotTooLarge`` over the size limit."""
     title, series = plot.get("title"), plot.get("series")
     name = f"plot {title!r}/{series!r}"
-    _check_name(name, "title", title)
-    _check_name(name, "series", series)
+    check_name(name, "title", title)
+    check_name(name, "series", series)
     iteration = plot.get("iteration")
     if isinstance(iteration, bool) or not isinstance(iteration, int):
         raise ValueError(f"{name}: iteration must be a whole number, got {iteration!r}")
@@ -80,7 +80,9 @@ def data_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
 
-def _check_name(name: str, field: str, value: Any) -> None:
+def check_name(name: str, field: str, value: Any) -> None:
+    """A plot's (or debug sample's) ``field`` as the stores hold it: 1 to 512 characters of
+    valid Unicode without NUL; ValueError naming ``name`` otherwise."""
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name}: {field} must be non-empty text")
     if len(value) > MAX_NAME_LENGTH:

@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from tunelab.domain import plots
 from tunelab.domain.debug_samples import MAX_HISTORY, kind_of, mime_for
 from tunelab.sdk.uploads import Uploads
 
+# Characters of the title and of the series kept readable in a sample's folder name.
+_READABLE = 100
 PILLOW_NEEDED = (
     "report_image needs Pillow to encode an array or a PIL image as PNG: "
     "pip install 'tunelab[media]' (or pillow)"
@@ -78,6 +81,7 @@ class DebugSamples:
         delete_after_upload: bool,
         url: str | None,
     ) -> None:
+        _check_names("report_image", title, series)
         given = [x is not None for x in (local_path, image, url)]
         if sum(given) != 1:
             raise ValueError(
@@ -109,6 +113,7 @@ class DebugSamples:
         max_history: int | None,
         delete_after_upload: bool,
     ) -> None:
+        _check_names("report_media", title, series)
         given = [x is not None for x in (local_path, stream, url)]
         if sum(given) != 1:
             raise ValueError(
@@ -245,12 +250,20 @@ def _iteration(title: str, series: str, iteration: int | None) -> int:
     return iteration
 
 
+def _check_names(call: str, title: str, series: str) -> None:
+    """As a plot's: at the call, before any file is read or sent."""
+    name = f"{call} {title!r}/{series!r}"
+    plots.check_name(name, "title", title)
+    plots.check_name(name, "series", series)
+
+
 def _file_parts(title: str, series: str, iteration: int, source: _Source) -> tuple[str, ...]:
     from tunelab.sdk.task_outputs import _safe
 
-    # Two titles that read the same once made safe ("a b", "a_b") never share a file.
+    # Two titles that read the same once made safe ("a b", "a_b") or cut short never share a
+    # file; the folder's name stays within a file system's 255 bytes.
     digest = hashlib.sha1(f"{title}\0{series}".encode(), usedforsecurity=False).hexdigest()[:8]
-    folder = f"{_safe(title)}.{_safe(series)}.{digest}"
+    folder = f"{_safe(title)[:_READABLE]}.{_safe(series)[:_READABLE]}.{digest}"
     return folder, f"{iteration}{source.extension}"
 
 

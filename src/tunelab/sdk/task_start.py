@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from tunelab.domain.storable_text import storable
 from tunelab.domain.task import Parameter
 from tunelab.errors import TunelabError
 from tunelab.sdk import capture_warnings, offline_fallback, own_requests, remote, task_reuse
@@ -99,7 +100,9 @@ def start(
     patterns = environment_patterns(config.log_os_environments, os.environ)
     env_params = capture_environment(patterns, os.environ) if patterns else []
     runtime = capture_runtime()
-    body: dict[str, Any] = {
+    # A NUL or half a surrogate pair in a name or tag is U+FFFD, as in everything the run
+    # sends, rather than the server refusing to start the run.
+    body: dict[str, Any] = storable({
         "user": runtime.os_user,
         "name": name,
         "project": project,
@@ -109,7 +112,7 @@ def start(
         "execution": {"output_uri": output_uri or config.default_output_uri, "binary": _binary()},
         "hyperparameters": _sections(env_params),
         "runtime": runtime.to_dict(),
-    }
+    })  # fmt: skip
     if offline:
         data = client.create_task(body)
     else:
