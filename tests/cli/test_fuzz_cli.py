@@ -16,26 +16,24 @@ with fixed seeds; ``TUNELAB_FUZZ_EXAMPLES`` and ``TUNELAB_FUZZ_SEED`` make a lon
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import hypothesis
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
+from tests.fuzzing import examples, fuzz
 from tests.scripts import unique
 from tunelab.cli import main
 from tunelab.sdk.transport import ApiClient
 
-EXAMPLES = int(os.environ.get("TUNELAB_FUZZ_EXAMPLES", "8"))
-SEED = int(os.environ.get("TUNELAB_FUZZ_SEED", "0"))
+EXAMPLES = examples(8)
 LEFT_OUT = frozenset(
     {"server", "agent", "launcher", "optimize", "db", "sync", "import"}
 )  # the first word of a command
@@ -146,27 +144,16 @@ def _check(argv: list[str], result: Result) -> None:
     assert "Traceback (most recent call last)" not in result.output, f"{said}\n{result.output}"
 
 
-def _fuzz(words: str, command: click.Command, runner: CliRunner, things: Things, tmp: Path) -> int:
-    sent = 0
-
-    @hypothesis.settings(
-        max_examples=EXAMPLES,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.generate, Phase.shrink],
-        report_multiple_bugs=False,
-    )
-    @hypothesis.given(data=st.data())
-    def run(data: st.DataObject) -> None:
-        nonlocal sent
-        sent += 1
-        argv = _argv(words, command, things, data, tmp)
-        _check(argv, runner.invoke(main.cli, argv, input="", catch_exceptions=True))
-
-    # Repeatable, and each command's own draws.
-    hypothesis.seed(zlib.crc32(words.encode()) + SEED)(run)()
-    return sent
+def _run(
+    runner: CliRunner,
+    words: str,
+    command: click.Command,
+    things: Things,
+    tmp: Path,
+    data: st.DataObject,
+) -> None:
+    argv = _argv(words, command, things, data, tmp)
+    _check(argv, runner.invoke(main.cli, argv, input="", catch_exceptions=True))
 
 
 def test_every_command_meets_hostile_arguments_with_a_message_never_a_traceback(
@@ -179,7 +166,9 @@ def test_every_command_meets_hostile_arguments_with_a_message_never_a_traceback(
     started = time.monotonic()
     for words, command in commands:
         try:
-            sent += _fuzz(words, command, runner, _fresh(client), tmp_path)
+            things = _fresh(client)
+            run = functools.partial(_run, runner, words, command, things, tmp_path)
+            sent += fuzz(words, EXAMPLES, run)
         except (Exception, BaseExceptionGroup) as exc:
             notes = "\n".join(getattr(exc, "__notes__", ()))
             failures.append(f"tunelab {words}:\n{exc}\n{notes}")

@@ -18,22 +18,20 @@ seed; ``TUNELAB_FUZZ_EXAMPLES`` and ``TUNELAB_FUZZ_SEED`` make a longer, differe
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import re
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import hypothesis
 import pytest
-from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 
+from tests.fuzzing import examples, fuzz
 from tests.server import access_world as aw
 from tests.server.access_requests import (
     RAW_BODIES,
@@ -47,8 +45,7 @@ from tests.server.access_world import World
 
 world = aw.world
 
-EXAMPLES = int(os.environ.get("TUNELAB_FUZZ_EXAMPLES", "6"))
-SEED = int(os.environ.get("TUNELAB_FUZZ_SEED", "0"))
+EXAMPLES = examples(6)
 MLFLOW = "/mlflow/"
 # Signing out ends the session the fuzz sends with; the login form is a visitor's.
 LEFT_OUT = frozenset({("POST", "/logout")})
@@ -234,27 +231,8 @@ def _sweep(world: World, senders: Senders, routes: list[aw.Route]) -> int:
     return len(pages)
 
 
-def _fuzz_route(world: World, senders: Senders, route: aw.Route) -> int:
-    sent = 0
-
-    @hypothesis.settings(
-        max_examples=EXAMPLES,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.generate, Phase.shrink],
-        report_multiple_bugs=False,
-    )
-    @hypothesis.given(data=st.data())
-    def run(data: st.DataObject) -> None:
-        nonlocal sent
-        sent += 1
-        _check(route, _send(world, senders, route, data))
-
-    # Repeatable, and each route's own draws (one seed for all would send every route the
-    # same hostile values).
-    hypothesis.seed(zlib.crc32(route.label.encode()) + SEED)(run)()
-    return sent
+def _request(world: World, senders: Senders, route: aw.Route, data: st.DataObject) -> None:
+    _check(route, _send(world, senders, route, data))
 
 
 def test_markup_stored_in_every_kind_of_field_shows_escaped_on_every_page(
@@ -292,7 +270,8 @@ def test_pages_and_mlflow_routes_give_no_server_error_to_hostile_input(
     started = time.monotonic()
     for route in routes:
         try:
-            sent += _fuzz_route(world, senders, route)
+            request = functools.partial(_request, world, senders, route)
+            sent += fuzz(route.label, EXAMPLES, request)
         except (Exception, BaseExceptionGroup) as exc:
             # Hypothesis notes the request's draws: the shrunk example to replay.
             notes = "\n".join(getattr(exc, "__notes__", ()))
