@@ -153,3 +153,48 @@ def test_sync_of_nothing_is_an_error(client: ApiClient, tmp_path: Path) -> None:
     (tmp_path / "empty" / "session.jsonl").write_text("")
     with pytest.raises(InvalidInput):
         sync_session(tmp_path / "empty", client)
+
+
+def test_damaged_lines_are_skipped_and_the_rest_is_uploaded(
+    client: ApiClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Lines of the right form with arguments of the wrong shape, or nested too deep to
+    read, ended ``tunelab sync`` with a traceback."""
+    folder = tmp_path / "session"
+    local_id = _record_run(folder, _project(), points=10)
+    log = folder / "session.jsonl"
+    lines = log.read_text().splitlines()
+    damaged = [
+        json.dumps({"op": "update_task", "task_id": local_id, "args": {"fields": "zz"}}),
+        json.dumps({"op": "scalars", "task_id": local_id, "args": {"series": 5}}),
+        json.dumps({"op": "set_hyperparameters", "task_id": local_id, "args": {}}),
+        "[" * 100_000,
+    ]
+    log.write_text("\n".join([*lines[:2], *damaged, *lines[2:]]) + "\n")
+    task_id = sync_session(folder, client)
+    err = capfd.readouterr().err
+    assert err.count(" skipped") == 4, err
+    assert "Traceback" not in err
+    assert client.get_metrics(task_id)["metrics"]["loss"]["train"]["count"] == 10
+    assert client.get_task(task_id)["status"] == "completed"
+
+
+def test_an_artifact_line_cannot_upload_a_file_from_outside_the_folder(
+    client: ApiClient, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A folder someone handed over, with ``files/weights.bin`` a link to a file of the
+    user's: sync would have uploaded that file to the server."""
+    folder = tmp_path / "session"
+    local_id = _record_run(folder, _project(), points=1)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a key of the user's")
+    (folder / "files").mkdir(exist_ok=True)
+    (folder / "files" / "weights.bin").symlink_to(secret)
+    uri = (folder / "files").resolve().as_uri() + "/weights.bin"
+    body = {"type": "file", "format": "bin", "uri": uri, "size": 19, "sha256": ""}
+    line = {"op": "put_artifact", "task_id": local_id, "args": {"name": "loot", "body": body}}
+    with (folder / "session.jsonl").open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+    task_id = sync_session(folder, client)
+    assert "is not a file of the session folder" in capfd.readouterr().err
+    assert "loot" not in client.get_task(task_id)["artifacts"]

@@ -274,6 +274,13 @@ def sync_session(path: Path, client: WriteClient) -> str:
                 session_log.write_progress(path, {**ids, "done_lines": index})
                 raise
             print(f"tunelab: {log}:{index + 1}: {op.op} skipped: {exc.message}", file=sys.stderr)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A line of the right form whose arguments are not what its operation records
+            # (an edited or damaged file): as a damaged line, skipped.
+            if op.op == "create_task":
+                raise InvalidInput(f"{log}:{index + 1}: a damaged create_task: {exc!r}") from None
+            why = f"{type(exc).__name__}: {exc}"
+            print(f"tunelab: {log}:{index + 1}: damaged {op.op} skipped ({why})", file=sys.stderr)
         session_log.write_progress(path, {**ids, "done_lines": index + 1})
     if first is None:
         raise InvalidInput(f"{log} holds no operations")
@@ -292,6 +299,10 @@ def _uploaded(op: Op, session: Path, client: WriteClient) -> Op:
     if not (isinstance(client, ApiClient) and str(body.get("uri", "")).startswith(prefix)):
         return op
     key = body["uri"][len(prefix) :]
+    # The file must be the session's own: a line naming files/../../x (an edited folder
+    # someone handed over) would upload any file this user can read.
+    if not (local_root / key).resolve().is_relative_to(local_root):
+        raise InvalidInput(f"{body['uri']} is not a file of the session folder")
     ctx = StorageContext(server_url=client.base_url, server_token=client.token)
     stored = upload(local_root / key, f"tunelab://{key}", ctx)
     body.update(uri=stored.uri, size=stored.size)

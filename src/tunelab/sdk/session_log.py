@@ -97,7 +97,10 @@ class Op:
 
     @classmethod
     def from_line(cls, line: bytes) -> Op:
-        record = json.loads(line)
+        try:
+            record = json.loads(line)
+        except RecursionError:  # nested deeper than any line this module writes
+            raise ValueError("not a session log operation") from None
         if (
             not isinstance(record, dict)
             or record.get("op") not in OPS
