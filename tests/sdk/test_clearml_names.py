@@ -195,6 +195,13 @@ def test_get_task_and_get_tasks_with_clearml_filters(client: ApiClient) -> None:
     with pytest.raises(NotImplementedError, match="bogus"):
         Task.get_tasks(project_name=project, task_filter={"bogus": 1})
 
+    # query_tasks: the same search, ids only (or the fields asked for), nothing loaded.
+    assert set(Task.query_tasks(project_name=project, tags=["best", "-debug"])) == {a, d}
+    found = Task.query_tasks(
+        project_name=project, task_name="c", additional_return_fields=["name", "status"]
+    )
+    assert found == [{"id": c, "name": "c", "status": "draft"}]  # as the API names it
+
 
 class Params(TaskParameters):
     iterations = param(type=int, desc="Number of iterations", range=(0, 1000), default=10)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from tunelab.domain.storable_text import storable_text
+
 SEGMENT_RULE = "without '/', '\\' or control characters, and not '.' or '..'"
 PATH_RULE = "without '\\' or control characters, and with no '.' or '..' between its '/'"
 
@@ -47,7 +49,9 @@ def segment(value: object) -> str:
     Pages use it as the ``segment`` filter (``/queues/{{ queue.name|segment }}``); the SDK
     for the names it puts in API paths.
     """
-    return quote(str(value), safe="").replace(".", "%2E")
+    # A NUL or half a surrogate pair as the SDK stores it (U+FFFD): the latter has no UTF-8
+    # form, and a name the run stored so is found by the name the script gave.
+    return quote(storable_text(value), safe="").replace(".", "%2E")
 
 
 def key_path(key: str) -> str:

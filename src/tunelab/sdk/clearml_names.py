@@ -54,7 +54,9 @@ ALTERNATIVES: dict[str, str] = {
     "set_system_tags": "task.set_tags()",
     "get_system_tags": "task.get_tags()",
     "get_offline_mode_folder": "the folder Task.init prints in offline mode",
-    "set_resource_monitor_iteration_timeout": "nothing: Tunelab monitors no resources",
+    "set_resource_monitor_iteration_timeout": (
+        "Task.init(auto_resource_monitoring={'wait_for_first_iteration_to_start_sec': ...})"
+    ),
     "move_to_project": "Task.clone(source, project=...)",
     "get_debug_samples": "the task's page in the web app",
     "launch_multi_node": "one task per node, each enqueued with Task.enqueue()",

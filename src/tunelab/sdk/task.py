@@ -18,7 +18,7 @@ environment variables named in the config, console output; it ends ``completed``
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -268,6 +268,26 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord):
             cls(client, client.get_task(item["id"]))
             for item in task_queries.find_tasks(client, search)
         ]
+
+    @classmethod
+    def query_tasks(
+        cls,
+        project_name: str | None = None,
+        task_name: str | None = None,
+        tags: list[str] | None = None,
+        additional_return_fields: Sequence[str] | None = None,
+        task_filter: Mapping[str, Any] | None = None,
+    ) -> list[Any]:
+        """ClearML's ``Task.query_tasks``: the ids of the tasks ``get_tasks`` finds, without
+        loading each; with ``additional_return_fields``, a dict per task of ``id`` and those
+        fields of its listing entry (``name``, ``status``, ``tags``, ``last_update``...)."""
+        client = _client(load_config())
+        search = task_queries.task_search(project_name, task_name, tags, True, task_filter)
+        found = task_queries.find_tasks(client, search)
+        if not additional_return_fields:
+            return [str(item["id"]) for item in found]
+        fields = list(additional_return_fields)
+        return [{"id": item["id"], **{f: item.get(f) for f in fields}} for item in found]
 
     # ----- identity -----------------------------------------------------------------------
 

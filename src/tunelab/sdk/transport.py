@@ -36,6 +36,7 @@ import httpx
 
 from tunelab.domain.path_names import segment
 from tunelab.domain.scalar_wire import FRAME_CONTENT_TYPE, decode_read_frame, encode_frame
+from tunelab.domain.storable_text import storable_text
 from tunelab.errors import InvalidInput, ServerUnavailable, TunelabError, from_code
 from tunelab.sdk.own_requests import own_request
 from tunelab.sdk.server_list import ServerList
@@ -517,9 +518,12 @@ def _new_http(tls: bool, timeout: float) -> httpx.Client:
 def _encode(body: Any, method: str, path: str) -> bytes:
     try:
         text = jsonlib.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode("utf-8", "replace")  # a lone surrogate becomes "?"
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{method} {path}: the body cannot be sent as JSON: {exc}") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # half a surrogate pair: U+FFFD, as everywhere in the SDK
+        return storable_text(text).encode("utf-8")
 
 
 def _query(params: Mapping[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:
@@ -529,7 +533,7 @@ def _query(params: Mapping[str, Any]) -> list[tuple[str, str | int | float | boo
         for item in value if isinstance(value, (list, tuple, set, frozenset)) else [value]:
             if item is None:
                 continue
-            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            text = ("true" if item else "false") if isinstance(item, bool) else storable_text(item)
             pairs.append((key, text))
     return pairs
 
