@@ -59,9 +59,10 @@ def test_an_id_is_one_segment_so_it_never_reaches_another_route(
     assert client.get_model(model["id"])["name"] == "kept"
 
 
-def test_an_id_with_a_control_character_is_not_found_not_a_crash(client: ApiClient) -> None:
-    for odd in ("\x1f", "a\nb", "\x7f", " "):
+def test_an_odd_id_or_query_value_is_not_found_not_a_crash(client: ApiClient) -> None:
+    for odd in ("\x1f", "a\nb", "\x7f", " ", "\udcff"):
         with pytest.raises(NotFound):
             client.get_task(odd)
         with pytest.raises(NotFound):
             client.get_model(odd)
+        assert client.list_tasks(search=f"none-{odd}")["items"] == []
