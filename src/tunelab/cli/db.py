@@ -17,13 +17,15 @@ def db() -> None:
 @click.option("--database-url", default=None)
 def upgrade(data_dir: Path | None, database_url: str | None) -> None:
     """Apply pending schema migrations."""
+    from tunelab.cli.store_opening import opening_store
     from tunelab.server.settings import ServerSettings
     from tunelab.store import migrations
     from tunelab.store.engine import create_engine
 
     settings = ServerSettings.from_env(data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(create_engine(settings.database_url))
+    with opening_store(settings.database_url):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrations.upgrade(create_engine(settings.database_url))
     click.echo("database schema is up to date")
 
 

@@ -20,7 +20,7 @@ KEEP_ALIVE_SECONDS = 75
 
 @click.command()
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8080).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8080).")
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -60,6 +60,7 @@ def server(
     """
     import uvicorn
 
+    from tunelab.cli.store_opening import opening_store
     from tunelab.server.app import create_app
     from tunelab.server.settings import ServerSettings
 
@@ -71,7 +72,8 @@ def server(
         auth="on" if auth else None,
         file_store=file_store,
     )
-    app = create_app(settings)
+    with opening_store(settings.database_url):
+        app = create_app(settings)
     click.echo(
         f"Tunelab server on http://{settings.host}:{settings.port} (data: {settings.data_dir})"
     )

@@ -32,14 +32,16 @@ _database_url = click.option("--database-url", default=None)
 
 @contextmanager
 def _store(data_dir: Path | None, database_url: str | None) -> Iterator[sa.Connection]:
+    from tunelab.cli.store_opening import opening_store
     from tunelab.server.settings import ServerSettings
     from tunelab.store import migrations
     from tunelab.store.engine import create_engine
 
     settings = ServerSettings.from_env(data_dir=data_dir, database_url=database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.database_url)
-    migrations.upgrade(engine)
+    with opening_store(settings.database_url):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.database_url)
+        migrations.upgrade(engine)
     try:
         with engine.begin() as conn:
             yield conn
