@@ -20,6 +20,7 @@ import click
 
 from tunelab.cli.launcher_cloud import cloud_backend, cloud_options
 from tunelab.cli.launcher_kubernetes import kubernetes_backend, kubernetes_options
+from tunelab.errors import ConfigError
 
 
 @click.command()
@@ -129,7 +130,10 @@ def launcher(
         served.install_signal_handlers()
         sys.exit(served.serve())
     root = Path(work_dir).expanduser().resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--work-dir {root}: {exc.strerror or exc}") from None
     command = [
         tunelab_command or _tunelab(), "agent", "execute", "--work-dir", str(root / "agent"),
     ]  # fmt: skip

@@ -1,7 +1,7 @@
-"""The commands that open a database themselves (``server``, ``db upgrade``, ``user``,
-``token``) meet a setting that cannot work with one line and an exit code: a URL that
-cannot be read, a database that does not answer, a data dir that cannot be made, a port
-out of range. Each of these printed a traceback."""
+"""Commands meet a setting that cannot work with one line and an exit code: for those that
+open a database themselves (``server``, ``db upgrade``, ``user``, ``token``) a URL that
+cannot be read, a database that does not answer, a data dir that cannot be made, a port out
+of range; for the launcher a work dir that cannot be made. Each printed a traceback."""
 
 from __future__ import annotations
 
@@ -48,3 +48,13 @@ def test_a_port_out_of_range_is_a_usage_error(env: dict[str, str], tmp_path: Pat
         done = tunelab(env, "server", "--data-dir", str(tmp_path), "--port", port)
         failed(done, "is not in the range 1<=x<=65535")
         assert done.returncode == 2
+
+
+def test_a_launcher_work_dir_that_cannot_be_made_is_one_line(
+    env: dict[str, str], blocked: Path
+) -> None:
+    done = tunelab(
+        env, "launcher", "--queue", "q", "--backend", "slurm", "--work-dir", str(blocked)
+    )
+    failed(done, f"--work-dir {blocked}")
+    assert done.returncode == 2
