@@ -24,12 +24,14 @@ def storable_text(value: object) -> str:
 
 
 def storable(value: Any) -> Any:
-    """``value`` with every text in it (dict keys included) made storable; lists, tuples
-    and dicts are copied, anything else is kept as it is."""
+    """``value`` with every text in it (dict keys included) made storable; dicts, lists and
+    tuples are copied (a tuple of a subclass, such as a named tuple, as a list), anything
+    else is kept as it is."""
     if isinstance(value, str):
         return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(storable(item) for item in value)
+        items = [storable(item) for item in value]
+        return tuple(items) if type(value) is tuple else items  # JSON makes the rest lists
     return value

@@ -49,9 +49,10 @@ class SeriesBuffers:
     def new_series(self, metric: str, variant: str) -> Callable[[tuple[Any, Any, float]], None]:
         """The extend for a series seen for the first time (two threads get the same).
 
-        Its names are cleaned here, once (``series_names``): names that clean alike share a
-        series, and a series whose name cannot be stored keeps no points (a capture warning
-        says so) instead of making the server refuse every series sent with it."""
+        Its names are cleaned here, once (``storable_text``): names that clean alike share a
+        series, and a series whose name is still refused (``series_names``) keeps no points
+        (a capture warning says so) instead of making the server refuse every series sent
+        with it."""
         key = (metric, variant)
         stored = (storable_text(metric), storable_text(variant))
         refused = [(part, why) for part, name in zip(("title", "series"), stored, strict=True)
