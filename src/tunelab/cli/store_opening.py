@@ -6,9 +6,9 @@ The commands that open a database themselves (``server``, ``db upgrade``, ``user
     with opening_store(settings.database_url):
         app = create_app(settings)
 
-A URL SQLAlchemy cannot read, a database that does not answer, a folder or file that cannot
-be made each end the command with ``error: ...`` (exit 2 for a setting to fix, 1 for a
-database to wait for).
+A database that does not answer, or a folder or file that cannot be made, ends the command
+with ``error: ...``: exit 1 for a database to wait for, 2 for a setting to fix. A URL that
+cannot be read is the store's own ConfigError already (``store.engine.parsed_url``).
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from tunelab.errors import ConfigError, DatabaseUnavailable
 
 @contextmanager
 def opening_store(database_url: str) -> Iterator[None]:
+    """A URL that cannot be read is the store's own ConfigError (``parsed_url``); this
+    adds the database that does not answer and the file that cannot be made."""
     import sqlalchemy as sa
-    from sqlalchemy.engine import make_url
+
+    from tunelab.store.engine import parsed_url
 
     try:
         yield
-    except sa.exc.ArgumentError as exc:
-        raise ConfigError(f"invalid database URL {database_url!r}: {exc}") from None
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        where = make_url(database_url).render_as_string(hide_password=True)
+        where = parsed_url(database_url).render_as_string(hide_password=True)
         why = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise DatabaseUnavailable(f"cannot open the database {where}: {why}") from None
     except OSError as exc:

@@ -22,12 +22,17 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'tunelab.db'}"
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for ``url`` with Tunelab's settings for its dialect."""
+def parsed_url(url: str) -> sa.engine.URL:
+    """``url`` read as a database URL; ConfigError when it cannot be."""
     try:
-        parsed = sa.engine.make_url(url)
+        return sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
         raise ConfigError(f"invalid database URL {url!r}: {exc}") from exc
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for ``url`` with Tunelab's settings for its dialect."""
+    parsed = parsed_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if parsed.get_backend_name() == "postgresql":

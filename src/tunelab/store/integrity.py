@@ -20,9 +20,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from tunelab.errors import DatabaseUnavailable, InvalidInput
+from tunelab.store.engine import parsed_url
 from tunelab.store.sqlite_wal import check_wal
 
 # quick_check stops after this many problems; the message shows the first few.
@@ -31,7 +30,7 @@ _PROBLEMS_SHOWN = 5
 
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL; None for PostgreSQL or an in-memory database."""
-    parsed = sa.engine.make_url(url)
+    parsed = parsed_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)

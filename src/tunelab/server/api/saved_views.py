@@ -45,7 +45,7 @@ def list_views(project_id: str, conn: Conn) -> dict[str, Any]:
 
 @router.post("/projects/{project_id}/views", status_code=status.HTTP_201_CREATED)
 def create_view(project_id: str, body: ViewCreate, conn: Conn, who: Who) -> dict[str, Any]:
-    projects.get_project(conn, project_id)
+    # The store refuses a project that does not exist (404), as it does for the page.
     layout = body.layout.model_dump()
     return saved_views.create_view(conn, project_id, body.name, layout, who.name or None)
 
