@@ -111,6 +111,11 @@
     if (opts.cursor && opts.cursor.sync) {
       opts.cursor.sync.filters = { pub: (type) => !ZOOM_EVENTS.has(type) };
     }
+    const bind = Object.assign({}, opts.cursor && opts.cursor.bind, {
+      mouseup: byReader,
+      dblclick: byReader,
+    });
+    opts.cursor = Object.assign({}, opts.cursor, { bind: bind });
     card.dataset.logScale = String(log);
     // A zoom is kept across a rebuild only while the x axis stays the same.
     const axis = opts.series[0].label;
@@ -132,10 +137,23 @@
     return key == null ? [] : uPlot.sync(key).plots.filter((p) => p !== u);
   }
 
-  // The chart the reader is dragging on: its next x-range change is a zoom to share.
+  // The chart whose x-range the reader is changing (a drag's end, a double click): its
+  // next x-range change is a zoom to share. uPlot applies the change in a microtask queued
+  // by its handler, so a microtask queued after the handler ends the reader's turn. No
+  // timer: a busy page runs timers late, and a late one could end the next drag's turn.
   let readerChart = null;
-  // uPlot ends a drag on the document's mouseup; this runs after its handler.
-  document.addEventListener("mouseup", () => setTimeout(() => (readerChart = null), 0));
+
+  // uPlot's cursor.bind: wraps its mouseup and dblclick handlers.
+  function byReader(u, target, handler) {
+    return (event) => {
+      readerChart = u;
+      const result = handler(event);
+      queueMicrotask(() => {
+        if (readerChart === u) readerChart = null;
+      });
+      return result;
+    };
+  }
 
   // Sets u's x-range as the reader asked (null: the whole data), and the peers' when synced.
   function zoomTo(u, range, state) {
@@ -413,12 +431,8 @@
       .setAttribute("aria-pressed", card.dataset.logScale);
     pageTools(page);
 
-    // A drag or a double click is the reader's; other scale changes (new data) are not.
-    chart.over.addEventListener("mousedown", () => (readerChart = chart));
-    chart.over.addEventListener("dblclick", () => {
-      readerChart = chart;
-      setTimeout(() => (readerChart = null), 0);
-    }, true);
+    // A drag or a double click is the reader's (byReader); other scale changes (new data)
+    // are not.
     chart.hooks.setScale = (chart.hooks.setScale || []).concat((u, key) => {
       if (key !== "x" || readerChart !== u) return;
       readerChart = null;
