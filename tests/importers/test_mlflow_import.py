@@ -248,3 +248,24 @@ def test_sqlite_store_import_stopped_half_way_resumes_without_duplicates(
     assert_same_as_source(client, uri, experiment)
     assert import_tracking(client, uri, [experiment]).imported == []
     assert len(project_tasks(client, experiment)) == 2
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["{tmp}/mlruns", "file://{tmp}/mlruns", "sqlite:///{tmp}/mlflow.db", "sqlite://"],
+    ids=["path", "file-uri", "sqlite", "sqlite-memory"],
+)
+def test_a_store_that_is_not_there_is_refused_and_none_is_made(
+    api_url: str, tmp_path: Path, uri: str
+) -> None:
+    """A mistyped path must not import nothing and succeed: MLflow's client would make an
+    empty store there (a folder tree, a 1 MB database) and the import would read it."""
+    from click.testing import CliRunner
+
+    from tunelab.cli.main import cli
+
+    uri = uri.format(tmp=tmp_path)
+    result = CliRunner().invoke(cli, ["import", "mlflow", "--tracking-uri", uri])
+    assert result.exit_code == 2, result.output
+    assert "no MLflow" in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []

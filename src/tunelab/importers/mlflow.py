@@ -31,12 +31,13 @@ import contextlib
 import os
 import shutil
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from tunelab.errors import InvalidInput, NotFound
-from tunelab.importers.mlflow_history import Reader, history_reader, run_search
+from tunelab.importers.mlflow_history import Reader, file_root, history_reader, run_search
 from tunelab.importers.progress import ImportProgress, Summary
 from tunelab.importers.runs import RunEnd, RunPlan, SourceError, import_runs
 from tunelab.importers.writer import RunWriter
@@ -64,6 +65,7 @@ def import_tracking(
         raise InvalidInput(
             "importing from MLflow needs its client: pip install mlflow-skinny"
         ) from None
+    _require_store(tracking_uri)
     if "://" not in tracking_uri or tracking_uri.startswith("file:"):
         # MLflow 3 refuses its file store unless asked: reading one to move off it is
         # what the refusal recommends.
@@ -86,6 +88,25 @@ def import_tracking(
         tasks = {sid.removeprefix("mlflow:"): task for sid, task in summary.tasks.items()}
         _import_models(client, source, tracking_uri, tasks, summary)
     return summary
+
+
+def _require_store(tracking_uri: str) -> None:
+    """A local store must be there already: MLflow's client makes an empty one where none is
+    (a folder tree, a database), so a mistyped path would import nothing and succeed."""
+    root = file_root(tracking_uri)
+    if root is not None:
+        if not root.is_dir():
+            raise NotFound(f"no MLflow store at {root}: no such folder")
+        return
+    if urllib.parse.urlparse(tracking_uri).scheme.partition("+")[0] != "sqlite":
+        return
+    import sqlalchemy as sa
+
+    database = sa.engine.make_url(tracking_uri).database
+    if not database or database == ":memory:":
+        raise InvalidInput(f"no MLflow store in {tracking_uri!r}: name the database's file")
+    if not Path(database).is_file():
+        raise NotFound(f"no MLflow store at {database}: no such file")
 
 
 @contextlib.contextmanager

@@ -65,7 +65,7 @@ def run_search(source: Any, tracking_uri: str) -> Callable[..., Any]:
     on MLflow's own file store with that one step left out, its runs' metrics their keys
     (valued NaN: the import reads each history whole). Should MLflow rename the step, the
     search is as slow as the client's, never different."""
-    root = _file_root(tracking_uri)
+    root = file_root(tracking_uri)
     if root is None:
         return source.search_runs  # type: ignore[no-any-return]
     from mlflow.entities import Metric, ViewType
@@ -86,7 +86,7 @@ def run_search(source: Any, tracking_uri: str) -> Callable[..., Any]:
     return search
 
 
-def _file_root(tracking_uri: str) -> Path | None:
+def file_root(tracking_uri: str) -> Path | None:
     """A file store's folder (``file:`` URI or path); None for another store."""
     scheme = urllib.parse.urlparse(tracking_uri).scheme
     if scheme != "file" and (scheme or "://" in tracking_uri or tracking_uri == "databricks"):
@@ -109,7 +109,7 @@ def history_reader(source: Any, tracking_uri: str) -> Iterator[Reader]:
             yield functools.partial(sql_histories, engine)
         finally:
             engine.dispose()
-    elif (root := _file_root(tracking_uri)) is not None:
+    elif (root := file_root(tracking_uri)) is not None:
         yield functools.partial(file_histories, root)
     else:
         yield functools.partial(client_histories, source)
