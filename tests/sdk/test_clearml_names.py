@@ -112,6 +112,12 @@ def test_clearml_names_not_offered_say_what_to_use(api_url: str, client: ApiClie
     with pytest.raises(AttributeError, match="no attribute 'no_such_method'"):
         task.no_such_method()  # type: ignore[attr-defined]
     assert not hasattr(task, "no_such_method")
+    # ClearML's class methods answer too; hasattr still reads a ClearML name as absent.
+    with pytest.raises(NotImplementedError, match=r"Task\.create is ClearML's; .*Task\.clone"):
+        Task.create(project_name="p", task_name="t")  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="type object 'Task' has no attribute 'nope'"):
+        Task.nope  # type: ignore[attr-defined]  # noqa: B018
+    assert not hasattr(task, "get_status") and not hasattr(Task, "create")
     # A name Tunelab offers itself must not be listed as missing.
     offered = {name for klass in Task.__mro__ for name in vars(klass)}
     assert not set(ALTERNATIVES) & offered
@@ -194,6 +200,14 @@ def test_get_task_and_get_tasks_with_clearml_filters(client: ApiClient) -> None:
     assert Task.get_task(project_name=project, task_name="b").id == b
     with pytest.raises(NotImplementedError, match="bogus"):
         Task.get_tasks(project_name=project, task_filter={"bogus": 1})
+
+    # Projects by name, as ClearML's scripts look them up.
+    project_id = Task.get_project_id(project)
+    assert project_id == client.get_task(a)["project"]["id"]
+    assert Task.get_project_id(project + "/none") is None
+    found_projects = {p.name: p for p in Task.get_projects()}
+    assert found_projects[project].id == project_id
+    assert found_projects[project].name == project
 
     # query_tasks: the same search, ids only (or the fields asked for), nothing loaded.
     assert set(Task.query_tasks(project_name=project, tags=["best", "-debug"])) == {a, d}

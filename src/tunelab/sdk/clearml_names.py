@@ -11,6 +11,7 @@ rather than an ``AttributeError`` that reads like a typo::
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from tunelab.domain.task import TaskType
 
@@ -40,7 +41,6 @@ ALTERNATIVES: dict[str, str] = {
     "get_registered_artifacts": "task.artifacts",
     "get_reported_console_output": "task.get_console_output()",
     "get_output_log_web_page": "the link Task.init prints",
-    "get_project_id": "task.export_task()['project']['id']",
     "set_parent": "Task.clone(source, parent=...)",
     "create": "Task.init() for a run, or Task.clone() for a draft",
     "set_base_docker": "the execution's docker_image (PATCH /api/v1/tasks/{id})",
@@ -63,10 +63,24 @@ ALTERNATIVES: dict[str, str] = {
 }
 
 
-def missing_attribute(owner: str, name: str) -> Exception:
-    """What ``getattr`` raises for ``name``: NotImplementedError naming the alternative
-    for a ClearML name, AttributeError for any other."""
+class ClearMLName(NotImplementedError, AttributeError):
+    """A ClearML name Tunelab does not offer. An AttributeError too, so ``hasattr`` and
+    ``getattr(task, name, default)`` read it as absent, as they would on any other name."""
+
+
+def missing_attribute(owner: str, name: str, *, of_class: bool = False) -> Exception:
+    """What ``getattr`` raises for ``name``: ClearMLName naming the alternative for a ClearML
+    name, AttributeError for any other. ``of_class``: looked up on the class itself."""
     alternative = ALTERNATIVES.get(name)
     if alternative is None:
-        return AttributeError(f"{owner!r} object has no attribute {name!r}")
-    return NotImplementedError(f"Task.{name} is ClearML's; in Tunelab use {alternative}")
+        what = f"type object {owner!r}" if of_class else f"{owner!r} object"
+        return AttributeError(f"{what} has no attribute {name!r}")
+    return ClearMLName(f"Task.{name} is ClearML's; in Tunelab use {alternative}")
+
+
+class ClearMLNames(type):
+    """Task's metaclass: ClearML's class methods (``Task.create(...)``) answer as its
+    instance methods do, with what to use instead."""
+
+    def __getattr__(cls, name: str) -> Any:
+        raise missing_attribute(cls.__name__, name, of_class=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from tunelab.domain.task import SECTION_ENVIRONMENT, SECTION_GENERAL, TaskStatus, TaskType
@@ -28,7 +29,7 @@ from tunelab.sdk import parameters as P
 from tunelab.sdk import remote, resource_monitor, secrets, task_queries, task_start
 from tunelab.sdk.capture import frameworks, hydra_config, matplotlib_show, training_run
 from tunelab.sdk.capture_warnings import guarded
-from tunelab.sdk.clearml_names import TaskTypes
+from tunelab.sdk.clearml_names import ClearMLNames, TaskTypes
 from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.logger import Logger
 from tunelab.sdk.models import InputModel
@@ -40,7 +41,7 @@ from tunelab.sdk.task_record import TaskRecord, cast_value
 from tunelab.sdk.transport import ApiClient
 
 
-class Task(TaskLifecycle, TaskOutputs, TaskRecord):
+class Task(TaskLifecycle, TaskOutputs, TaskRecord, metaclass=ClearMLNames):
     TaskTypes: ClassVar[type[TaskTypes]] = TaskTypes
     _current: ClassVar[Task | None] = None
     _offline_override: ClassVar[bool | None] = None
@@ -288,6 +289,22 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord):
             return [str(item["id"]) for item in found]
         fields = list(additional_return_fields)
         return [{"id": item["id"], **{f: item.get(f) for f in fields}} for item in found]
+
+    @classmethod
+    def get_projects(cls) -> list[SimpleNamespace]:
+        """ClearML's ``Task.get_projects``: every project this account may see, by name,
+        each with its listing's fields as attributes (``id``, ``name``, ``description``,
+        ``created``, ``last_update``, task counts)."""
+        items = _client(load_config()).list_projects()["items"]
+        return [SimpleNamespace(**item) for item in items]
+
+    @classmethod
+    def get_project_id(cls, project_name: str, search_hidden: bool = True) -> str | None:
+        """ClearML's ``Task.get_project_id``: the id of the project named ``project_name``
+        (a sub-project by its path, ``"team/vision"``), None when there is none. Tunelab
+        hides no project, so ``search_hidden`` changes nothing."""
+        items = _client(load_config()).list_projects()["items"]
+        return next((str(p["id"]) for p in items if p["name"] == project_name), None)
 
     # ----- identity -----------------------------------------------------------------------
 
