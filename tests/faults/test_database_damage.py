@@ -173,3 +173,41 @@ def test_db_backup_of_postgresql_says_to_use_pg_dump(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "pg_dump" in done.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_db_backup_never_writes_over_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    """A mistyped destination must not cost the file it names, and one that cannot be
+    written is one line, not a traceback."""
+    data = tmp_path / "data"
+    made = _tunelab("db", "upgrade", "--data-dir", str(data))
+    assert made.returncode == 0, made.stderr
+
+    def backup(destination: str) -> subprocess.CompletedProcess[str]:
+        return _tunelab("db", "backup", destination, "--data-dir", str(data))
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    refused = backup(str(notes))
+    assert refused.returncode == 2, refused.stderr
+    assert "is not a SQLite database" in refused.stderr and "Traceback" not in refused.stderr
+    assert notes.read_text() == "my notes\n"
+
+    # An older backup (a database) is replaced: a nightly job may reuse one name.
+    nightly = tmp_path / "nightly.db"
+    assert backup(str(nightly)).returncode == 0
+    assert backup(str(nightly)).returncode == 0
+    # So is an empty file (mktemp's).
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert backup(str(empty)).returncode == 0 and empty.stat().st_size > 0
+
+    # A name ending in a separator is a folder, made if need be.
+    assert backup(f"{tmp_path}/later/").returncode == 0
+    assert (tmp_path / "later" / "tunelab.db").is_file()
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a folder would go")
+    for destination in (str(blocked / "x.db"), ""):
+        failed = backup(destination)
+        assert failed.returncode == 2, failed.stderr
+        assert failed.stderr.startswith("error: ") and "Traceback" not in failed.stderr

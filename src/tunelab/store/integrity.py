@@ -26,6 +26,8 @@ from tunelab.store.sqlite_wal import check_wal
 
 # quick_check stops after this many problems; the message shows the first few.
 _PROBLEMS_SHOWN = 5
+# The first bytes of every SQLite database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -81,10 +83,10 @@ def quick_check(path: Path) -> list[str]:
     return [] if found == ["ok"] else found
 
 
-def backup_database(url: str, destination: Path) -> tuple[Path, float]:
+def backup_database(url: str, destination: Path, *, folder: bool = False) -> tuple[Path, float]:
     """Copy the SQLite database of ``url`` to ``destination`` with SQLite's online backup
     (consistent while the server runs and writes); answers the copy's path and the seconds
-    it took.
+    it took. ``folder``: ``destination`` is a folder (made if need be) even if not there yet.
 
     The copy is written beside ``destination`` and renamed into place once it passes
     ``quick_check``, so a failed backup never leaves a half file under that name.
@@ -97,16 +99,12 @@ def backup_database(url: str, destination: Path) -> tuple[Path, float]:
         )
     if not path.exists():
         raise InvalidInput(f"no database at {path}")
-    destination = destination.expanduser()
-    if destination.is_dir():
-        destination = destination / path.name
-    if destination.resolve() == path.resolve():
-        raise InvalidInput(f"the backup must go elsewhere than the database itself ({path})")
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination = _backup_file(destination.expanduser(), path, folder)
     partial = destination.with_name(destination.name + ".partial")
-    partial.unlink(missing_ok=True)
     began = time.monotonic()
     try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
         with (
             contextlib.closing(sqlite3.connect(path, timeout=30)) as source,
             contextlib.closing(sqlite3.connect(partial)) as copy,
@@ -121,6 +119,31 @@ def backup_database(url: str, destination: Path) -> tuple[Path, float]:
                 f"{destination} was not written"
             )
         os.replace(partial, destination)
+    except (OSError, sqlite3.OperationalError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InvalidInput(f"cannot write the backup to {destination}: {reason}") from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return destination, time.monotonic() - began
+
+
+def _backup_file(destination: Path, database: Path, folder: bool) -> Path:
+    """The file a backup of ``database`` goes to: ``destination``, or the database's name
+    in it when it is a folder. Never the database itself, and never a file that is something
+    else: only an older backup (a SQLite file) or an empty file is written over."""
+    if folder or destination.is_dir():
+        destination = destination / database.name
+    if destination.resolve() == database.resolve():
+        raise InvalidInput(f"the backup must go elsewhere than the database itself ({database})")
+    if destination.exists() or destination.is_symlink():
+        if not destination.is_file():
+            raise InvalidInput(f"{destination} is not a file: choose another name")
+        with destination.open("rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+        if head and head != _SQLITE_HEADER:
+            raise InvalidInput(
+                f"{destination} exists and is not a SQLite database: choose another name, "
+                "or remove it first"
+            )
+    return destination
