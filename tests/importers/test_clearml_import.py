@@ -132,3 +132,45 @@ def test_sessions_stopped_half_way_resume_then_import_nothing_more(
     again = import_sessions(client, offline)
     assert again.imported == [] and len(again.skipped) == 2
     assert len(project_tasks(client, project)) == 2
+
+
+def _session(root: Path, name: str, task: dict[str, object], events: list[object]) -> None:
+    folder = root / f"offline-{name}"
+    folder.mkdir()
+    (folder / "task.json").write_text(json.dumps({"id": name, "name": name, **task}))
+    (folder / "metrics.jsonl").write_text(json.dumps(events) + "\n")
+
+
+def test_a_session_with_values_of_the_wrong_shape_fails_alone(
+    client: ApiClient, tmp_path: Path
+) -> None:
+    """Sessions are files a user may have edited or cut: one whose values have the wrong
+    shape is listed as failed, with its reason, and the others are imported."""
+    project = f"clearml/shapes-{uuid.uuid4().hex[:8]}"
+    task = {"project_name": project}
+    point = {"type": "training_stats_scalar", "metric": "loss", "variant": "train", "value": 1}
+    offline = tmp_path / "offline"
+    offline.mkdir()
+    _session(offline, "good", task, [{**point, "iter": 3, "timestamp": 1.7e12}])
+    _session(offline, "iteration", task, [{**point, "iter": "three"}])
+    _session(offline, "value", task, [{**point, "iter": 1, "value": [1]}])
+    _session(offline, "plot", task, [{"type": "plot", "metric": "p", "plot_str": "{oops"}])
+    _session(offline, "figure", task, [{"type": "plot", "metric": "p", "plot_str": "[1]"}])
+    _session(offline, "params", {**task, "hyperparams": ["lr", 0.1]}, [])
+    _session(offline, "param", {**task, "hyperparams": {"General": {"lr": 0.1}}}, [])
+    _session(offline, "kind", {**task, "type": ["training"], "tags": "a"}, [])
+    _session(offline, "script", {**task, "script": "python train.py"}, [])
+
+    summary = import_sessions(client, offline)
+    failed = dict(summary.failed)
+    assert {label.rsplit("/", 1)[1] for label in failed} == {
+        "iteration", "value", "plot", "figure", "params", "param", "script",
+    }  # fmt: skip
+    assert all("offline-" in why for why in failed.values()), failed
+    imported = {label.rsplit("/", 1)[1]: task_id for label, task_id, _ in summary.imported}
+    assert set(imported) == {"good", "kind"}
+    stored = client.get_scalars(imported["good"], max_points=0)["metrics"]
+    assert stored["loss"]["train"]["x"] == [3]
+    kind = client.get_task(imported["kind"])
+    assert (kind["type"], kind["tags"]) == ("custom", ["a", "imported"])
+    assert len(project_tasks(client, project)) == 2  # the failed left no half task

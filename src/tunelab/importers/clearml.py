@@ -61,13 +61,27 @@ def import_sessions(
     sessions = find_sessions(Path(path).expanduser())
     if not sessions:
         raise InvalidInput(f"no ClearML offline session (a {TASK_FILE}) at {path}")
+    # A task.json of the wrong shape fails its session before the import starts.
+    plans: dict[str, RunPlan] = {}
+    damaged: list[tuple[str, str]] = []
+    for session in sessions:
+        try:
+            plans[session.id] = RunPlan(f"clearml:{session.id}", _label(session), _body(session))
+        except SourceError as exc:
+            damaged.append((_label(session), str(exc)))
+    readable = [session for session in sessions if session.id in plans]
 
     def plan(session: Session) -> RunPlan:
-        task = session.task
-        label = f"{task.get('project_name') or 'Default'}/{task.get('name') or session.id}"
-        return RunPlan(f"clearml:{session.id}", label, _body(session))
+        return plans[session.id]
 
-    return import_runs(client, sessions, plan=plan, write=write_session, progress=progress)
+    summary = import_runs(client, readable, plan=plan, write=write_session, progress=progress)
+    summary.failed += damaged
+    return summary
+
+
+def _label(session: Session) -> str:
+    task = session.task
+    return f"{task.get('project_name') or 'Default'}/{task.get('name') or session.id}"
 
 
 def find_sessions(path: Path) -> list[Session]:
@@ -105,35 +119,50 @@ def _task_json(path: Path) -> dict[str, Any] | None:
 def _body(session: Session) -> dict[str, Any]:
     task = session.task
     params = {
-        str(section): {
-            str(name): {
+        section: {
+            name: {
                 "value": str(p.get("value", "")),
                 "type": str(p.get("type") or "str"),
                 "description": str(p.get("description") or "")[:255],
             }
-            for name, p in (entries or {}).items()
+            for name, p in _entries(session, entries, f"hyperparams.{section}")
         }
-        for section, entries in (task.get("hyperparams") or {}).items()
+        for section, entries in _mapping(session, task.get("hyperparams"), "hyperparams").items()
     }
     config = {
-        str(name): {
+        name: {
             "text": str(obj.get("value", "")),
             "type": str(obj.get("type") or "dictionary"),
             "description": str(obj.get("description") or "")[:255],
         }
-        for name, obj in (task.get("configuration") or {}).items()
+        for name, obj in _entries(session, task.get("configuration"), "configuration")
     }
+    kind, tags = task.get("type"), task.get("tags") or []
     body: dict[str, Any] = {
         "name": str(task.get("name") or session.id)[:255],
         "project": str(task.get("project_name") or "Default"),
-        "type": task.get("type") if task.get("type") in _TYPES else "custom",
-        "tags": [str(t) for t in task.get("tags") or []],
+        "type": kind if isinstance(kind, str) and kind in _TYPES else "custom",
+        "tags": [tags] if isinstance(tags, str) else [str(t) for t in tags],
         "comment": str(task.get("comment") or ""),
         "hyperparameters": params,
         "configuration": config,
-        "execution": _execution(task.get("script") or {}),
+        "execution": _execution(_mapping(session, task.get("script"), "script")),
     }
     return body
+
+
+def _mapping(session: Session, value: Any, what: str) -> dict[str, Any]:
+    """``value`` (None: empty) as a mapping with text keys; a task.json that holds something
+    else there fails its session."""
+    if not isinstance(value or {}, dict):
+        raise SourceError(f"{session.path}: {TASK_FILE}: {what} is not a mapping")
+    return {str(key): item for key, item in (value or {}).items()}
+
+
+def _entries(session: Session, value: Any, what: str) -> list[tuple[str, dict[str, Any]]]:
+    """``value``'s entries, each itself a mapping."""
+    entries = _mapping(session, value, what)
+    return [(name, _mapping(session, entry, f"{what}.{name}")) for name, entry in entries.items()]
 
 
 def _execution(script: dict[str, Any]) -> dict[str, str]:
@@ -163,9 +192,13 @@ def write_session(session: Session, writer: RunWriter) -> RunEnd:
                 raise SourceError(f"{root}: cannot read the zip: {exc}") from exc
             root = Path(scratch)
         times = _Times()
-        _write_metrics(session, root, writer, times)
-        _write_log(root, writer, times)
-        _write_artifacts(session, root, writer)
+        try:
+            _write_metrics(session, root, writer, times)
+            _write_log(root, writer, times)
+            _write_artifacts(session, root, writer)
+        except (ValueError, TypeError, AttributeError) as exc:
+            # An event or artifact entry whose values have another shape than ClearML's.
+            raise SourceError(f"{session.path}: a value of the wrong shape: {exc}") from exc
     return RunEnd("completed", started=times.first, completed=times.last)
 
 
