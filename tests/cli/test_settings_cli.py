@@ -1,7 +1,8 @@
 """Commands meet a setting that cannot work with one line and an exit code: for those that
 open a database themselves (``server``, ``db upgrade``, ``user``, ``token``) a URL that
 cannot be read, a database that does not answer, a data dir that cannot be made, a port out
-of range; for the launcher a work dir that cannot be made. Each printed a traceback."""
+of range; for the launcher and the agent a work dir that cannot be made. Each printed a
+traceback, or (the agent) served anyway."""
 
 from __future__ import annotations
 
@@ -50,11 +51,19 @@ def test_a_port_out_of_range_is_a_usage_error(env: dict[str, str], tmp_path: Pat
         assert done.returncode == 2
 
 
-def test_a_launcher_work_dir_that_cannot_be_made_is_one_line(
-    env: dict[str, str], blocked: Path
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["launcher", "--queue", "q", "--backend", "slurm"],
+        ["agent", "daemon", "--queue", "q"],
+        ["agent", "execute", "--id", "0123456789abcdef0123456789abcdef"],
+    ],
+    ids=lambda words: " ".join(words[:2]),
+)
+def test_a_work_dir_that_cannot_be_made_is_one_line(
+    env: dict[str, str], blocked: Path, command: list[str]
 ) -> None:
-    done = tunelab(
-        env, "launcher", "--queue", "q", "--backend", "slurm", "--work-dir", str(blocked)
-    )
+    """Before, an agent served its queues anyway and failed every task it took."""
+    done = tunelab(env, *command, "--work-dir", str(blocked))
     failed(done, f"--work-dir {blocked}")
     assert done.returncode == 2

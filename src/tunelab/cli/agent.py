@@ -10,7 +10,6 @@ Example::
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -138,8 +137,9 @@ def _parts(
     from tunelab.agent.repository import RepositoryCache
     from tunelab.agent.runner import TaskRunner
     from tunelab.cli.connection import api_client
+    from tunelab.cli.work_dirs import made_work_dir
 
-    root = Path(work_dir).expanduser().resolve()
+    root = made_work_dir(work_dir)
     client = api_client()
     worker = worker_id or default_worker_id()
     runner = TaskRunner(

@@ -20,7 +20,7 @@ import click
 
 from tunelab.cli.launcher_cloud import cloud_backend, cloud_options
 from tunelab.cli.launcher_kubernetes import kubernetes_backend, kubernetes_options
-from tunelab.errors import ConfigError
+from tunelab.cli.work_dirs import made_work_dir
 
 
 @click.command()
@@ -129,11 +129,7 @@ def launcher(
         )  # fmt: skip
         served.install_signal_handlers()
         sys.exit(served.serve())
-    root = Path(work_dir).expanduser().resolve()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--work-dir {root}: {exc.strerror or exc}") from None
+    root = made_work_dir(work_dir)
     command = [
         tunelab_command or _tunelab(), "agent", "execute", "--work-dir", str(root / "agent"),
     ]  # fmt: skip
