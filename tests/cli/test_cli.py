@@ -47,6 +47,28 @@ def test_list_and_show_a_recorded_task(api_url: str, tmp_path: Path) -> None:
     assert "0 of 0 tasks" in completed.stdout
 
 
+def test_control_characters_in_names_reach_no_terminal(api_url: str, tmp_path: Path) -> None:
+    """Names come from any user of the server: an escape sequence in one must not act on
+    the terminal of whoever lists it, nor a newline break the table."""
+    from tunelab.sdk.transport import ApiClient
+
+    project = unique("cli")
+    hostile = "clear\x1b[2J\x1b]8;;http://x.example\x07link\x1b]8;;\x07\nline\x9b"
+    escaped = r"clear\x1b[2J\x1b]8;;http://x.example\x07link\x1b]8;;\x07\x0aline\x9b"
+    with ApiClient(api_url) as client:
+        params = {"Args": {"lr": {"value": hostile, "type": "str"}}}
+        task = client.create_task({"name": hostile, "project": project, "hyperparameters": params})
+    env = script_env(api_url, tmp_path)
+    listed = tunelab(env, "task", "list", "--project", project)
+    shown = tunelab(env, "task", "show", task["id"])
+    for done in (listed, shown):
+        assert done.returncode == 0, done.stderr
+        assert not set(done.stdout) & {"\x1b", "\x07", "\x9b"}
+        assert escaped in done.stdout
+    assert len(listed.stdout.splitlines()) == 3  # headers, the task, the count
+    assert f"    lr = {escaped}  (str)" in shown.stdout.splitlines()
+
+
 def test_errors_are_one_line_and_nonzero(api_url: str, tmp_path: Path) -> None:
     env = script_env(api_url, tmp_path)
     missing = tunelab(env, "task", "show", "0" * 32)

@@ -23,10 +23,22 @@ def size(count: int | None) -> str:
     return str(count)
 
 
-def table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    for row in [headers, *rows]:
-        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+# C0 and C1 control characters, DEL included, as the escapes Python writes for them.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def plain(value: object) -> str:
+    """``value`` as text a terminal shows as it is: names come from any user of the
+    server, and a control character in one (an escape sequence, a newline) would act on the
+    reader's terminal or break the table. Each is shown as its escape, ``\\x1b``."""
+    return str(value).translate(_CONTROLS)
+
+
+def table(headers: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
+    shown = [tuple(plain(c) for c in row) for row in [headers, *rows]]
+    widths = [max(len(c) for c in col) for col in zip(*shown, strict=False)]
+    for row in shown:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
 
 
 def report_files(answer: Mapping[str, Any]) -> None:

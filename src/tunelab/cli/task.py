@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from tunelab.cli.connection import api_client
-from tunelab.cli.tables import report_files, size, table, when
+from tunelab.cli.tables import plain, report_files, size, table, when
 
 
 @click.group()
@@ -79,25 +79,28 @@ def show(task_id: str, as_json: bool) -> None:
         click.echo(json.dumps(record, indent=2))
         return
     ex = record["execution"]
-    click.echo(f"{record['name']}  [{record['status']}]  {record['id']}")
-    click.echo(f"  project:    {record['project']['name']}    type: {record['type']}")
+    lines = [
+        f"{record['name']}  [{record['status']}]  {record['id']}",
+        f"  project:    {record['project']['name']}    type: {record['type']}",
+    ]
     if record.get("status_reason"):
-        click.echo(f"  reason:     {record['status_reason']}")
-    click.echo(f"  created:    {when(record['created'])}")
+        lines.append(f"  reason:     {record['status_reason']}")
+    lines.append(f"  created:    {when(record['created'])}")
     if ex.get("repository"):
         where = f"{ex['repository']} @ {ex.get('commit', '')[:12]} ({ex.get('branch', '')})"
-        click.echo(f"  repository: {where}")
-        click.echo(f"  entry:      {ex.get('entry_point', '')} (in {ex.get('working_dir', '')})")
+        lines.append(f"  repository: {where}")
+        lines.append(f"  entry:      {ex.get('entry_point', '')} (in {ex.get('working_dir', '')})")
     for section, params in record.get("hyperparameters", {}).items():
-        click.echo(f"  {section}:")
-        for name, body in params.items():
-            click.echo(f"    {name} = {body['value']}  ({body['type']})")
+        lines.append(f"  {section}:")
+        lines += [f"    {name} = {p['value']}  ({p['type']})" for name, p in params.items()]
     metrics = client.get_metrics(task_id)["metrics"]
     if metrics:
-        click.echo("  metrics (last / min / max):")
+        lines.append("  metrics (last / min / max):")
         for metric, variants in metrics.items():
             for variant, s in variants.items():
-                click.echo(f"    {metric}/{variant}: {s['last']} / {s['min']} / {s['max']}")
+                lines.append(f"    {metric}/{variant}: {s['last']} / {s['min']} / {s['max']}")
+    for line in lines:
+        click.echo(plain(line))
 
 
 @task.command("clone")
