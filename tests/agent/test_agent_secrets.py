@@ -72,7 +72,8 @@ def test_an_agent_run_keeps_its_token_from_the_script(
     draft = client.create_task(
         {
             # A name holding a secret of the agent's environment: the agent logs task names.
-            "name": f"run with {hf}",
+            # And an escape sequence: the log must not pass it to the operator's terminal.
+            "name": f"run with {hf}\x1b[2J",
             "project": project,
             "status": "draft",
             "execution": {"repository": str(repo), "branch": "main",
@@ -104,12 +105,13 @@ def test_an_agent_run_keeps_its_token_from_the_script(
     assert {variant: s["last"] for variant, s in seen.items()} == {"token": 0.0, "hf": 1.0}
     # ...and nothing recorded or logged holds either (its own key is masked too).
     assert f"token: {MASK}" in texts and f"hf {MASK}" in texts
-    assert any(f"({'run with ' + MASK})" in text for text in texts)  # the agent's own line
+    assert any(f"(run with {MASK}" in text for text in texts)  # the agent's own line
     record = json.dumps(client.get_task(draft["id"]))
     assert token not in record
     for text in (json.dumps(lines), agent_log):
         assert token not in text and hf not in text
-    assert f"took task {draft['id']} (run with {MASK})" in agent_log
+    assert f"took task {draft['id']} (run with {MASK}\\x1b[2J)" in agent_log
+    assert "\x1b" not in agent_log
 
 
 class _PrintingStandIn:

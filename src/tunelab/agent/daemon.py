@@ -26,6 +26,7 @@ from typing import Any
 
 from tunelab.agent.heartbeat import Heartbeat
 from tunelab.agent.runner import TaskRunner
+from tunelab.domain.terminal_text import plain
 from tunelab.errors import NotFound, ServerUnavailable, TunelabError
 from tunelab.sdk.secrets import process_masker
 
@@ -47,7 +48,7 @@ def default_worker_id() -> str:
 def _say(text: str) -> None:
     # os.write, not print: this may run inside a signal handler, mid-print of the main thread.
     # Masked: a task's name or a server's message may hold a secret, and this is a log.
-    line = process_masker().mask_text(f"tunelab agent: {text}\n")
+    line = process_masker().mask_text(f"tunelab agent: {plain(text)}\n")
     os.write(sys.stderr.fileno(), line.encode(errors="replace"))
 
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from tunelab.domain.terminal_text import plain
 from tunelab.errors import NotFound, TunelabError
 from tunelab.sdk.secrets import process_masker
 
@@ -101,4 +102,4 @@ class Heartbeat:
 
 def _say(text: str) -> None:
     # An error's text may quote what was sent: never a secret in the agent's log.
-    print(process_masker().mask_text(f"tunelab agent: {text}"), file=sys.stderr)
+    print(process_masker().mask_text(f"tunelab agent: {plain(text)}"), file=sys.stderr)

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from tunelab.domain.terminal_text import plain
+
 
 def when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
@@ -21,17 +23,6 @@ def size(count: int | None) -> str:
             return f"{count} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024  # type: ignore[assignment]
     return str(count)
-
-
-# C0 and C1 control characters, DEL included, as the escapes Python writes for them.
-_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-
-
-def plain(value: object) -> str:
-    """``value`` as text a terminal shows as it is: names come from any user of the
-    server, and a control character in one (an escape sequence, a newline) would act on the
-    reader's terminal or break the table. Each is shown as its escape, ``\\x1b``."""
-    return str(value).translate(_CONTROLS)
 
 
 def table(headers: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:

@@ -21,7 +21,8 @@ from typing import Any
 import click
 
 from tunelab.cli.connection import api_client
-from tunelab.cli.tables import plain, report_files, size, table, when
+from tunelab.cli.tables import report_files, size, table, when
+from tunelab.domain.terminal_text import plain
 
 
 @click.group()

@@ -40,6 +40,7 @@ from tunelab.agent.launched import SCHEDULER_VARIABLE
 from tunelab.domain.launch import Launch
 from tunelab.domain.resources import Resources
 from tunelab.domain.task import TaskStatus
+from tunelab.domain.terminal_text import plain
 from tunelab.errors import Conflict, NotFound, ServerUnavailable, TunelabError
 from tunelab.sdk.secrets import process_masker
 
@@ -115,7 +116,7 @@ class _Job:
 
 
 def _say(text: str) -> None:
-    line = process_masker().mask_text(f"tunelab launcher: {text}\n")
+    line = process_masker().mask_text(f"tunelab launcher: {plain(text)}\n")
     os.write(sys.stderr.fileno(), line.encode(errors="replace"))
 
 
