@@ -270,7 +270,7 @@ def test_refused_data_is_dropped_with_a_warning(
     reporter.add_scalar("loss", "train", 0.25, 2.0)  # type: ignore[arg-type]  # a whole float
     assert reporter.flush(timeout=30)
     err = capfd.readouterr().err
-    assert "refused update_task" in err and "dropped" in err
+    assert "update_task of task 000" in err and "the server refused it, so it was dropped" in err
     assert "1 point dropped: a value that is not a number" in err
     assert _series(client, task_id, "loss", "train") == {"x": [1, 2], "y": [0.5, 0.25]}
     reporter.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 # What the API accepts for one parameter: {"value": text, "type": name, "description": text}
@@ -69,12 +69,25 @@ def param_body(value: Any, description: str = "") -> ParamBody:
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}, "c": 2}`` -> ``{"a/b": 1, "c": 2}``; an empty nested dict stays a value."""
+    """``{"a": {"b": 1}, "c": 2}`` -> ``{"a/b": 1, "c": 2}``; an empty nested dict stays a value.
+
+    A dict that holds itself (on the path down to it) stays a value too, as does one nested
+    deeper than Python's recursion would go: a connected dict never fails the script."""
     flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, f"{name}/"))
+    # Depth first in the dicts' order, without recursion: (prefix, items left, dicts above).
+    stack: list[tuple[str, Iterator[tuple[Any, Any]], frozenset[int]]] = [
+        (prefix, iter(data.items()), frozenset({id(data)}))
+    ]
+    while stack:
+        at, items, above = stack[-1]
+        entry = next(items, None)
+        if entry is None:
+            stack.pop()
+            continue
+        key, value = entry
+        name = f"{at}{as_text(key)}"
+        if isinstance(value, Mapping) and value and id(value) not in above:
+            stack.append((f"{name}/", iter(value.items()), above | {id(value)}))
         else:
             flat[name] = value
     return flat

@@ -46,6 +46,7 @@ from typing import Any, Literal
 from tunelab.domain.storable_text import storable, storable_text
 from tunelab.errors import TunelabError
 from tunelab.sdk import session_log
+from tunelab.sdk.capture_warnings import warn
 from tunelab.sdk.scalar_batches import Cut, SeriesBuffers, pack_batches
 from tunelab.sdk.session_log import Op, WriteClient
 from tunelab.sdk.wire import Wire
@@ -64,6 +65,7 @@ _PLOT_BATCH_BYTES = 16 * 1024 * 1024
 # Capped low: a server back up (or another replica) gets the data within seconds.
 _BACKOFF_FIRST, _BACKOFF_CAP = 0.2, 2.0
 _MAX_WARNINGS = 10
+_RECORD_WARNINGS = "record_capture_warnings"
 
 Outcome = Literal["sent", "dropped", "retry"]
 
@@ -169,7 +171,9 @@ class Reporter:
         """
         op = session_log.op_for_call(method, *storable(args), **storable(kwargs))
         with self._lock:
-            if self._closed:
+            # While close() still sends, a refusal it meets is recorded as a warning too.
+            closing = method == _RECORD_WARNINGS and not self._abandoned
+            if self._closed and not closing:
                 raise RuntimeError(f"the reporter of task {self.task_id} is closed")
             self._cut_locked()
             self._queue.append(op)
@@ -394,7 +398,7 @@ class Reporter:
                         f"tunelab: {exc.message}; keeping data in {self.spool_path} and retrying"
                     )
                 return "retry"
-            self._warn(f"the server refused {_describe(op)}, dropped: {exc.message}")
+            self._refused(op, exc.message)
             return "dropped"
         except Exception as exc:  # bad data that cannot even be encoded: drop it, go on
             self._warn(f"could not send {_describe(op)}, dropped: {exc!r}")
@@ -473,12 +477,24 @@ class Reporter:
             ops.append(Op("plots", self.task_id, {"plots": chunk}, _batch_id()))
         return ops
 
+    def _refused(self, op: Op, why: str) -> None:
+        """What the server refused is lost: say so on the task too (a capture warning, seen
+        on its Info tab), unless what was refused was the warnings themselves."""
+        if op.op == _RECORD_WARNINGS:
+            self._warn(f"the server refused {_describe(op)}, dropped: {why}")
+        elif self._counted():
+            warn(_describe(op), f"the server refused it, so it was dropped: {why}")
+
     def _warn(self, message: str) -> None:
-        self._warnings += 1
-        if self._warnings <= _MAX_WARNINGS:
+        if self._counted():
             self._print(f"tunelab: {message}")
-        if self._warnings == _MAX_WARNINGS:
+
+    def _counted(self) -> bool:
+        """Count one warning of the sender; False once too many were shown."""
+        self._warnings += 1
+        if self._warnings == _MAX_WARNINGS + 1:
             self._print("tunelab: further warnings of the background sender are not shown")
+        return self._warnings <= _MAX_WARNINGS
 
     def _client_name(self) -> str:
         return str(getattr(self._client, "base_url", "the server"))

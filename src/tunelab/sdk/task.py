@@ -25,8 +25,15 @@ from typing import Any, ClassVar
 
 from tunelab.domain.task import SECTION_ENVIRONMENT, SECTION_GENERAL, TaskStatus, TaskType
 from tunelab.errors import InvalidInput, NotFound, TunelabError
+from tunelab.sdk import (
+    input_fitting,
+    remote,
+    resource_monitor,
+    secrets,
+    task_queries,
+    task_start,
+)
 from tunelab.sdk import parameters as P
-from tunelab.sdk import remote, resource_monitor, secrets, task_queries, task_start
 from tunelab.sdk.capture import frameworks, hydra_config, matplotlib_show, training_run
 from tunelab.sdk.capture_warnings import guarded
 from tunelab.sdk.clearml_names import ClearMLNames, TaskTypes
@@ -557,6 +564,7 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord, metaclass=ClearMLNames):
     # ----- plumbing -----------------------------------------------------------------------
 
     def _write(self, method: str, payload: Any, *, replace: bool) -> None:
+        payload = input_fitting.fitted(method, payload)
         if self._session is not None:
             self._session.call(method, self.id, payload, replace=replace)
         else:

@@ -137,9 +137,10 @@ class TaskParameters:
 
 
 def parameter_bodies(obj: Any, values: Mapping[str, Any]) -> dict[str, P.ParamBody]:
-    """The API bodies of connected ``values``: a ``TaskParameters``' carry each declared
-    type and its description with the range; any other object's, the value's own type."""
-    bodies = P.section_bodies(values)
+    """The API bodies of connected ``values`` (flattened already): a ``TaskParameters``'
+    carry each declared type and its description with the range; any other object's, the
+    value's own type."""
+    bodies = {name: P.param_body(value) for name, value in values.items()}
     if isinstance(obj, TaskParameters):
         for name, declared in obj.declared().items():
             if name in bodies:

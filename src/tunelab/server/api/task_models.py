@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
+from tunelab.domain import input_limits as limits
 from tunelab.domain import times
 from tunelab.domain.task import TaskStatus, TaskType
 
@@ -22,18 +23,18 @@ class _Body(BaseModel):
 INT64_MAX = 2**63 - 1
 
 # Long texts (a git diff, a requirements file, a config file) are bounded by the body limit.
-LONG_TEXT = 32 * 1024 * 1024
+LONG_TEXT = limits.LONG_TEXT
 
 ProjectName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 TaskName = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 TaskId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 UserName = Annotated[str, StringConstraints(max_length=256)]
-ShortText = Annotated[str, StringConstraints(max_length=64 * 1024)]
+ShortText = Annotated[str, StringConstraints(max_length=limits.SHORT_TEXT)]
 LongText = Annotated[str, StringConstraints(max_length=LONG_TEXT)]
-SectionName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-EntryName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
-TypeName = Annotated[str, StringConstraints(max_length=64)]
+SectionName = Annotated[str, StringConstraints(min_length=1, max_length=limits.SECTION_NAME)]
+EntryName = Annotated[str, StringConstraints(min_length=1, max_length=limits.ENTRY_NAME)]
+TypeName = Annotated[str, StringConstraints(max_length=limits.TYPE_NAME)]
 # Epoch seconds a calendar can show (tunelab.domain.times): a page renders every one.
 Time = Annotated[float, Field(ge=times.EARLIEST, le=times.LATEST, allow_inf_nan=False)]
 # Enum values arrive as JSON strings; strict mode would want enum instances.
@@ -54,7 +55,7 @@ class ProjectUpdate(_Body):
 
 # A parameter's value is shown in tables and compared; long texts belong in configuration
 # objects. A 10 MB value was stored before (only the body limit stopped it).
-ParameterValue = Annotated[str, StringConstraints(max_length=1024 * 1024)]
+ParameterValue = Annotated[str, StringConstraints(max_length=limits.PARAMETER_VALUE)]
 
 
 class Parameter(_Body):
@@ -81,20 +82,24 @@ class ConfigurationObject(_Body):
 
 
 Hyperparameters = Annotated[
-    dict[SectionName, Annotated[dict[EntryName, Parameter], Field(max_length=10_000)]],
-    Field(max_length=1_000),
+    dict[SectionName, Annotated[dict[EntryName, Parameter], Field(max_length=limits.ENTRIES)]],
+    Field(max_length=limits.SECTIONS),
 ]
 HyperparametersPatch = Annotated[
     dict[
         SectionName,
-        Annotated[dict[EntryName, Parameter | None], Field(max_length=10_000)] | None,
+        Annotated[dict[EntryName, Parameter | None], Field(max_length=limits.ENTRIES)] | None,
     ],
-    Field(max_length=1_000),
+    Field(max_length=limits.SECTIONS),
 ]
-Configuration = Annotated[dict[EntryName, ConfigurationObject], Field(max_length=1_000)]
-ConfigurationPatch = Annotated[dict[EntryName, ConfigurationObject | None], Field(max_length=1_000)]
-UserProperties = Annotated[dict[EntryName, Parameter], Field(max_length=10_000)]
-UserPropertiesPatch = Annotated[dict[EntryName, Parameter | None], Field(max_length=10_000)]
+Configuration = Annotated[
+    dict[EntryName, ConfigurationObject], Field(max_length=limits.CONFIGURATIONS)
+]
+ConfigurationPatch = Annotated[
+    dict[EntryName, ConfigurationObject | None], Field(max_length=limits.CONFIGURATIONS)
+]
+UserProperties = Annotated[dict[EntryName, Parameter], Field(max_length=limits.ENTRIES)]
+UserPropertiesPatch = Annotated[dict[EntryName, Parameter | None], Field(max_length=limits.ENTRIES)]
 
 
 class ExecutionIn(_Body):
