@@ -1,7 +1,7 @@
 """Inputs a script connects that the server cannot store as they are (a dict that holds
-itself, an empty or overlong key, a value past the limit) never fail the script and never
-cost the entries sent with them: the rest is stored, and a capture warning says what was
-left out or cut."""
+itself, a configuration JSON cannot write, an empty or overlong key, a value past the limit)
+never fail the script and never cost the entries sent with them: the rest is stored, and a
+capture warning says what was left out or cut."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ def test_odd_connected_inputs_leave_the_rest_stored_and_say_what_was_not(
         task.set_user_properties({{"": "x", "owner": "ann"}})
         task.connect_configuration({{"depth": 3}}, name="")
         task.connect_configuration({{"depth": 4}}, name="model")
+        task.connect_configuration({{"loop": loop, (1, 2): "pair"}}, name="odd")
         print("TASK", task.id)
     """
     result = run_script(write_script(tmp_path / "code", body), script_env(api_url, tmp_path))
@@ -65,7 +66,12 @@ def test_odd_connected_inputs_leave_the_rest_stored_and_say_what_was_not(
     assert args["big"]["value"] == "v" * input_limits.PARAMETER_VALUE
     assert args["kept"]["value"] == "3"
     assert task["user_properties"]["owner"]["value"] == "ann"
-    assert list(task["configuration"]) == ["model"]
+    assert sorted(task["configuration"]) == ["model", "odd"]
+    odd = task["configuration"]["odd"]
+    assert (odd["type"], odd["text"]) == (
+        "text",
+        "{'loop': {'lr': 0.1, 'self': {...}}, (1, 2): 'pair'}",
+    )
 
     reasons = {w["what"]: w["reason"] for w in task["capture_warnings"]}
     assert reasons["the hyperparameter 'Args/'"] == "its name is empty: left out"
@@ -77,6 +83,7 @@ def test_odd_connected_inputs_leave_the_rest_stored_and_say_what_was_not(
     )
     assert reasons["the user property ''"] == "its name is empty: left out"
     assert reasons["the configuration object ''"] == "its name is empty: left out"
+    assert reasons["the configuration object 'odd' as JSON"].endswith("; stored as its repr")
     assert "Traceback" not in result.stderr
 
 

@@ -35,7 +35,7 @@ from tunelab.sdk import (
 )
 from tunelab.sdk import parameters as P
 from tunelab.sdk.capture import frameworks, hydra_config, matplotlib_show, training_run
-from tunelab.sdk.capture_warnings import guarded
+from tunelab.sdk.capture_warnings import guarded, warn
 from tunelab.sdk.clearml_names import ClearMLNames, TaskTypes
 from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.logger import Logger
@@ -425,7 +425,7 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord, metaclass=ClearMLNames):
         if hydra_config.is_omegaconf(configuration):
             text, kind = hydra_config.to_yaml(configuration), hydra_config.CONFIG_TYPE
         elif isinstance(configuration, Mapping):
-            text, kind = json.dumps(configuration, indent=2, default=str), "dictionary"
+            text, kind = _dict_text(configuration, name)
         elif isinstance(configuration, (str, Path)):
             path = Path(configuration)
             if not path.is_file():
@@ -444,7 +444,7 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord, metaclass=ClearMLNames):
         description: str | None = None,
     ) -> None:
         if config_dict is not None:
-            text, kind = json.dumps(config_dict, indent=2, default=str), "dictionary"
+            text, kind = _dict_text(config_dict, name)
         else:
             text, kind = config_text or "", "text"
         self._set_configuration(name, text, kind, description or "")
@@ -595,6 +595,16 @@ def _without_secrets(record: dict[str, Any]) -> dict[str, Any]:
             body["value"] = secrets.MASK
     masked: dict[str, Any] = secrets.environment_masker().mask_data(record)
     return masked
+
+
+def _dict_text(config: Mapping[str, Any], name: str) -> tuple[str, str]:
+    """A configuration dict as JSON text; one JSON cannot write (it holds itself, a key is a
+    tuple) is kept as its ``repr``, of kind ``text``, with a capture warning."""
+    try:
+        return json.dumps(config, indent=2, default=str), "dictionary"
+    except (TypeError, ValueError, RecursionError) as exc:
+        warn(f"the configuration object {name!r} as JSON", f"{exc}; stored as its repr")
+        return P.as_text(config), "text"
 
 
 def _current_values(obj: Any) -> dict[str, Any]:
