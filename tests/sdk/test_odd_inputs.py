@@ -90,14 +90,15 @@ def test_odd_connected_inputs_leave_the_rest_stored_and_say_what_was_not(
 def test_what_the_server_refuses_is_a_warning_on_the_task(
     api_url: str, client: ApiClient, tmp_path: Path
 ) -> None:
-    """The run's sender drops what the server refuses; before, only the script's stderr
-    said so, and the task showed nothing of it."""
+    """The run's sender drops what the server refuses, and points that are not numbers;
+    before, only the script's stderr said so, and the task showed nothing of it."""
     project = unique("sdk/refused")
     body = f"""
         from tunelab import Task
         task = Task.init(project_name={project!r}, task_name="refused")
         task.set_comment("c" * 70_000)  # past the server's 64 KiB
         task.get_logger().report_scalar("loss", "train", 0.5, iteration=1)
+        task.get_logger().report_scalar("loss", "train", "high", iteration=2)  # not a number
         print("TASK", task.id)
     """
     result = run_script(write_script(tmp_path / "code", body), script_env(api_url, tmp_path))
@@ -108,4 +109,6 @@ def test_what_the_server_refuses_is_a_warning_on_the_task(
     assert warning["what"] == f"update_task of task {task_id}"
     assert warning["reason"].startswith("the server refused it, so it was dropped: ")
     assert "comment" in warning["reason"]
+    reasons = {w["what"]: w["reason"] for w in task["capture_warnings"]}
+    assert reasons["1 scalar point"].startswith("a value that is not a number")
     assert client.get_metrics(task_id)["metrics"]["loss"]["train"]["last"] == 0.5

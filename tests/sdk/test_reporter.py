@@ -271,7 +271,7 @@ def test_refused_data_is_dropped_with_a_warning(
     assert reporter.flush(timeout=30)
     err = capfd.readouterr().err
     assert "update_task of task 000" in err and "the server refused it, so it was dropped" in err
-    assert "1 point dropped: a value that is not a number" in err
+    assert "could not capture 1 scalar point: a value that is not a number" in err
     assert _series(client, task_id, "loss", "train") == {"x": [1, 2], "y": [0.5, 0.25]}
     reporter.close()
     assert not spool.exists()

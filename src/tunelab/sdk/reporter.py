@@ -398,10 +398,10 @@ class Reporter:
                         f"tunelab: {exc.message}; keeping data in {self.spool_path} and retrying"
                     )
                 return "retry"
-            self._refused(op, exc.message)
+            self._lost(op, f"the server refused it, so it was dropped: {exc.message}")
             return "dropped"
         except Exception as exc:  # bad data that cannot even be encoded: drop it, go on
-            self._warn(f"could not send {_describe(op)}, dropped: {exc!r}")
+            self._lost(op, f"it could not be sent, so it was dropped: {exc!r}")
             return "dropped"
         return "sent"
 
@@ -460,10 +460,11 @@ class Reporter:
         ops: list[Op] = []
         if item.scalars:
             batches, dropped = pack_batches(item.scalars, self._max_points)
-            if dropped:
-                self._warn(
-                    f"{dropped} point{'s' if dropped > 1 else ''} dropped: a value that is not "
-                    "a number, or an iteration that is not a 64-bit integer"
+            if dropped and self._counted():
+                warn(
+                    f"{dropped} scalar point{'s' if dropped > 1 else ''}",
+                    "a value that is not a number, or an iteration that is not a 64-bit "
+                    "integer; dropped",
                 )
             ops.extend(Op("scalars", self.task_id, {"series": b}, _batch_id()) for b in batches)
         if item.console:
@@ -477,13 +478,13 @@ class Reporter:
             ops.append(Op("plots", self.task_id, {"plots": chunk}, _batch_id()))
         return ops
 
-    def _refused(self, op: Op, why: str) -> None:
-        """What the server refused is lost: say so on the task too (a capture warning, seen
-        on its Info tab), unless what was refused was the warnings themselves."""
+    def _lost(self, op: Op, why: str) -> None:
+        """``op`` was dropped: say so on the task too (a capture warning, seen on its Info
+        tab), unless what was dropped was the warnings themselves."""
         if op.op == _RECORD_WARNINGS:
-            self._warn(f"the server refused {_describe(op)}, dropped: {why}")
+            self._warn(f"{_describe(op)}: {why}")
         elif self._counted():
-            warn(_describe(op), f"the server refused it, so it was dropped: {why}")
+            warn(_describe(op), why)
 
     def _warn(self, message: str) -> None:
         if self._counted():
