@@ -19,6 +19,7 @@ import pytest
 
 from tests.scripts import run_script, script_env, unique, write_script
 from tunelab.domain.plots import check_plot
+from tunelab.sdk import plotly_data
 from tunelab.sdk.logger import Logger, figure_plot
 from tunelab.sdk.transport import ApiClient
 
@@ -270,6 +271,14 @@ def test_the_store_refuses_figures_that_are_not_plain_json(data: Any, message: s
     plot = {"title": "t", "series": "s", "iteration": 0, "kind": "plotly", "data": data}
     with pytest.raises(ValueError, match=message):
         check_plot(plot)
+
+
+def test_a_figure_that_holds_itself_is_a_value_error_at_the_call() -> None:
+    """It was a RecursionError from ``report_plotly``, unlike every other figure refused."""
+    figure: dict[str, Any] = {"data": [], "layout": {}}
+    figure["layout"]["again"] = figure
+    with pytest.raises(ValueError, match="holds itself"):
+        plotly_data.plotly("t", "s", figure, 0)
 
 
 def test_a_plot_of_10k_points_is_reported_in_under_50_ms() -> None:

@@ -274,21 +274,29 @@ def _finite_numbers(array: Any) -> bool:
 
 def _json(where: str, value: Any) -> Any:
     """Plain JSON values from NumPy arrays and scalars, pandas objects, tuples and dates;
-    NaN and infinities become null (plotly's gap)."""
+    NaN and infinities become null (plotly's gap). ValueError for a value that holds itself
+    (or nests deeper than Python recurses), as for any other figure JSON cannot write."""
+    try:
+        return _plain(where, value)
+    except RecursionError:
+        raise ValueError(f"{where}: holds itself, or nests too deep to be JSON") from None
+
+
+def _plain(where: str, value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if value is None or isinstance(value, str | bool | int):
         return value
     if isinstance(value, Mapping):
-        return {str(k): _json(where, v) for k, v in value.items()}
+        return {str(k): _plain(where, v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json(where, v) for v in value]
+        return [_plain(where, v) for v in value]
     if hasattr(value, "tolist"):  # NumPy arrays and scalars, pandas Series and Index
         if _finite_numbers(value):
             return value.tolist()  # the bulk of a figure: not walked number by number
-        return _json(where, value.tolist())
+        return _plain(where, value.tolist())
     if callable(getattr(value, "isoformat", None)):  # datetime, date, pandas Timestamp
         return value.isoformat()
     if hasattr(value, "to_plotly_json"):  # a plotly object nested in a dict
-        return _json(where, value.to_plotly_json())
+        return _plain(where, value.to_plotly_json())
     raise TypeError(f"{where}: holds a {type(value).__name__}, which is not JSON")
