@@ -18,6 +18,7 @@ import click
 
 from tunelab.cli.connection import api_client
 from tunelab.cli.tables import report_files, size, table, when
+from tunelab.domain.terminal_text import plain
 
 
 @click.group()
@@ -84,7 +85,7 @@ def show(model_id: str, as_json: bool) -> None:
         click.echo(json.dumps(record, indent=2))
         return
     state = "published" if record["published"] else "draft"
-    click.echo(f"{record['name']}  [{state}]  {record['id']}")
+    click.echo(plain(f"{record['name']}  [{state}]  {record['id']}"))
     click.echo(
         f"  project:   {record['project']['name']}    framework: {record['framework'] or '-'}"
     )

@@ -16,6 +16,7 @@ import click
 
 from tunelab.cli.connection import api_client
 from tunelab.cli.tables import table, when
+from tunelab.domain.terminal_text import plain
 
 
 @click.group()
@@ -52,7 +53,7 @@ def show(controller_id: str, as_json: bool) -> None:
         click.echo(json.dumps(graph, indent=2))
         return
     reason = f"  ({record['status_reason']})" if record.get("status_reason") else ""
-    click.echo(f"{record['name']}  {record['id']}  {record['status']}{reason}")
+    click.echo(plain(f"{record['name']}  {record['id']}  {record['status']}{reason}"))
     for name, body in (record.get("hyperparameters") or {}).get("Pipeline", {}).items():
         click.echo(f"  {name} = {body['value']}  ({body['type']})")
     rows = [

@@ -159,7 +159,7 @@ def edit(
         kept = [t for t in current if t not in untags]
         changes["tags"] = kept + [t for t in tags if t not in kept]
     done = client.update_task(task_id, **changes)
-    click.echo(f"edited {task_id}: {done['name']} [{', '.join(done['tags'])}]")
+    click.echo(plain(f"edited {task_id}: {done['name']} [{', '.join(done['tags'])}]"))
 
 
 @task.command("set-resources")
@@ -346,9 +346,13 @@ def artifacts(task_id: str, as_json: bool) -> None:
     table(("ARTIFACT", "TYPE", "SIZE", "SHA256", "URI"), rows)
     if record.get("input_model"):
         model = record["input_model"]
-        click.echo(f"input model:  {model['id']}  {model['name']}  {model.get('uri') or '-'}")
+        click.echo(
+            plain(f"input model:  {model['id']}  {model['name']}  {model.get('uri') or '-'}")
+        )
     for model in record.get("output_models") or []:
-        click.echo(f"output model: {model['id']}  {model['name']}  {model.get('uri') or '-'}")
+        click.echo(
+            plain(f"output model: {model['id']}  {model['name']}  {model.get('uri') or '-'}")
+        )
 
 
 @task.command("set-input-model")
