@@ -269,3 +269,32 @@ def test_a_store_that_is_not_there_is_refused_and_none_is_made(
     assert result.exit_code == 2, result.output
     assert "no MLflow" in result.output and "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_source_mlflow_cannot_open_is_one_line_and_fast(api_url: str, tmp_path: Path) -> None:
+    """A tracking server that does not answer kept the import silent for minutes (MLflow's
+    client retries each call), and a URI MLflow cannot use printed its traceback."""
+    import time
+
+    from click.testing import CliRunner
+
+    from tests.services import free_port
+    from tunelab.cli.main import cli
+
+    def imported(uri: str) -> Any:
+        return CliRunner().invoke(cli, ["import", "mlflow", "--tracking-uri", uri])
+
+    began = time.monotonic()
+    away = imported(f"http://127.0.0.1:{free_port()}")
+    assert time.monotonic() - began < 30
+    assert away.exit_code == 1, away.output
+    assert "no MLflow tracking server answers at http://127.0.0.1:" in away.output
+
+    unknown = imported("weird://x")
+    assert unknown.exit_code == 2 and "MLflow cannot open 'weird://x'" in unknown.output
+    driver = imported("mysql://ann:hunter2@127.0.0.1:9/db")
+    assert driver.exit_code == 2 and "MySQLdb" in driver.output
+    port = imported("http://ann:hunter2@127.0.0.1:99999")
+    assert port.exit_code == 2 and "the tracking URI cannot be read" in port.output
+    for result in (away, unknown, driver, port):
+        assert "Traceback" not in result.output and "hunter2" not in result.output

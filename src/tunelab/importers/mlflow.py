@@ -30,13 +30,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunelab.errors import InvalidInput, NotFound
+from tunelab.errors import InvalidInput, NotFound, ServerUnavailable
 from tunelab.importers.mlflow_history import Reader, file_root, history_reader, run_search
 from tunelab.importers.progress import ImportProgress, Summary
 from tunelab.importers.runs import RunEnd, RunPlan, SourceError, import_runs
@@ -65,6 +66,10 @@ def import_tracking(
         raise InvalidInput(
             "importing from MLflow needs its client: pip install mlflow-skinny"
         ) from None
+    try:
+        urllib.parse.urlsplit(tracking_uri).port  # noqa: B018  # parses the whole URI
+    except ValueError as exc:
+        raise InvalidInput(f"the tracking URI cannot be read: {exc}") from None
     _require_store(tracking_uri)
     if "://" not in tracking_uri or tracking_uri.startswith("file:"):
         # MLflow 3 refuses its file store unless asked: reading one to move off it is
@@ -72,7 +77,7 @@ def import_tracking(
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     # Its own bar per download would interleave with the import's.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    source = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    source = _opened(MlflowClient, tracking_uri)
     with _default_stores(tracking_uri), history_reader(source, tracking_uri) as histories:
         chosen = _experiments(source, experiments)
         runs, running = _runs(run_search(source, tracking_uri), chosen)
@@ -88,6 +93,42 @@ def import_tracking(
         tasks = {sid.removeprefix("mlflow:"): task for sid, task in summary.tasks.items()}
         _import_models(client, source, tracking_uri, tasks, summary)
     return summary
+
+
+def _opened(client_class: Any, tracking_uri: str) -> Any:
+    """MLflow's client on ``tracking_uri``, checked by one read. A tracking server that does
+    not answer is said at once (MLflow's client retries each call for minutes), and a URI
+    MLflow cannot use (an unknown scheme, a database driver not installed) in one line."""
+    from mlflow.exceptions import MlflowException
+
+    shown, password = _shown(tracking_uri)
+    parts = urllib.parse.urlsplit(tracking_uri)
+    if parts.scheme in ("http", "https"):
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:  # a bare connection: no request, nothing sent
+            socket.create_connection((parts.hostname or "", port), timeout=10).close()
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise ServerUnavailable(
+                f"no MLflow tracking server answers at {shown}: {reason}"
+            ) from None
+    try:
+        source = client_class(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        source.search_experiments(max_results=1)
+    except ModuleNotFoundError as exc:
+        raise InvalidInput(
+            f"MLflow cannot open {shown!r}: it needs the Python package {exc.name}"
+        ) from None
+    except MlflowException as exc:
+        message = exc.message.replace(password, "***") if password else exc.message
+        raise InvalidInput(f"MLflow cannot open {shown!r}: {message}") from None
+    return source
+
+
+def _shown(uri: str) -> tuple[str, str]:
+    """``uri`` with its password hidden, and the password ("" when none)."""
+    password = urllib.parse.urlsplit(uri).password or ""
+    return (uri.replace(f":{password}@", ":***@") if password else uri), password
 
 
 def _require_store(tracking_uri: str) -> None:
