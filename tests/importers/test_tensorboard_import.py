@@ -136,3 +136,18 @@ def test_a_damaged_run_fails_alone(client: ApiClient, tmp_path: Path) -> None:
     ((label, why),) = summary.failed
     assert label == "broken" and "cannot read its events" in why
     assert [t["name"] for t in project_tasks(client, project)] == ["good"]
+
+
+def test_a_folder_without_event_files_is_refused(api_url: str, tmp_path: Path) -> None:
+    """As the other importers refuse a folder holding nothing of theirs; before, a mistyped
+    folder imported 0 runs and succeeded."""
+    (tmp_path / "runs" / "notes").mkdir(parents=True)
+    (tmp_path / "runs" / "notes" / "readme.txt").write_text("no events here")
+    done = subprocess.run(
+        [sys.executable, "-m", "tunelab.cli.main", "import", "tensorboard", str(tmp_path / "runs")],
+        env=script_env(api_url, tmp_path), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        done.stderr == f"error: no TensorBoard event file (*tfevents*) under {tmp_path / 'runs'}\n"
+    )

@@ -65,6 +65,8 @@ def import_logdir(
     if not logdir.is_dir():
         raise InvalidInput(f"{logdir} is not a folder")
     runs = find_runs(logdir)
+    if not runs:
+        raise InvalidInput(f"no TensorBoard event file (*{EVENT_FILE_MARK}*) under {logdir}")
 
     def plan(run: TbRun) -> RunPlan:
         body = {"name": run.name, "project": project, "comment": f"imported from {run.folder}"}
