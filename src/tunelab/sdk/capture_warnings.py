@@ -41,23 +41,32 @@ _sink: list[Sink] = []
 
 def warn(what: str, why: BaseException | str) -> None:
     """Record that capturing ``what`` failed because of ``why``; prints each pair once."""
-    reason = why if isinstance(why, str) else f"{type(why).__name__}: {why}"
-    reason = reason.strip()[:MAX_REASON_LENGTH]
-    entry: Warning_ = {"what": what, "reason": reason, "time": time.time()}
+    entry = warning(what, why)
     with _lock:
-        first = (what, reason) not in _printed
-        _printed.add((what, reason))
+        first = (what, entry["reason"]) not in _printed
+        _printed.add((what, str(entry["reason"])))
         sink = _sink[0] if _sink else None
         if sink is None and first:
             _pending.append(entry)
     if not first:
         return
-    with suppress(Exception):  # a closed or broken stderr must not end the script either
-        # One write: a line from another thread never lands inside it.
-        sys.stderr.write(f"tunelab: could not capture {what}: {reason}\n")
-        sys.stderr.flush()
+    say(entry)
     if sink is not None:
         _deliver(sink, entry)
+
+
+def warning(what: str, why: BaseException | str) -> Warning_:
+    """The record of a warning, as a task keeps it."""
+    reason = why if isinstance(why, str) else f"{type(why).__name__}: {why}"
+    return {"what": what, "reason": reason.strip()[:MAX_REASON_LENGTH], "time": time.time()}
+
+
+def say(entry: Warning_) -> None:
+    """Print the warning's line on stderr."""
+    with suppress(Exception):  # a closed or broken stderr must not end the script either
+        # One write: a line from another thread never lands inside it.
+        sys.stderr.write(f"tunelab: could not capture {entry['what']}: {entry['reason']}\n")
+        sys.stderr.flush()
 
 
 @contextmanager

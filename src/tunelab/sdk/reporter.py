@@ -45,8 +45,7 @@ from typing import Any, Literal
 
 from tunelab.domain.storable_text import storable, storable_text
 from tunelab.errors import TunelabError
-from tunelab.sdk import session_log
-from tunelab.sdk.capture_warnings import warn
+from tunelab.sdk import capture_warnings, session_log
 from tunelab.sdk.scalar_batches import Cut, SeriesBuffers, pack_batches
 from tunelab.sdk.session_log import Op, WriteClient
 from tunelab.sdk.wire import Wire
@@ -461,7 +460,7 @@ class Reporter:
         if item.scalars:
             batches, dropped = pack_batches(item.scalars, self._max_points)
             if dropped and self._counted():
-                warn(
+                self._record(
                     f"{dropped} scalar point{'s' if dropped > 1 else ''}",
                     "a value that is not a number, or an iteration that is not a 64-bit "
                     "integer; dropped",
@@ -484,7 +483,15 @@ class Reporter:
         if op.op == _RECORD_WARNINGS:
             self._warn(f"{_describe(op)}: {why}")
         elif self._counted():
-            warn(_describe(op), why)
+            self._record(_describe(op), why)
+
+    def _record(self, what: str, why: str) -> None:
+        """A capture warning of this reporter's task (not of whichever run the process
+        holds now), queued behind what was reported before it."""
+        entry = capture_warnings.warning(what, why)
+        capture_warnings.say(entry)
+        with contextlib.suppress(RuntimeError):  # closed: the line above is all there is
+            self.call(_RECORD_WARNINGS, self.task_id, [entry])
 
     def _warn(self, message: str) -> None:
         if self._counted():
