@@ -134,3 +134,52 @@ def test_ranges_written_as_text() -> None:
     for bad in ("lr=int:1:2", "Args/lr", "Args/lr=gauss:1:2", "Args/lr=int:a:b", "Args/x=int:1"):
         with pytest.raises(InvalidInput):
             parse_parameter(bad)
+
+
+def test_wide_and_fine_ranges_are_drawn_from_without_listing_them() -> None:
+    """A draw listed every value of the range first: ``int:0:10**8`` took gigabytes per
+    trial, ``uniform:0:1:1e-9`` too, and a range past a machine word raised OverflowError."""
+    import tracemalloc
+
+    rng = random.Random(3)
+    tracemalloc.start()
+    try:
+        wide = UniformIntegerParameterRange("Args/seed", 0, 10**8)
+        fine = UniformParameterRange("Args/m", 0, 1, step_size=1e-9)
+        draws = [wide.get_value(rng)["Args/seed"] for _ in range(50)]
+        steps = [fine.get_value(rng)["Args/m"] for _ in range(50)]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+    assert all(0 <= d <= 10**8 for d in draws) and len(set(draws)) > 40
+    assert all(0 <= s <= 1 and round(s * 1e9) == round(s * 1e9, 6) for s in steps)
+    huge = parse_parameter(f"Args/n=int:0:{10**23}:7").get_value(rng)["Args/n"]
+    assert 0 <= huge <= 10**23 and huge % 7 == 0
+    assert UniformIntegerParameterRange("Args/a", 5, 5).get_value(rng) == {"Args/a": 5}
+
+    # A seed still gives the draws it gave when the values were listed and chosen from.
+    ranged = UniformIntegerParameterRange("Args/b", 8, 64, step_size=8)
+    new, old = random.Random(11), random.Random(11)
+    assert [ranged.get_value(new)["Args/b"] for _ in range(20)] == [
+        old.choice(list(range(8, 65, 8))) for _ in range(20)
+    ]
+    stepped = UniformParameterRange("Args/m", 0, 1, step_size=0.1)
+    new, old = random.Random(12), random.Random(12)
+    assert [stepped.get_value(new)["Args/m"] for _ in range(20)] == [
+        old.choice([round(i * 0.1, 12) for i in range(11)]) for _ in range(20)
+    ]
+
+
+def test_a_grid_too_long_to_list_is_refused_with_what_to_do() -> None:
+    with pytest.raises(InvalidInput, match=r"1,000,001 grid values.*random or optuna"):
+        UniformIntegerParameterRange("Args/seed", 0, 10**6).to_list()
+    with pytest.raises(InvalidInput, match="grid values"):
+        UniformParameterRange("Args/m", 0, 1, step_size=1e-7).to_list()
+    assert len(UniformIntegerParameterRange("Args/seed", 1, 100_000).to_list()) == 100_000
+
+
+def test_bounds_that_are_not_finite_say_so() -> None:
+    for spec in ("Args/a=uniform:0:1e999", "Args/a=uniform:nan:1", "Args/a=loguniform:1:inf"):
+        with pytest.raises(InvalidInput, match="finite numbers"):
+            parse_parameter(spec)

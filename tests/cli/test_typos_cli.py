@@ -68,3 +68,29 @@ def test_set_param_on_a_key_the_task_lacks_needs_add(
     line = succeeded(tunelab(env, "task", "set-param", task_id, "--add", "Args/warmup=5"))
     assert line == f"set Args/warmup=5 (str) on {task_id}"
     assert client.get_task(task_id)["hyperparameters"]["Args"]["warmup"]["value"] == "5"
+
+
+@pytest.mark.parametrize(
+    ("option", "shown"),
+    [
+        (["--total", "-1"], "Invalid value for '--total'"),  # ran a search of no trial, exit 0
+        (["--poll", "0"], "Invalid value for '--poll'"),  # polled the server in a busy loop
+        (["--top", "-1"], "Invalid value for '--top'"),
+        (["--concurrency", "0"], "Invalid value for '--concurrency'"),
+        (["--time-limit-per-job", "-5"], "Invalid value for '--time-limit-per-job'"),
+        (["--param", "Args/b=uniform:0:1e999"], "must be finite numbers"),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else "",
+)
+def test_optimize_values_that_cannot_work_are_refused_first(
+    api_url: str, option: list[str], shown: str
+) -> None:
+    from click.testing import CliRunner
+
+    from tunelab.cli.main import cli
+
+    base = ["optimize", "--base-task", "0" * 32, "--objective", "loss/val"]
+    ranges = [] if option[0] == "--param" else ["--param", "Args/lr=uniform:0:1"]
+    done = CliRunner().invoke(cli, [*base, *ranges, *option])
+    assert done.exit_code == 2, done.output
+    assert shown in done.output and "optimizer task" not in done.output

@@ -23,6 +23,8 @@ from tunelab.errors import InvalidInput
 
 # Grid points of a continuous range without a step (ClearML's default resolution).
 DEFAULT_GRID_STEPS = 100
+# A grid lists each range's values at once: a range with more is sampled, not listed.
+MAX_GRID_VALUES = 100_000
 
 
 class Parameter(abc.ABC):
@@ -76,8 +78,20 @@ def _rng(rng: random.Random | None) -> random.Random:
 
 
 def _checked_bounds(name: str, low: float, high: float) -> None:
-    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InvalidInput(f"parameter {name!r}: min_value and max_value must be finite numbers")
+    if low > high:
         raise InvalidInput(f"parameter {name!r}: min_value must not be above max_value")
+
+
+def _listed(name: str, count: int) -> int:
+    """``count`` values a grid lists for range ``name``, if a grid can hold them."""
+    if count > MAX_GRID_VALUES:
+        raise InvalidInput(
+            f"parameter {name!r}: {count:,} grid values, more than a grid lists "
+            f"({MAX_GRID_VALUES:,}); give a larger step, or use the random or optuna strategy"
+        )
+    return count
 
 
 def _steps(low: float, high: float, step: float, include_max: bool) -> int:
@@ -113,22 +127,24 @@ class UniformParameterRange(Parameter):
         self.step_size = None if step_size is None else float(step_size)
         self.include_max_value = include_max_value
 
-    def _grid(self, step: float) -> list[float]:
-        count = _steps(self.min_value, self.max_value, step, self.include_max_value)
+    def _point(self, step: float, index: int) -> float:
         # Rounded so grid points read as typed (0.30000000000000004 -> 0.3).
-        return [round(self.min_value + i * step, 12) for i in range(count)]
+        return round(self.min_value + index * step, 12)
 
     def get_value(self, rng: random.Random | None = None) -> dict[str, Any]:
         draw = _rng(rng)
         if self.step_size is not None:
-            return {str(self.name): draw.choice(self._grid(self.step_size))}
+            # A draw among the grid's points by index: a fine step never lists them all.
+            count = _steps(self.min_value, self.max_value, self.step_size, self.include_max_value)
+            return {str(self.name): self._point(self.step_size, draw.randrange(count))}
         return {str(self.name): draw.uniform(self.min_value, self.max_value)}
 
     def to_list(self) -> list[dict[str, Any]]:
         step = self.step_size or (self.max_value - self.min_value) / DEFAULT_GRID_STEPS
         if step == 0:
             return [{str(self.name): self.min_value}]
-        return [{str(self.name): value} for value in self._grid(step)]
+        count = _steps(self.min_value, self.max_value, step, self.include_max_value)
+        return [{str(self.name): self._point(step, i)} for i in range(_listed(self.name, count))]
 
 
 class UniformIntegerParameterRange(Parameter):
@@ -143,7 +159,8 @@ class UniformIntegerParameterRange(Parameter):
         include_max_value: bool = True,
     ) -> None:
         super().__init__(name)
-        _checked_bounds(name, float(min_value), float(max_value))
+        if int(min_value) > int(max_value):  # whole numbers of any size: compared as such
+            raise InvalidInput(f"parameter {name!r}: min_value must not be above max_value")
         if int(step_size) < 1:
             raise InvalidInput(f"parameter {name!r}: step_size must be 1 or more")
         self.min_value = int(min_value)
@@ -151,15 +168,24 @@ class UniformIntegerParameterRange(Parameter):
         self.step_size = int(step_size)
         self.include_max_value = include_max_value
 
-    def _values(self) -> list[int]:
+    def _values(self) -> range:
         stop = self.max_value + 1 if self.include_max_value else self.max_value
-        return list(range(self.min_value, max(stop, self.min_value + 1), self.step_size))
+        return range(self.min_value, max(stop, self.min_value + 1), self.step_size)
 
     def get_value(self, rng: random.Random | None = None) -> dict[str, Any]:
-        return {str(self.name): _rng(rng).choice(self._values())}
+        # By index into the range, never listed: a wide range costs nothing to draw from.
+        values = self._values()
+        return {str(self.name): values[_rng(rng).randrange(_length(values))]}
 
     def to_list(self) -> list[dict[str, Any]]:
-        return [{str(self.name): value} for value in self._values()]
+        values = self._values()
+        _listed(self.name, _length(values))
+        return [{str(self.name): value} for value in values]
+
+
+def _length(values: range) -> int:
+    """``len(values)``, which Python refuses past a machine word."""
+    return (values.stop - values.start + values.step - 1) // values.step
 
 
 class LogUniformParameterRange(UniformParameterRange):

@@ -31,8 +31,16 @@ STRATEGIES = ("random", "grid", "optuna")
 )  # fmt: skip
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="random", show_default=True)
 @click.option("--queue", default="default", show_default=True, help="Where trials are enqueued.")
-@click.option("--concurrency", default=3, show_default=True, help="Trials in flight at most.")
-@click.option("--total", type=int, default=10, show_default=True, help="Trials in all.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Trials in flight at most.",
+)
+@click.option(
+    "--total", type=click.IntRange(min=1), default=10, show_default=True, help="Trials in all."
+)
 @click.option("--project", default=None, help="Project of the trials (default: the base task's).")
 @click.option("--seed", type=int, default=None, help="Repeatable random draws.")
 @click.option(
@@ -42,17 +50,24 @@ STRATEGIES = ("random", "grid", "optuna")
     metavar="OPTIMIZER_TASK_ID",
     help="Go on with an earlier optimizer: its ended trials are not run again.",
 )
-@click.option("--time-limit-per-job", type=float, default=None, metavar="MINUTES")
-@click.option("--max-iteration-per-job", type=int, default=None)
+@click.option(
+    "--time-limit-per-job",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="MINUTES",
+)
+@click.option("--max-iteration-per-job", type=click.IntRange(min=1), default=None)
 @click.option(
     "--poll",
-    type=float,
+    type=click.FloatRange(min=0.1),
     default=5.0,
     show_default=True,
     metavar="SECONDS",
     help="How often trials are checked.",
 )
-@click.option("--top", type=int, default=3, show_default=True, help="Best trials printed.")
+@click.option(
+    "--top", type=click.IntRange(min=0), default=3, show_default=True, help="Best trials printed."
+)
 def optimize(
     base_task: str,
     params: tuple[str, ...],
