@@ -112,3 +112,28 @@ def test_what_the_server_refuses_is_a_warning_on_the_task(
     reasons = {w["what"]: w["reason"] for w in task["capture_warnings"]}
     assert reasons["1 scalar point"].startswith("a value that is not a number")
     assert client.get_metrics(task_id)["metrics"]["loss"]["train"]["last"] == 0.5
+
+
+def test_an_artifact_name_the_server_refuses_is_refused_at_the_call(
+    api_url: str, client: ApiClient, tmp_path: Path
+) -> None:
+    """The SDK's check let '.' and '..' (and a backslash) through: the file was uploaded,
+    then its record refused, leaving a file in storage that nothing points at."""
+    project = unique("sdk/artifact-names")
+    body = f"""
+        from tunelab import Task
+        from tunelab.errors import InvalidInput
+        task = Task.init(project_name={project!r}, task_name="names")
+        for name in (".", "..", "a\\\\b"):
+            try:
+                task.upload_artifact(name, artifact_object={{"k": 1}}, wait_on_upload=True)
+            except InvalidInput as exc:
+                print("REFUSED", repr(name), "not '.' or '..'" in str(exc))
+        task.upload_artifact("kept", artifact_object={{"k": 1}}, wait_on_upload=True)
+        print("TASK", task.id)
+    """
+    result = run_script(write_script(tmp_path / "code", body), script_env(api_url, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("REFUSED") == 3 and "False" not in result.stdout
+    task = client.get_task(result.stdout.split("TASK ")[1].split()[0])
+    assert list(task["artifacts"]) == ["kept"] and task["capture_warnings"] == []

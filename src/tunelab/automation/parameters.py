@@ -144,7 +144,9 @@ class UniformParameterRange(Parameter):
         if step == 0:
             return [{str(self.name): self.min_value}]
         count = _steps(self.min_value, self.max_value, step, self.include_max_value)
-        return [{str(self.name): self._point(step, i)} for i in range(_listed(self.name, count))]
+        return [
+            {str(self.name): self._point(step, i)} for i in range(_listed(str(self.name), count))
+        ]
 
 
 class UniformIntegerParameterRange(Parameter):
@@ -179,7 +181,7 @@ class UniformIntegerParameterRange(Parameter):
 
     def to_list(self) -> list[dict[str, Any]]:
         values = self._values()
-        _listed(self.name, _length(values))
+        _listed(str(self.name), _length(values))
         return [{str(self.name): value} for value in values]
 
 

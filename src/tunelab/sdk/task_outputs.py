@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunelab.domain import artifact_names
 from tunelab.errors import InvalidInput
 from tunelab.sdk.artifacts import Artifact
 from tunelab.sdk.config import SdkConfig, load_config
@@ -420,10 +421,7 @@ class TaskOutputs:
 def _check_artifact_name(name: Any) -> None:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("an artifact needs a name")
-    if "/" in name or len(name) > 256 or any(ord(c) < 32 for c in name):
-        raise InvalidInput(
-            f"artifact name {name!r}: at most 256 characters, no '/' or control characters"
-        )
+    artifact_names.check_name(name)  # the store's own rule: nothing uploaded it would refuse
 
 
 def _check_metadata(name: str, metadata: Any) -> dict[str, Any]:

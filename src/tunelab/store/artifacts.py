@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Any
 
 import sqlalchemy as sa
 
+from tunelab.domain.artifact_names import check_name, is_name
 from tunelab.domain.lifecycle import Editable, editable_in, require_editable
-from tunelab.domain.path_names import is_segment_name
 from tunelab.domain.task import TaskStatus
 from tunelab.errors import Conflict, InvalidInput, NotFound
 from tunelab.store.lookup import now
 from tunelab.store.schema import task_artifacts, tasks
 from tunelab.store.stored_files import unreferenced
 
-MAX_NAME_LENGTH = 256
 MAX_KIND_LENGTH = 64  # type and format
 MAX_URI_LENGTH = 4096
 MAX_PREVIEW_LENGTH = 64 * 1024
@@ -72,7 +71,7 @@ def get_artifact(conn: sa.Connection, task_id: str, name: str) -> dict[str, Any]
     require_id(task_id, "task")
     row = None
     # A name no artifact can have is not looked up (PostgreSQL refuses a NUL in a query).
-    if _is_name(name):
+    if is_name(name):
         row = conn.execute(task_artifacts.select().where(_named(task_id, name))).first()
     if row is None:
         _require_task(conn, task_id)
@@ -146,22 +145,6 @@ def require_id(value: str, what: str) -> None:
     PostgreSQL refuses some characters (NUL) outright, which would be a server error."""
     if len(value) != 32 or any(c not in _HEX for c in value):
         raise NotFound(f"no {what} with id {value!r}")
-
-
-def check_name(value: Any) -> str:
-    """A name that can sit in a URL path: 1-256 characters, no ``/`` or ``\\``, no control
-    characters, not ``.`` or ``..`` (a client saving artifacts under their names must not
-    be led out of its folder)."""
-    if not _is_name(value):
-        raise InvalidInput(
-            f"an artifact name must be 1 to {MAX_NAME_LENGTH} characters, without '/', '\\' "
-            f"or control characters, and not '.' or '..'; got {value!r}"
-        )
-    return value
-
-
-def _is_name(value: Any) -> TypeGuard[str]:
-    return isinstance(value, str) and 1 <= len(value) <= MAX_NAME_LENGTH and is_segment_name(value)
 
 
 def check_text(value: Any, field: str, limit: int) -> str:

@@ -23,8 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tunelab.domain.artifact_names import check_name
 from tunelab.errors import InvalidInput
-from tunelab.store.artifacts import check_name, check_text, lock_outputs, require_id
+from tunelab.store.artifacts import check_text, lock_outputs, require_id
 from tunelab.store.lookup import now
 from tunelab.store.schema import task_upload_failures
 
