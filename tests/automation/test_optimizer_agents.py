@@ -33,7 +33,8 @@ from tunelab.sdk.transport import ApiClient
 pytestmark = pytest.mark.slow
 
 # "sgd" is the clearly bad choice: a loss 100 times higher (over the pruner's 50 from its first
-# report), and slow enough to be pruned.
+# report), and slow enough to be pruned: 40 s unless stopped, so a stop that reaches its agent
+# late on a busy machine still finds it running (at 10 s one could end first).
 TRAIN = """
 import json, math, time
 from tunelab import Task
@@ -48,7 +49,7 @@ for i in range(40 if bad else 3):
     loss = (100.0 if bad else 1.0) * (1 + abs(math.log10(params["lr"]) + 2) + params["batch"] / 64)
     logger.report_scalar("loss", "val", loss / (i + 1), iteration=i)
     if bad:
-        time.sleep(0.25)
+        time.sleep(1.0)
 """
 
 RANGES = [
@@ -204,7 +205,7 @@ def test_start_locally_runs_trials_here_and_stops_one_past_max_iteration_per_job
     uv_cache = os.environ.get("UV_CACHE_DIR") or str(Path.home() / ".cache" / "uv")
     monkeypatch.setenv("UV_CACHE_DIR", uv_cache)
     monkeypatch.setenv("HOME", str(tmp_path))  # the local agent's work dir is under it
-    slow = {"Args/lr": 0.01, "Args/batch": 32, "Args/opt": "sgd"}  # 40 iterations, 10 s
+    slow = {"Args/lr": 0.01, "Args/batch": 32, "Args/opt": "sgd"}  # 40 iterations, 40 s
     optimizer = HyperParameterOptimizer(
         base_task_id=base_task["id"], hyper_parameters=[ParameterSet([slow])],
         objective_metric_title="loss", objective_metric_series="val",
@@ -303,7 +304,7 @@ print("OPTIMIZER", optimizer.task_id == task.id, task.id)
 def test_time_limits_stop_trials_and_the_search_and_only_the_top_k_stay_unarchived(
     api_url: str, client: ApiClient, queue: str, base_task: dict
 ) -> None:
-    # 'sgd' trials would run 10 s: the per-job limit (3 s) stops them through the stop path.
+    # 'sgd' trials would run 40 s: the per-job limit (3 s) stops them through the stop path.
     slow = HyperParameterOptimizer(
         base_task_id=base_task["id"],
         hyper_parameters=[*RANGES[:2], DiscreteParameterRange("Args/opt", ["sgd"])],
