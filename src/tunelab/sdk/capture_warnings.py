@@ -50,7 +50,10 @@ def warn(what: str, why: BaseException | str) -> None:
             _pending.append(entry)
     if not first:
         return
-    say(entry)
+    with suppress(Exception):  # a closed or broken stderr must not end the script either
+        # One write: a line from another thread never lands inside it.
+        sys.stderr.write(f"tunelab: could not capture {what}: {entry['reason']}\n")
+        sys.stderr.flush()
     if sink is not None:
         _deliver(sink, entry)
 
@@ -59,14 +62,6 @@ def warning(what: str, why: BaseException | str) -> Warning_:
     """The record of a warning, as a task keeps it."""
     reason = why if isinstance(why, str) else f"{type(why).__name__}: {why}"
     return {"what": what, "reason": reason.strip()[:MAX_REASON_LENGTH], "time": time.time()}
-
-
-def say(entry: Warning_) -> None:
-    """Print the warning's line on stderr."""
-    with suppress(Exception):  # a closed or broken stderr must not end the script either
-        # One write: a line from another thread never lands inside it.
-        sys.stderr.write(f"tunelab: could not capture {entry['what']}: {entry['reason']}\n")
-        sys.stderr.flush()
 
 
 @contextmanager

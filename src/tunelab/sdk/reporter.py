@@ -489,7 +489,7 @@ class Reporter:
         """A capture warning of this reporter's task (not of whichever run the process
         holds now), queued behind what was reported before it."""
         entry = capture_warnings.warning(what, why)
-        capture_warnings.say(entry)
+        self._print(f"tunelab: could not capture {entry['what']}: {entry['reason']}")
         with contextlib.suppress(RuntimeError):  # closed: the line above is all there is
             self.call(_RECORD_WARNINGS, self.task_id, [entry])
 
