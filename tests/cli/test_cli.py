@@ -80,3 +80,20 @@ def test_errors_are_one_line_and_nonzero(api_url: str, tmp_path: Path) -> None:
     down = tunelab(script_env("http://127.0.0.1:9", tmp_path), "task", "list")
     assert down.returncode != 0
     assert "Traceback" not in down.stderr and "127.0.0.1:9" in down.stderr
+
+
+def test_user_and_key_lists_are_tab_separated_with_labels_escaped(tmp_path: Path) -> None:
+    """The lists are read by scripts (``cut -f``): their tabs stay tabs, while a key's label,
+    which its user wrote, shows a control character as its escape."""
+    env = script_env("http://127.0.0.1:9", tmp_path)  # these commands open the database
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert tunelab(env, "db", "upgrade", *data).returncode == 0
+    made = tunelab(env, "user", "create", "ann", "--worker", *data)
+    assert made.returncode == 0, made.stderr
+    key = tunelab(env, "token", "create", "--user", "ann", "--name", "ci\x1b[2Jkey", *data)
+    assert key.returncode == 0, key.stderr
+    users = tunelab(env, "user", "list", *data)
+    assert users.stdout.splitlines() == ["ann\tworker"]
+    (line,) = tunelab(env, "token", "list", "--user", "ann", *data).stdout.splitlines()
+    fields = line.split("\t")
+    assert fields[2:] == ["ci\\x1b[2Jkey", "never used"] and len(fields) == 4

@@ -96,7 +96,7 @@ def list_users(data_dir: Path | None, database_url: str | None) -> None:
     with _store(data_dir, database_url) as conn:
         for found in users.list_users(conn):
             state = " (disabled)" if found["disabled"] else ""
-            click.echo(plain(f"{found['name']}\t{found['kind']}{state}"))
+            click.echo(f"{plain(found['name'])}\t{found['kind']}{state}")
 
 
 @click.group()
@@ -140,7 +140,7 @@ def list_tokens(user_name: str, data_dir: Path | None, database_url: str | None)
         for key in auth_tokens.list_tokens(conn, owner["id"]):
             revoked = " revoked" if key["revoked"] else ""
             used = when(key["last_used"]) if key["last_used"] else "never used"
-            click.echo(plain(f"{key['id']}\t{key['prefix']}…\t{key['name']}\t{used}{revoked}"))
+            click.echo(f"{key['id']}\t{key['prefix']}…\t{plain(key['name'])}\t{used}{revoked}")
 
 
 @token.command("revoke")
