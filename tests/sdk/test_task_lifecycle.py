@@ -137,3 +137,31 @@ def test_execute_remotely_enqueues_and_exits(
     assert task["status"] == "queued" and task["queue"] == queue
     assert task["hyperparameters"]["General"]["epochs"]["value"] == "3"
     assert task["execution"]["entry_point"].endswith("train.py")
+
+
+def test_a_closed_runs_task_is_edited_as_a_task_read_back(
+    api_url: str, client: ApiClient, tmp_path: Path
+) -> None:
+    """After ``task.close()`` its edits raised "the reporter of task … is closed". They now
+    go to the server at once: a comment is stored, and inputs get the server's own refusal
+    (a completed task's inputs are not editable), as for ``Task.get_task(...)``."""
+    project = unique("sdk/closed")
+    body = f"""
+        from tunelab import Task
+        from tunelab.errors import Conflict
+        task = Task.init(project_name={project!r}, task_name="closed")
+        task.close()
+        task.set_comment("written after the run")
+        task.add_tags(["late"])
+        try:
+            task.connect({{"lr": 0.1}})
+        except Conflict as exc:
+            print("REFUSED", "only a draft's inputs" in str(exc))
+        print("TASK", task.id)
+    """
+    result = run_script(write_script(tmp_path / "code", body), script_env(api_url, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "REFUSED True" in result.stdout
+    task = client.get_task(result.stdout.split("TASK ")[1].split()[0])
+    assert (task["status"], task["comment"]) == ("completed", "written after the run")
+    assert task["tags"] == ["late"] and task["hyperparameters"] == {}

@@ -69,6 +69,10 @@ _RECORD_WARNINGS = "record_capture_warnings"
 Outcome = Literal["sent", "dropped", "retry"]
 
 
+class ReporterClosed(RuntimeError):
+    """A call queued after the reporter closed: nothing sends it any more."""
+
+
 class _Raw:
     """Points, console lines or plots cut from the buffers, packed into ops by the sender."""
 
@@ -173,7 +177,7 @@ class Reporter:
             # While close() still sends, a refusal it meets is recorded as a warning too.
             closing = method == _RECORD_WARNINGS and not self._abandoned
             if self._closed and not closing:
-                raise RuntimeError(f"the reporter of task {self.task_id} is closed")
+                raise ReporterClosed(f"the reporter of task {self.task_id} is closed")
             self._cut_locked()
             self._queue.append(op)
 
@@ -490,7 +494,7 @@ class Reporter:
         holds now), queued behind what was reported before it."""
         entry = capture_warnings.warning(what, why)
         self._print(f"tunelab: could not capture {entry['what']}: {entry['reason']}")
-        with contextlib.suppress(RuntimeError):  # closed: the line above is all there is
+        with contextlib.suppress(ReporterClosed):  # the line above is all there is
             self.call(_RECORD_WARNINGS, self.task_id, [entry])
 
     def _warn(self, message: str) -> None:

@@ -16,7 +16,7 @@ from tunelab.sdk import capture_warnings
 from tunelab.sdk.capture_warnings import warn
 from tunelab.sdk.config import SdkConfig
 from tunelab.sdk.console import ConsoleCapture
-from tunelab.sdk.reporter import Reporter
+from tunelab.sdk.reporter import Reporter, ReporterClosed
 from tunelab.sdk.run_exit import RunExit
 
 
@@ -109,8 +109,18 @@ class RunSession:
         self.exit.install()
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> None:
-        """Queue an API call behind the points already reported (order is kept)."""
-        self.reporter.call(method, *args, **kwargs)
+        """Queue an API call behind the points already reported (order is kept). Once the
+        run has ended, nothing is queued any more: the call goes to the server at once, as
+        for a task read back (``set_comment`` after ``close``)."""
+        try:
+            self.reporter.call(method, *args, **kwargs)
+        except ReporterClosed:
+            if self.offline_folder is not None:
+                raise ReporterClosed(
+                    f"the offline run of task {self.task_id} has ended: its folder "
+                    f"{self.offline_folder} takes nothing more"
+                ) from None
+            getattr(self.client, method)(*args, **kwargs)
 
     def _run_before_close(self) -> None:
         for hook in self.before_close:
