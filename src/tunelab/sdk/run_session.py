@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tunelab.domain.task import TaskStatus
-from tunelab.sdk import capture_warnings
+from tunelab.sdk import capture_warnings, input_fitting
 from tunelab.sdk.capture_warnings import warn
 from tunelab.sdk.config import SdkConfig
 from tunelab.sdk.console import ConsoleCapture
@@ -111,7 +111,11 @@ class RunSession:
     def call(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Queue an API call behind the points already reported (order is kept). Once the
         run has ended, nothing is queued any more: the call goes to the server at once, as
-        for a task read back (``set_comment`` after ``close``)."""
+        for a task read back (``set_comment`` after ``close``). Inputs (hyperparameters,
+        user properties, configuration objects) are fitted to the server's limits first,
+        whoever sends them: the task's methods and the argument captures alike."""
+        if len(args) == 2:  # (task id, inputs): fitted to what the server stores
+            args = (args[0], input_fitting.fitted(method, args[1]))
         try:
             self.reporter.call(method, *args, **kwargs)
         except ReporterClosed:

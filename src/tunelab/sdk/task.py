@@ -35,12 +35,13 @@ from tunelab.sdk import (
 )
 from tunelab.sdk import parameters as P
 from tunelab.sdk.capture import frameworks, hydra_config, matplotlib_show, training_run
-from tunelab.sdk.capture_warnings import guarded, warn
+from tunelab.sdk.capture_warnings import guarded
 from tunelab.sdk.clearml_names import ClearMLNames, TaskTypes
 from tunelab.sdk.config import SdkConfig, load_config
 from tunelab.sdk.logger import Logger
 from tunelab.sdk.models import InputModel
 from tunelab.sdk.run_session import RunSession
+from tunelab.sdk.task_configuration import TaskConfiguration
 from tunelab.sdk.task_lifecycle import TaskLifecycle, shared_client
 from tunelab.sdk.task_outputs import SERVER_STORE, TaskOutputs
 from tunelab.sdk.task_parameters import parameter_bodies
@@ -48,7 +49,7 @@ from tunelab.sdk.task_record import TaskRecord, cast_value
 from tunelab.sdk.transport import ApiClient
 
 
-class Task(TaskLifecycle, TaskOutputs, TaskRecord, metaclass=ClearMLNames):
+class Task(TaskLifecycle, TaskOutputs, TaskRecord, TaskConfiguration, metaclass=ClearMLNames):
     TaskTypes: ClassVar[type[TaskTypes]] = TaskTypes
     _current: ClassVar[Task | None] = None
     _offline_override: ClassVar[bool | None] = None
@@ -405,60 +406,6 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord, metaclass=ClearMLNames):
             current.setdefault(section, {}).update(params)
         self._write("set_hyperparameters", sections, replace=replace)
 
-    # ----- configuration objects ----------------------------------------------------------
-
-    def connect_configuration(
-        self, configuration: Any, name: str = SECTION_GENERAL, description: str | None = None
-    ) -> Any:
-        """Store a dict, an OmegaConf ``DictConfig``/``ListConfig`` (as YAML) or a
-        configuration file whole, as text. Returns ``configuration``.
-
-        Under an agent, returns the stored configuration instead: the same dict refilled,
-        a new ``DictConfig``/``ListConfig``, or the path of a temporary file with the
-        stored text.
-        """
-        stored = self._data.get("configuration", {}).get(name) if self._remote else None
-        if stored is not None:
-            if hydra_config.is_omegaconf(configuration):
-                return hydra_config.from_text(stored.get("text", ""), configuration)
-            return remote.configuration(configuration, stored)
-        if hydra_config.is_omegaconf(configuration):
-            text, kind = hydra_config.to_yaml(configuration), hydra_config.CONFIG_TYPE
-        elif isinstance(configuration, Mapping):
-            text, kind = _dict_text(configuration, name)
-        elif isinstance(configuration, (str, Path)):
-            path = Path(configuration)
-            if not path.is_file():
-                raise InvalidInput(f"configuration file {str(path)!r} does not exist")
-            text, kind = path.read_text(), path.suffix.lstrip(".") or "text"
-        else:
-            raise InvalidInput("connect_configuration takes a dict or a file path")
-        self._set_configuration(name, text, kind, description or "")
-        return configuration
-
-    def set_configuration_object(
-        self,
-        name: str,
-        config_text: str | None = None,
-        config_dict: Mapping[str, Any] | None = None,
-        description: str | None = None,
-    ) -> None:
-        if config_dict is not None:
-            text, kind = _dict_text(config_dict, name)
-        else:
-            text, kind = config_text or "", "text"
-        self._set_configuration(name, text, kind, description or "")
-
-    def get_configuration_object(self, name: str) -> str | None:
-        """The stored text of configuration ``name``, or None."""
-        obj = self._inputs("configuration").get(name)
-        return None if obj is None else str(obj["text"])
-
-    def _set_configuration(self, name: str, text: str, kind: str, description: str) -> None:
-        body = {"type": kind, "text": text, "description": description}
-        self._data.setdefault("configuration", {})[name] = body
-        self._write("set_configuration", {name: body}, replace=False)
-
     # ----- user properties ----------------------------------------------------------------
 
     def set_user_properties(self, *iterables: Mapping[str, Any], **properties: Any) -> None:
@@ -564,11 +511,12 @@ class Task(TaskLifecycle, TaskOutputs, TaskRecord, metaclass=ClearMLNames):
     # ----- plumbing -----------------------------------------------------------------------
 
     def _write(self, method: str, payload: Any, *, replace: bool) -> None:
-        payload = input_fitting.fitted(method, payload)
         if self._session is not None:
-            self._session.call(method, self.id, payload, replace=replace)
+            self._session.call(method, self.id, payload, replace=replace)  # fits it too
         else:
-            getattr(self._client, method)(self.id, payload, replace=replace)
+            getattr(self._client, method)(
+                self.id, input_fitting.fitted(method, payload), replace=replace
+            )
 
     def _inputs(self, field: str) -> dict[str, Any]:
         if self._session is None and not self._is_local_only():
@@ -595,16 +543,6 @@ def _without_secrets(record: dict[str, Any]) -> dict[str, Any]:
             body["value"] = secrets.MASK
     masked: dict[str, Any] = secrets.environment_masker().mask_data(record)
     return masked
-
-
-def _dict_text(config: Mapping[str, Any], name: str) -> tuple[str, str]:
-    """A configuration dict as JSON text; one JSON cannot write (it holds itself, a key is a
-    tuple) is kept as its ``repr``, of kind ``text``, with a capture warning."""
-    try:
-        return json.dumps(config, indent=2, default=str), "dictionary"
-    except (TypeError, ValueError, RecursionError) as exc:
-        warn(f"the configuration object {name!r} as JSON", f"{exc}; stored as its repr")
-        return P.as_text(config), "text"
 
 
 def _current_values(obj: Any) -> dict[str, Any]:
