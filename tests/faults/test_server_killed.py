@@ -43,9 +43,12 @@ print("logged", flush=True)
 
 
 def _task_id(out: Path) -> str | None:
-    for line in out.read_text().splitlines() if out.exists() else []:
-        if line.startswith("task "):
-            return line.split()[1]
+    """The id the script printed, once its line is whole (the file is read while written)."""
+    text = out.read_text() if out.exists() else ""
+    for line in text.split("\n")[:-1]:  # the last piece may be a line still being written
+        words = line.split()
+        if len(words) == 2 and words[0] == "task" and len(words[1]) == 32:
+            return words[1]
     return None
 
 
